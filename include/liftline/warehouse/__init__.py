@@ -1,0 +1,31 @@
+"""The warehouse layer: engine, schema (clean and output tables), and idempotent frame loading.
+
+One dialect-agnostic layer on SQLAlchemy Core: SQLite is the embedded default, PostgreSQL
+(psycopg 3) is production. Stages write through `replace_partition` / `upsert_by_key` and read
+through `read_frame`.
+"""
+
+from .engine import dispose_engines, get_engine, normalize_url, write_transaction
+from .load import bulk_insert, read_frame, replace_partition, upsert_by_key
+from .schema import MIGRATIONS, SchemaVersionError, create_schema, schema_version
+from .tables import OUTPUT_TABLES, SCHEMA_VERSION, clean_table, metadata, table
+
+__all__ = [
+    "MIGRATIONS",
+    "OUTPUT_TABLES",
+    "SCHEMA_VERSION",
+    "SchemaVersionError",
+    "bulk_insert",
+    "clean_table",
+    "create_schema",
+    "dispose_engines",
+    "get_engine",
+    "metadata",
+    "normalize_url",
+    "read_frame",
+    "replace_partition",
+    "schema_version",
+    "table",
+    "upsert_by_key",
+    "write_transaction",
+]

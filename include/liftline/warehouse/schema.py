@@ -1,0 +1,73 @@
+"""Creating the warehouse schema and bringing an existing one up to this code's version."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from sqlalchemy import Connection, Engine, func, insert, select
+
+from .engine import write_transaction
+from .tables import SCHEMA_VERSION, meta_schema_version, metadata
+
+# version -> function that changes a warehouse at version-1 into one at `version`. Each runs
+# inside create_schema's transaction; its docstring is recorded as the version's description.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+
+# Arbitrary constant: serializes concurrent create_schema calls on one PostgreSQL database.
+_PG_SCHEMA_LOCK = 7_362_811_204
+
+
+class SchemaVersionError(RuntimeError):
+    """The warehouse cannot be used by this version of Liftline."""
+
+
+def create_schema(engine: Engine) -> int:
+    """Create missing tables and apply pending migrations; return the warehouse's version.
+
+    Idempotent and safe to call from every task: a current warehouse is left untouched.
+    """
+    with write_transaction(engine) as conn:
+        if conn.dialect.name == "postgresql":
+            # Two tasks starting at once would both try to CREATE TABLE; the second waits here.
+            conn.execute(select(func.pg_advisory_xact_lock(_PG_SCHEMA_LOCK)))
+        meta_schema_version.create(conn, checkfirst=True)
+        stored = conn.execute(select(func.max(meta_schema_version.c.version))).scalar()
+        if stored is None:
+            metadata.create_all(conn)
+            _record(conn, SCHEMA_VERSION, "initial schema")
+            return SCHEMA_VERSION
+        if stored > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"the warehouse is at schema version {stored} but this Liftline only knows up to "
+                f"{SCHEMA_VERSION}: upgrade Liftline (or point LIFTLINE_WAREHOUSE_URL elsewhere)"
+            )
+        for version in range(stored + 1, SCHEMA_VERSION + 1):
+            migrate = MIGRATIONS.get(version)
+            if migrate is None:
+                raise SchemaVersionError(
+                    f"no migration to schema version {version} (warehouse is at {stored}): "
+                    "this Liftline build is incomplete; reinstall it"
+                )
+            migrate(conn)
+            _record(conn, version, (migrate.__doc__ or migrate.__name__).strip().splitlines()[0])
+        # Tables added in later versions that no migration created are created here.
+        metadata.create_all(conn)
+        return SCHEMA_VERSION
+
+
+def schema_version(engine: Engine) -> int | None:
+    """The warehouse's recorded schema version, or None if it has no schema yet."""
+    with engine.connect() as conn:
+        if not engine.dialect.has_table(conn, meta_schema_version.name):
+            return None
+        return conn.execute(select(func.max(meta_schema_version.c.version))).scalar()
+
+
+def _record(conn: Connection, version: int, description: str) -> None:
+    applied_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    conn.execute(
+        insert(meta_schema_version).values(
+            version=version, applied_at=applied_at, description=description
+        )
+    )

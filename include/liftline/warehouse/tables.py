@@ -1,0 +1,308 @@
+"""The warehouse schema as SQLAlchemy Core tables: clean extract tables and the contract outputs.
+
+Clean tables are derived from `liftline.contract`, so a column added to the contract appears
+here without editing this file. Output tables follow CONTRACT.md ("Outputs"); their columns may
+only be added to, never renamed or removed. DateTime columns hold naive UTC.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.types import TypeEngine
+
+from liftline.contract import DATE, FLOAT, INT, SOURCES, STRING, TIMESTAMP, Source, source
+
+# Bump with a migration in schema.MIGRATIONS whenever an existing warehouse must change.
+SCHEMA_VERSION = 1
+
+# Deterministic constraint and index names, so future migrations can refer to them.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+LOGICAL_TYPES: dict[str, type[TypeEngine]] = {
+    STRING: String,
+    DATE: Date,
+    TIMESTAMP: DateTime,
+    FLOAT: Float,
+    INT: BigInteger,
+}
+
+CLEAN_PREFIX = "clean_"
+
+
+def _lineage_columns() -> list[Column]:
+    """Where each clean row came from: the delivery's hash and its row number in that file."""
+    return [
+        Column("_file_sha256", String(64)),
+        Column("_row_number", BigInteger),
+        Column("_loaded_at", DateTime),
+    ]
+
+
+def _natural_key_index(name: str, key: tuple[str, ...], unique: bool) -> Index:
+    # Unique only when no key part may be NULL: SQL treats NULLs as distinct, so a unique
+    # index over an optional column would not stop duplicates anyway; upsert_by_key does.
+    prefix = "ux" if unique else "ix"
+    return Index(f"{prefix}_{name}_natural_key", *key, unique=unique)
+
+
+def _clean_table(src: Source) -> Table:
+    name = CLEAN_PREFIX + src.name
+    # Only required key parts are NOT NULL: other required columns may legitimately be empty
+    # (e.g. an unknown promotions.discount_pct), and validation decides what is acceptable.
+    columns = []
+    for col, logical in src.columns.items():
+        required_key_part = col in src.required and col in src.natural_key
+        columns.append(Column(col, LOGICAL_TYPES[logical](), nullable=not required_key_part))
+    unique = all(col in src.required for col in src.natural_key)
+    index = _natural_key_index(name, src.natural_key, unique)
+    return Table(name, metadata, *columns, *_lineage_columns(), index)
+
+
+def _clean_macro_table() -> Table:
+    # Macro indicator columns are free-form (any numeric column is data), so it is stored long.
+    name = CLEAN_PREFIX + "macro"
+    key = ("date", "country", "indicator")
+    return Table(
+        name,
+        metadata,
+        Column("date", Date, nullable=False),
+        Column("country", String, nullable=False),
+        Column("indicator", String, nullable=False),
+        Column("value", Float),
+        *_lineage_columns(),
+        _natural_key_index(name, key, unique=True),
+    )
+
+
+for _src in SOURCES.values():
+    if _src.open_numeric_columns:
+        if _src.name != "macro":
+            raise RuntimeError(f"no long clean table defined for open-column source {_src.name!r}")
+        _clean_macro_table()
+    else:
+        _clean_table(_src)
+
+
+def _run_id(nullable: bool = False) -> Column:
+    return Column("run_id", String, nullable=nullable)
+
+
+# --- Contract outputs (CONTRACT.md, "Outputs: tables in the warehouse") ---------------------
+
+ops_ingest_log = Table(
+    "ops_ingest_log",
+    metadata,
+    # A delivery is its bytes: the same file delivered twice is one row.
+    Column("file_sha256", String(64), primary_key=True),
+    Column("source", String, nullable=False),
+    Column("file_name", String, nullable=False),
+    Column("rows_in", BigInteger),
+    Column("rows_loaded", BigInteger),
+    Column("rows_rejected", BigInteger),
+    Column("status", String, nullable=False),
+    Column("reason", Text),
+    Column("received_at", DateTime),
+    Column("archived_path", String),
+    _run_id(nullable=True),
+    Index(None, "source", "received_at"),
+)
+
+ml_sales_forecast = Table(
+    "ml_sales_forecast",
+    metadata,
+    _run_id(),
+    Column("model_name", String, nullable=False),
+    Column("model_version", String, nullable=False),
+    Column("series_key", String, nullable=False),
+    Column("date", Date, nullable=False),
+    Column("yhat", Float),
+    Column("yhat_lower", Float),
+    Column("yhat_upper", Float),
+    Index(None, "run_id"),
+    Index(None, "series_key", "date"),
+)
+
+ml_promo_lift = Table(
+    "ml_promo_lift",
+    metadata,
+    # One row per promotion: the prediction is frozen at start, actuals fill in as days pass.
+    Column("promo_id", String, primary_key=True),
+    Column("predicted_lift_pct", Float),
+    Column("predicted_at", DateTime),
+    Column("model_version", String),
+    Column("actual_lift_pct", Float),
+    Column("observed_days", Integer),
+    Column("divergence_pp", Float),
+    Column("status", String),
+    _run_id(nullable=True),
+)
+
+ml_promo_recommendations = Table(
+    "ml_promo_recommendations",
+    metadata,
+    _run_id(),
+    Column("sku", String),
+    Column("store_id", String),
+    Column("week_start", Date),
+    Column("discount_pct", Float),
+    Column("duration_days", Integer),
+    Column("expected_lift_pct", Float),
+    Column("expected_incremental_margin", Float),
+    Index(None, "run_id"),
+)
+
+ml_mmm_channel_results = Table(
+    "ml_mmm_channel_results",
+    metadata,
+    Column("run_id", String, primary_key=True),
+    Column("channel", String, primary_key=True),
+    Column("spend", Float),
+    Column("contribution", Float),
+    Column("roi", Float),
+    Column("roi_lower", Float),
+    Column("roi_upper", Float),
+    Column("mroi", Float),
+    Column("adstock_theta", Float),
+    Column("hill_alpha", Float),
+    Column("hill_gamma", Float),
+    Column("is_significant", Boolean),
+    Column("zone", String),
+)
+
+ml_mmm_response_curves = Table(
+    "ml_mmm_response_curves",
+    metadata,
+    _run_id(),
+    Column("channel", String, nullable=False),
+    Column("spend", Float),
+    Column("response", Float),
+    Column("response_lower", Float),
+    Column("response_upper", Float),
+    Index(None, "run_id", "channel"),
+)
+
+ml_budget_allocation = Table(
+    "ml_budget_allocation",
+    metadata,
+    Column("run_id", String, primary_key=True),
+    Column("channel", String, primary_key=True),
+    Column("current_spend", Float),
+    Column("recommended_spend", Float),
+    Column("change_pct", Float),
+    Column("current_response", Float),
+    Column("recommended_response", Float),
+)
+
+ml_customer_segments = Table(
+    "ml_customer_segments",
+    metadata,
+    Column("run_id", String, primary_key=True),
+    Column("customer_id", String, primary_key=True),
+    Column("segment", String),
+    Column("recency_days", Float),
+    Column("frequency", Float),
+    Column("monetary", Float),
+)
+
+ml_satisfaction_scores = Table(
+    "ml_satisfaction_scores",
+    metadata,
+    Column("run_id", String, primary_key=True),
+    Column("interaction_id", String, primary_key=True),
+    Column("p_low_satisfaction", Float),
+    Column("risk_level", String),
+)
+
+ml_model_registry = Table(
+    "ml_model_registry",
+    metadata,
+    Column("model_name", String, primary_key=True),
+    Column("version", String, primary_key=True),
+    Column("trained_at", DateTime),
+    Column("status", String, nullable=False),
+    Column("metrics_json", Text),
+    Column("params_json", Text),
+    Column("data_start", Date),
+    Column("data_end", Date),
+    Column("artifact_uri", String),
+    _run_id(nullable=True),
+)
+
+ops_alerts = Table(
+    "ops_alerts",
+    metadata,
+    Column("alert_id", String, primary_key=True),
+    Column("kind", String, nullable=False),
+    Column("entity_key", String),
+    Column("severity", String),
+    Column("title", String),
+    Column("details_json", Text),
+    Column("created_at", DateTime),
+    Column("delivery_status", String, nullable=False),
+    # A server default, because COPY bypasses SQLAlchemy's Python-side defaults.
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("delivered_at", DateTime),
+    Column("last_error", Text),
+    _run_id(nullable=True),
+    # The outbox scan (undelivered alerts) and "already alerted about this?" lookups.
+    Index(None, "delivery_status"),
+    Index(None, "kind", "entity_key"),
+)
+
+meta_schema_version = Table(
+    "meta_schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("applied_at", DateTime, nullable=False),
+    Column("description", String),
+)
+
+OUTPUT_TABLES: tuple[str, ...] = (
+    "ops_ingest_log",
+    "ml_sales_forecast",
+    "ml_promo_lift",
+    "ml_promo_recommendations",
+    "ml_mmm_channel_results",
+    "ml_mmm_response_curves",
+    "ml_budget_allocation",
+    "ml_customer_segments",
+    "ml_satisfaction_scores",
+    "ml_model_registry",
+    "ops_alerts",
+)
+
+
+def clean_table(source_name: str) -> Table:
+    """The clean table of contract source `source_name` (e.g. "pos" -> clean_pos)."""
+    return metadata.tables[CLEAN_PREFIX + source(source_name).name]
+
+
+def table(name: str) -> Table:
+    """The warehouse table called `name`, or a one-line error listing the known ones."""
+    try:
+        return metadata.tables[name]
+    except KeyError:
+        known = ", ".join(sorted(metadata.tables))
+        raise ValueError(f"unknown warehouse table {name!r}: expected one of {known}") from None

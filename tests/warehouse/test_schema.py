@@ -1,0 +1,106 @@
+"""create_schema: idempotent creation, the migration loop, and refusing a newer warehouse."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import insert, inspect, select
+
+from liftline.warehouse import SCHEMA_VERSION, SchemaVersionError, create_schema, metadata, schema
+from liftline.warehouse.schema import schema_version
+from liftline.warehouse.tables import meta_schema_version
+
+
+def _versions(engine) -> list[tuple[int, str]]:
+    query = select(meta_schema_version.c.version, meta_schema_version.c.description)
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(query.order_by(meta_schema_version.c.version))]
+
+
+def _columns(engine, name: str) -> list[str]:
+    return [column["name"] for column in inspect(engine).get_columns(name)]
+
+
+@pytest.fixture
+def upgrade_code(monkeypatch) -> tuple[Callable[[int], None], list]:
+    """upgrade(n): the code is now n schema versions ahead, with a real migration to +1 only.
+
+    Returns (upgrade, calls), calls recording each run of that migration.
+    """
+    calls: list = []
+
+    def add_note_column(conn):
+        """add ops_alerts.note"""
+        calls.append(conn)
+        conn.exec_driver_sql("ALTER TABLE ops_alerts ADD COLUMN note VARCHAR(200)")
+
+    def upgrade(versions_ahead: int) -> None:
+        monkeypatch.setattr(schema, "SCHEMA_VERSION", SCHEMA_VERSION + versions_ahead)
+        monkeypatch.setattr(schema, "MIGRATIONS", {SCHEMA_VERSION + 1: add_note_column})
+
+    return upgrade, calls
+
+
+def test_create_schema_twice_gives_the_same_tables_and_one_version_row(engine):
+    assert schema_version(engine) is None
+    assert create_schema(engine) == SCHEMA_VERSION
+    tables_once = sorted(inspect(engine).get_table_names())
+    assert create_schema(engine) == SCHEMA_VERSION
+    assert sorted(inspect(engine).get_table_names()) == tables_once
+    assert set(metadata.tables) <= set(tables_once)
+    assert [version for version, _ in _versions(engine)] == [SCHEMA_VERSION]
+    assert schema_version(engine) == SCHEMA_VERSION
+
+
+def test_pending_migration_is_applied_once_and_recorded(engine, upgrade_code):
+    upgrade, calls = upgrade_code
+    create_schema(engine)
+    upgrade(1)
+    assert create_schema(engine) == SCHEMA_VERSION + 1
+    assert create_schema(engine) == SCHEMA_VERSION + 1
+    assert len(calls) == 1
+    assert "note" in _columns(engine, "ops_alerts")
+    assert _versions(engine) == [
+        (SCHEMA_VERSION, "initial schema"),
+        (SCHEMA_VERSION + 1, "add ops_alerts.note"),
+    ]
+
+
+def test_a_new_warehouse_is_created_at_the_current_version_without_migrating(engine, upgrade_code):
+    upgrade, calls = upgrade_code
+    upgrade(1)
+    assert create_schema(engine) == SCHEMA_VERSION + 1
+    assert calls == []
+    assert [version for version, _ in _versions(engine)] == [SCHEMA_VERSION + 1]
+
+
+def test_a_missing_migration_fails_and_rolls_back_the_ones_before_it(engine, upgrade_code):
+    upgrade, calls = upgrade_code
+    create_schema(engine)
+    upgrade(2)
+    with pytest.raises(
+        SchemaVersionError, match=f"no migration to schema version {SCHEMA_VERSION + 2}"
+    ):
+        create_schema(engine)
+    assert len(calls) == 1
+    # One transaction: the migration that did run is rolled back, DDL and version row alike.
+    assert schema_version(engine) == SCHEMA_VERSION
+    assert "note" not in _columns(engine, "ops_alerts")
+
+
+def test_a_newer_warehouse_asks_the_user_to_upgrade(engine):
+    create_schema(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(meta_schema_version).values(
+                version=SCHEMA_VERSION + 1, applied_at=dt.datetime(2030, 1, 1), description="future"
+            )
+        )
+    with pytest.raises(SchemaVersionError) as caught:
+        create_schema(engine)
+    message = str(caught.value)
+    assert "upgrade Liftline" in message
+    assert str(SCHEMA_VERSION + 1) in message
+    assert "\n" not in message

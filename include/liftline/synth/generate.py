@@ -378,13 +378,11 @@ def write_small_sources(world: World, w: Window, writer: ExtractWriter) -> None:
     writer.write("promotions", p, first, last)
 
     spend = world.media.spend[in_window(world.media.spend.date)]
-    writer.write_monthly("spend", spend.assign(date=spend.date.map(date.isoformat)), "date",
-                         first, last)
+    writer.write_monthly("spend", spend, "date", first, last)
 
     writer.write("crm", b2b.crm_snapshot(world.funnel.opportunities, first, last), first, last)
     inv = world.invoices[in_window(world.invoices.invoice_date)]
-    writer.write_monthly("erp", inv.assign(invoice_date=inv.invoice_date.map(date.isoformat)),
-                         "invoice_date", first, last)
+    writer.write_monthly("erp", inv, "invoice_date", first, last)
 
     consumers = world.people.consumers
     customers = pd.concat([consumers[consumers.signup_date <= last],

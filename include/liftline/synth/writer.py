@@ -37,8 +37,7 @@ def to_text(frame: pd.DataFrame) -> pd.DataFrame:
         s = out[col]
         if pd.api.types.is_datetime64_any_dtype(s):
             out[col] = s.dt.strftime("%Y-%m-%dT%H:%M:%S")
-        elif s.dtype == object and len(s) and isinstance(s.dropna().iloc[0] if s.notna().any()
-                                                          else None, date):
+        elif s.dtype == object and isinstance(next(iter(s.dropna()), None), date):
             out[col] = s.map(lambda v: v.isoformat() if isinstance(v, date) else v)
     return out
 

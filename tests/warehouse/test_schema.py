@@ -104,3 +104,22 @@ def test_a_newer_warehouse_asks_the_user_to_upgrade(engine):
     assert "upgrade Liftline" in message
     assert str(SCHEMA_VERSION + 1) in message
     assert "\n" not in message
+
+
+def test_a_version_1_warehouse_is_migrated_to_version_2(engine):
+    """A warehouse made by the first release gains ops_alerts.state and the raw layer."""
+    create_schema(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE ops_alerts DROP COLUMN state")
+        conn.exec_driver_sql("DROP TABLE raw_pos")
+        conn.execute(meta_schema_version.delete())
+        conn.execute(
+            insert(meta_schema_version).values(
+                version=1, applied_at=dt.datetime(2026, 11, 1), description="initial schema"
+            )
+        )
+    assert create_schema(engine) == 2
+    inspector = inspect(engine)
+    assert "state" in {c["name"] for c in inspector.get_columns("ops_alerts")}
+    assert inspector.has_table("raw_pos")
+    assert [version for version, _ in _versions(engine)] == [1, 2]

@@ -8,7 +8,7 @@ through `read_frame`.
 from .engine import dispose_engines, get_engine, normalize_url, write_transaction
 from .load import bulk_insert, read_frame, replace_partition, upsert_by_key
 from .schema import MIGRATIONS, SchemaVersionError, create_schema, schema_version
-from .tables import OUTPUT_TABLES, SCHEMA_VERSION, clean_table, metadata, table
+from .tables import OUTPUT_TABLES, SCHEMA_VERSION, clean_table, metadata, raw_table, table
 
 __all__ = [
     "MIGRATIONS",
@@ -22,6 +22,7 @@ __all__ = [
     "get_engine",
     "metadata",
     "normalize_url",
+    "raw_table",
     "read_frame",
     "replace_partition",
     "schema_version",

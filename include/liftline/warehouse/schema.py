@@ -5,14 +5,22 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Connection, Engine, func, insert, inspect, select, text
 
 from .engine import write_transaction
-from .tables import SCHEMA_VERSION, meta_schema_version, metadata
+from .tables import SCHEMA_VERSION, meta_schema_version, metadata, ops_alerts
+
 
 # version -> function that changes a warehouse at version-1 into one at `version`. Each runs
 # inside create_schema's transaction; its docstring is recorded as the version's description.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+def _v2_alert_state(conn: Connection) -> None:
+    """raw layer, rejected rows, ops_alerts.state"""
+    # New tables (raw_*, ops_rejected_rows) are made by create_all after the migrations.
+    if "state" not in {c["name"] for c in inspect(conn).get_columns(ops_alerts.name)}:
+        conn.execute(text("ALTER TABLE ops_alerts ADD COLUMN state VARCHAR"))
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2_alert_state}
 
 # Arbitrary constant: serializes concurrent create_schema calls on one PostgreSQL database.
 _PG_SCHEMA_LOCK = 7_362_811_204

@@ -27,7 +27,7 @@ from sqlalchemy.types import TypeEngine
 from liftline.contract import DATE, FLOAT, INT, SOURCES, STRING, TIMESTAMP, Source, source
 
 # Bump with a migration in schema.MIGRATIONS whenever an existing warehouse must change.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Deterministic constraint and index names, so future migrations can refer to them.
 metadata = MetaData(
@@ -49,6 +49,7 @@ LOGICAL_TYPES: dict[str, type[TypeEngine]] = {
 }
 
 CLEAN_PREFIX = "clean_"
+RAW_PREFIX = "raw_"
 
 
 def _lineage_columns() -> list[Column]:
@@ -105,6 +106,25 @@ for _src in SOURCES.values():
         _clean_table(_src)
 
 
+def _raw_table(src: Source) -> Table:
+    # The raw layer keeps every parsed row exactly as delivered (text), valid or not, so a
+    # rejected row can always be found and a clean table rebuilt. Unknown columns go to _extra.
+    name = RAW_PREFIX + src.name
+    return Table(
+        name,
+        metadata,
+        Column("_file_sha256", String(64), primary_key=True),
+        Column("_row_number", BigInteger, primary_key=True, autoincrement=False),
+        Column("_received_at", DateTime),
+        *(Column(col, Text) for col in src.columns),
+        Column("_extra", Text),  # JSON object of columns the contract does not name
+    )
+
+
+for _src in SOURCES.values():
+    _raw_table(_src)
+
+
 def _run_id(nullable: bool = False) -> Column:
     return Column("run_id", String, nullable=nullable)
 
@@ -127,6 +147,19 @@ ops_ingest_log = Table(
     Column("archived_path", String),
     _run_id(nullable=True),
     Index(None, "source", "received_at"),
+)
+
+ops_rejected_rows = Table(
+    "ops_rejected_rows",
+    metadata,
+    # Every row ingest did not load, with the checks it failed; the row itself is in raw_<source>.
+    Column("file_sha256", String(64), primary_key=True),
+    Column("row_number", BigInteger, primary_key=True, autoincrement=False),
+    Column("source", String, nullable=False),
+    Column("checks", Text, nullable=False),  # JSON list of failed check names
+    Column("detail", Text),
+    _run_id(nullable=True),
+    Index(None, "source"),
 )
 
 ml_sales_forecast = Table(
@@ -265,6 +298,8 @@ ops_alerts = Table(
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("delivered_at", DateTime),
     Column("last_error", Text),
+    # What the entity's condition is (e.g. "quarantined"); a new alert only when it changes.
+    Column("state", String),
     _run_id(nullable=True),
     # The outbox scan (undelivered alerts) and "already alerted about this?" lookups.
     Index(None, "delivery_status"),
@@ -297,6 +332,11 @@ OUTPUT_TABLES: tuple[str, ...] = (
 def clean_table(source_name: str) -> Table:
     """The clean table of contract source `source_name` (e.g. "pos" -> clean_pos)."""
     return metadata.tables[CLEAN_PREFIX + source(source_name).name]
+
+
+def raw_table(source_name: str) -> Table:
+    """The raw layer table of contract source `source_name` (e.g. "pos" -> raw_pos)."""
+    return metadata.tables[RAW_PREFIX + source(source_name).name]
 
 
 def table(name: str) -> Table:

@@ -1,4 +1,4 @@
-"""Warehouse fixtures: every `engine` test runs on SQLite and, when configured, on PostgreSQL.
+"""Shared fixtures: every `engine` test runs on SQLite and, when configured, on PostgreSQL.
 
 PostgreSQL runs only with LIFTLINE_TEST_POSTGRES_URL set (e.g.
 postgresql+psycopg://postgres@127.0.0.1:5432/test); each test then gets its own schema, selected

@@ -34,6 +34,6 @@ def test_demo_generates_the_world_and_prepares_the_warehouse(tmp_path, monkeypat
     monkeypatch.delenv("LIFTLINE_WAREHOUSE_URL", raising=False)
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
-    assert "schema version 1" in out
+    assert "schema version" in out
     assert (tmp_path / "demo_world" / "pos").is_dir() and (tmp_path / "warehouse.db").exists()
     assert main(["demo"]) == 0  # a second demo replaces the first world

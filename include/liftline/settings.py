@@ -23,3 +23,25 @@ def warehouse_url() -> str:
 
 def slack_channel() -> str:
     return os.environ.get("LIFTLINE_SLACK_CHANNEL", "").strip() or DEFAULT_SLACK_CHANNEL
+
+
+def project_root() -> Path:
+    """The checkout holding dags/, expectations/ and models/ (the package is installed from it)."""
+    return Path(__file__).resolve().parents[2]
+
+
+def expectations_dir() -> Path:
+    """Where the Great Expectations suites live: LIFTLINE_EXPECTATIONS_DIR or expectations/."""
+    override = os.environ.get("LIFTLINE_EXPECTATIONS_DIR", "").strip()
+    return Path(override).expanduser().resolve() if override else project_root() / "expectations"
+
+
+def settle_seconds() -> float:
+    """Files modified more recently than this are still being written: left for the next run."""
+    text = os.environ.get("LIFTLINE_SETTLE_SECONDS", "").strip()
+    try:
+        return float(text) if text else 60.0
+    except ValueError:
+        raise ValueError(
+            f"LIFTLINE_SETTLE_SECONDS={text!r} is not a number of seconds; set e.g. 60"
+        ) from None

@@ -1,8 +1,22 @@
-"""Ingest: extracts in landing/<source>/ -> raw layer -> validation -> clean tables (work in progress).
+"""Ingest: extracts in landing/<source>/ -> raw layer -> validation -> clean tables or quarantine.
 
-Public interface (used by dags/ingest_extracts.py):
-- DIMENSION_SOURCES: ingested before facts, so referential checks see the latest dimensions.
-- pending_sources(home=None, settle_seconds=60) -> list[str]: sources with a ready file, dimensions first.
-- ingest_source(source, *, home=None, engine=None, run_id=None, run_url=None, settle_seconds=60)
-  -> SourceResult (to_dict() is JSON-able; .changed_tables names the clean tables written).
+Used by dags/ingest_extracts.py: `pending_sources` lists the sources with ready files
+(dimensions first, so referential checks see them), `ingest_source` ingests one source and
+returns a `SourceResult` whose `changed_tables` become Airflow asset events.
 """
+
+from .landing import ensure_layout, ready_files
+from .pipeline import DIMENSION_SOURCES, FileOutcome, SourceResult, ingest_source, pending_sources
+from .reader import DeliveryError, open_delivery
+
+__all__ = [
+    "DIMENSION_SOURCES",
+    "DeliveryError",
+    "FileOutcome",
+    "SourceResult",
+    "ensure_layout",
+    "ingest_source",
+    "open_delivery",
+    "pending_sources",
+    "ready_files",
+]

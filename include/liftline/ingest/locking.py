@@ -1,0 +1,48 @@
+"""One writer per source at a time, so parallel ingest tasks never fight over the warehouse.
+
+SQLite has one writer anyway: a file lock beside the database makes the others wait in line
+for as long as a big file takes, instead of failing after SQLite's busy timeout. On PostgreSQL
+different sources load in parallel; a transaction-scoped advisory lock per source keeps two runs
+from loading the same source at once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, func, select
+
+from liftline.warehouse import write_transaction
+
+
+@contextmanager
+def source_lock(engine: Engine, source: str) -> Iterator[Connection]:
+    """A write transaction holding the ingest lock of `source`."""
+    with ExitStack() as stack:
+        lock_path = _sqlite_lock_path(engine)
+        if lock_path is not None:
+            handle = stack.enter_context(open(lock_path, "a+b"))
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the handle closes
+        conn = stack.enter_context(write_transaction(engine))
+        if conn.dialect.name == "postgresql":
+            conn.execute(select(func.pg_advisory_xact_lock(_lock_key(source))))
+        yield conn
+
+
+def _sqlite_lock_path(engine: Engine) -> Path | None:
+    if engine.dialect.name != "sqlite":
+        return None
+    database = engine.url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database).with_name(Path(database).name + ".ingest-lock")
+
+
+def _lock_key(source: str) -> int:
+    # A stable signed 64-bit key per source (Python's hash() differs between processes).
+    digest = hashlib.sha256(f"liftline.ingest.{source}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)

@@ -1,0 +1,551 @@
+"""Ingesting one source: every ready file -> raw layer -> validation -> clean table, or quarantine.
+
+Per file, in one warehouse transaction: its rows go to raw_<source> as delivered (with file
+hash and row number), the suite runs over each chunk, rejected rows go to ops_rejected_rows with
+their failed checks, accepted rows replace any clean row with the same natural key, and the
+outcome goes to ops_ingest_log. If the file fails structurally or rejects more rows than the
+suite's threshold, that transaction is rolled back and redone in quarantine mode, where every
+row is kept in raw and listed as rejected. Only after the commit is the file moved, so a crash
+at any point leaves either nothing or a logged file that the next run just files away.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Engine, select
+
+from liftline import settings
+from liftline.contract import SOURCES, Source
+from liftline.contract import source as contract_source
+from liftline.validate import KEY_OCCURRENCE, KeyCounter, PreparedSuite, load_suite, typed_frame
+from liftline.warehouse import (
+    bulk_insert,
+    clean_table,
+    create_schema,
+    get_engine,
+    raw_table,
+    table,
+    upsert_by_key,
+)
+
+from .landing import (
+    LandedFile,
+    ensure_layout,
+    file_away,
+    ready_files,
+    relative,
+    sha256_of,
+    stray_files,
+    write_reason,
+)
+from .locking import source_lock
+from .reader import ROW_NUMBER, Delivery, DeliveryError, open_delivery
+
+# Ingested first, so the referential checks of facts see this delivery's dimensions.
+DIMENSION_SOURCES = ("stores", "products", "customers")
+FILE_QUARANTINED = "file_quarantined"
+EXAMPLE_ROWS = 20  # row numbers listed per check in a reason file
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class FileOutcome:
+    """What happened to one delivery: the ops_ingest_log row, plus where the file went."""
+
+    file_name: str
+    sha256: str
+    status: str  # loaded | partial | quarantined | duplicate
+    rows_in: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    reason: str = ""
+    filed_to: str = ""
+    reason_file: str | None = None
+    warnings: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        return (f"{self.file_name}: {self.status}, {self.rows_in:,} rows in, "
+                f"{self.rows_loaded:,} loaded, {self.rows_rejected:,} rejected "
+                f"({self.seconds:.1f}s){' - ' + self.reason if self.reason else ''}")
+
+
+@dataclass
+class SourceResult:
+    source: str
+    files: list[FileOutcome] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def changed_tables(self) -> list[str]:
+        """Clean tables this run wrote rows to (the DAG emits an asset event for each)."""
+        changed = any(f.rows_loaded > 0 for f in self.files)
+        return [clean_table(self.source).name] if changed else []
+
+    def to_dict(self) -> dict:
+        return {"source": self.source, "files": [asdict(f) for f in self.files],
+                "notes": list(self.notes), "changed_tables": self.changed_tables}
+
+    def text(self) -> str:
+        counts = Counter(f.status for f in self.files)
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        return f"{self.source}: {len(self.files)} file(s){': ' + summary if summary else ''}"
+
+
+def pending_sources(home: Path | None = None, settle_seconds: float = 60) -> list[str]:
+    """Sources with at least one ready file in landing/, dimensions first."""
+    home = home or settings.liftline_home()
+    ordered = list(DIMENSION_SOURCES) + [s for s in SOURCES if s not in DIMENSION_SOURCES]
+    return [name for name in ordered if ready_files(home, name, settle_seconds)]
+
+
+def ingest_source(
+    source: str,
+    *,
+    home: Path | None = None,
+    engine: Engine | None = None,
+    run_id: str | None = None,
+    run_url: str | None = None,
+    settle_seconds: float = 60,
+    log: Log = print,
+) -> SourceResult:
+    """Ingest every ready file of `source`, oldest first; see the module docstring."""
+    src = contract_source(source)
+    home = home or settings.liftline_home()
+    engine = engine or get_engine()
+    create_schema(engine)
+    ensure_layout(home)
+    suite = load_suite(src.name)
+    result = SourceResult(src.name)
+    if src.name == DIMENSION_SOURCES[0]:
+        result.notes.extend(stray_files(home))  # said once per run, by the first source
+    for note in result.notes:
+        log(note)
+    for landed in ready_files(home, src.name, settle_seconds):
+        job = _FileJob(src, landed, home, engine, suite, run_id, run_url, log)
+        outcome = job.run()
+        result.files.append(outcome)
+        log(f"{src.name}: {outcome.line()}")
+    return result
+
+
+class _FileRejected(Exception):
+    """Raised inside the load transaction to roll it back: the file is quarantined whole."""
+
+    def __init__(self, reason: str, checks: list[str] = ()):
+        super().__init__(reason)
+        self.reason, self.checks = reason, list(checks)
+
+
+@dataclass
+class _Tally:
+    """Counts of one pass over a file."""
+
+    rows_in: int = 0
+    rows_loaded: int = 0
+    rejected_by_check: Counter = field(default_factory=Counter)
+    warnings_by_check: Counter = field(default_factory=Counter)
+    rejected_rows: set = field(default_factory=set)
+    examples: dict[str, list] = field(default_factory=dict)  # check -> first row numbers
+    columns: dict[str, str | None] = field(default_factory=dict)  # check -> column
+    severities: dict[str, str] = field(default_factory=dict)
+    rejected_text: list[pd.DataFrame] = field(default_factory=list)  # delivered rows, for a CSV
+    structural: list[str] = field(default_factory=list)
+
+    @property
+    def rows_rejected(self) -> int:
+        return len(self.rejected_rows)
+
+    def checks_summary(self, counter: Counter) -> str:
+        return ", ".join(f"{check} {n:,}" for check, n in counter.most_common(6))
+
+
+class _FileJob:
+    """Ingest one landed file (see the module docstring for the transaction design)."""
+
+    def __init__(self, src: Source, landed: LandedFile, home: Path, engine: Engine, suite,
+                 run_id: str | None, run_url: str | None, log: Log):
+        self.src, self.landed, self.home, self.engine = src, landed, home, engine
+        self.suite, self.run_id, self.run_url, self.log = suite, run_id, run_url, log
+        self.file_name = landed.path.name
+        self.loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+    def run(self) -> FileOutcome:
+        started = time.perf_counter()
+        self.sha256 = sha256_of(self.landed.path)
+        prior = self._prior_outcome()
+        outcome = self._file_duplicate(prior) if prior is not None else self._ingest()
+        outcome.seconds = time.perf_counter() - started
+        return outcome
+
+    # --- the two passes ---------------------------------------------------------------------
+
+    def _ingest(self) -> FileOutcome:
+        try:
+            delivery = open_delivery(self.landed.path, self.src)
+        except DeliveryError as exc:
+            return self._quarantine(None, f"{exc}", [exc.check])
+        try:
+            with source_lock(self.engine, self.src.name) as conn:
+                tally = _Tally()
+                self._load_rows(conn, delivery, tally, quarantine_reason=None)
+                reason = self._rejection_reason(tally)
+                if reason:
+                    raise _FileRejected(reason, tally.structural)
+                outcome = self._outcome(tally)
+                self._log_outcome(conn, outcome)
+        except DeliveryError as exc:  # found mid-file: e.g. a row with too many fields
+            return self._quarantine(delivery, str(exc), [exc.check])
+        except _FileRejected as rejected:
+            return self._quarantine(delivery, rejected.reason, rejected.checks)
+        self._file_accepted(outcome, tally)
+        return outcome
+
+    def _load_rows(self, conn: Connection, delivery: Delivery, tally: _Tally,
+                   quarantine_reason: str | None) -> None:
+        """One pass: raw rows, validation, rejected rows and (unless quarantining) clean rows.
+
+        Counts go to `tally` as each chunk is written, so they match the rows written even if
+        the file turns out to be damaged further on.
+        """
+        extra_numeric = self._extra_numeric(delivery)
+        prepared = self._prepare_suite(conn, delivery, extra_numeric)
+        keys = KeyCounter(self.src.natural_key)
+        for chunk in delivery.chunks():
+            tally.rows_in += len(chunk)
+            bulk_insert(conn, raw_table(self.src.name), self._raw_frame(chunk, delivery))
+            typed = typed_frame(chunk, self.src, extra_numeric)
+            typed[KEY_OCCURRENCE] = keys.occurrences(chunk)
+            verdict = prepared.validate(typed)
+            if verdict.file_failures:
+                tally.structural = sorted(set(tally.structural) | set(verdict.file_failures))
+                if quarantine_reason is None:
+                    raise _FileRejected(self._structural_reason(delivery, verdict.file_failures),
+                                        verdict.file_failures)
+            row_checks = self._row_checks(verdict, chunk, tally)
+            if quarantine_reason is not None:
+                every_row = {row: row_checks.get(row, [FILE_QUARANTINED]) for row in chunk.index}
+                self._write_rejected(conn, chunk, every_row, quarantine_reason, tally)
+                continue
+            self._write_rejected(conn, chunk, row_checks, None, tally)
+            accepted = typed.loc[~typed.index.isin(list(row_checks))]
+            tally.rows_loaded += self._write_clean(conn, accepted)
+
+    def _quarantine(self, delivery: Delivery | None, reason: str,
+                    checks: list[str]) -> FileOutcome:
+        """Keep every readable row in raw, list it as rejected, log and move the file."""
+        tally = _Tally()
+        with source_lock(self.engine, self.src.name) as conn:
+            if delivery is not None:
+                # On damage mid-file the rows before it are kept; the file is in quarantine.
+                with contextlib.suppress(DeliveryError):
+                    self._load_rows(conn, delivery, tally, quarantine_reason=reason)
+            outcome = FileOutcome(self.file_name, self.sha256, "quarantined", tally.rows_in, 0,
+                                  tally.rows_rejected, f"quarantined: {reason}",
+                                  warnings=dict(tally.warnings_by_check))
+            self._log_outcome(conn, outcome)
+        filed = file_away(self.landed, self.home, "quarantine", self.sha256)
+        outcome.filed_to = relative(filed, self.home)
+        reason_file = write_reason(filed, self._reason_document(outcome, tally, checks))
+        outcome.reason_file = relative(reason_file, self.home)
+        self._update_filed_path(outcome)
+        self._alert_quarantine(outcome, tally, checks)
+        return outcome
+
+    # --- per chunk --------------------------------------------------------------------------
+
+    def _prepare_suite(self, conn: Connection, delivery: Delivery,
+                       extra_numeric: list[str]) -> PreparedSuite:
+        parameters = {**self.suite.policy.date_bounds(self.landed.received_at),
+                      **_known_dimension_keys(conn)}
+        probe = typed_frame(pd.DataFrame(columns=list(delivery.columns)), self.src, extra_numeric)
+        columns = set(probe.columns) | {KEY_OCCURRENCE}
+        specs, notes = self.suite.for_delivery(columns, parameters, extra_numeric)
+        self.skipped_checks = notes
+        return PreparedSuite(self.src.name, specs, parameters)
+
+    def _extra_numeric(self, delivery: Delivery) -> list[str]:
+        return list(delivery.extra_columns) if self.suite.policy.open_numeric_columns else []
+
+    def _raw_frame(self, chunk: pd.DataFrame, delivery: Delivery) -> pd.DataFrame:
+        known = [c for c in delivery.columns if c in self.src.columns]
+        raw = chunk[known].copy()
+        if delivery.extra_columns:
+            extra = chunk[list(delivery.extra_columns)]
+            raw["_extra"] = extra.to_json(orient="records", lines=True).splitlines()
+        raw[ROW_NUMBER] = chunk.index.to_numpy()
+        raw["_file_sha256"] = self.sha256
+        raw["_received_at"] = self.landed.received_at
+        return raw.reset_index(drop=True)
+
+    def _row_checks(self, verdict, chunk: pd.DataFrame, tally: _Tally) -> dict[int, list[str]]:
+        """Row number -> its failed critical checks; warnings are only counted."""
+        by_row: dict[int, list[str]] = {}
+        for failure in verdict.row_failures:
+            rows = [int(r) for r in failure.rows]
+            tally.columns[failure.check] = failure.column
+            tally.severities[failure.check] = failure.severity
+            examples = tally.examples.setdefault(failure.check, [])
+            examples.extend(rows[: EXAMPLE_ROWS - len(examples)])
+            if failure.severity != "critical":
+                tally.warnings_by_check[failure.check] += len(rows)
+                continue
+            tally.rejected_by_check[failure.check] += len(rows)
+            for row in rows:
+                by_row.setdefault(row, []).append(failure.check)
+        return by_row
+
+    def _write_rejected(self, conn: Connection, chunk: pd.DataFrame,
+                        row_checks: dict[int, list[str]], file_reason: str | None,
+                        tally: _Tally) -> None:
+        if not row_checks:
+            return
+        rows = sorted(row_checks)
+        tally.rejected_rows.update(rows)
+        details = [self._detail(chunk, row, row_checks[row], tally, file_reason) for row in rows]
+        frame = pd.DataFrame({
+            "file_sha256": self.sha256,
+            "row_number": rows,
+            "source": self.src.name,
+            "checks": [json.dumps(row_checks[row]) for row in rows],
+            "detail": details,
+            "run_id": self.run_id,
+        })
+        bulk_insert(conn, table("ops_rejected_rows"), frame)
+        if file_reason is None:
+            delivered = chunk.loc[rows].copy()
+            delivered.insert(0, "_checks", [";".join(row_checks[row]) for row in rows])
+            tally.rejected_text.append(delivered)
+
+    def _detail(self, chunk: pd.DataFrame, row: int, checks: list[str], tally: _Tally,
+                file_reason: str | None) -> str:
+        parts = []
+        for check in checks:
+            column = tally.columns.get(check)
+            if column and column in chunk.columns:
+                parts.append(f"{check}: {column}={_shown(chunk.at[row, column])}")
+            elif check != FILE_QUARANTINED:
+                parts.append(check)
+        if file_reason is not None:
+            parts.append(f"file quarantined: {file_reason}")
+        return "; ".join(parts)[:2000]
+
+    def _write_clean(self, conn: Connection, accepted: pd.DataFrame) -> int:
+        if accepted.empty:
+            return 0
+        columns = [c for c in self.src.columns if c in accepted.columns]
+        frame = accepted[columns].copy()
+        if self.src.open_numeric_columns:
+            frame = self._long_indicators(accepted)
+            key = ["date", "country", "indicator"]
+        else:
+            key = list(self.src.natural_key)
+            for column in key:  # absent optional key parts are NULL, and matched as NULL
+                if column not in frame.columns:
+                    frame[column] = None
+        frame["_file_sha256"] = self.sha256
+        frame["_row_number"] = frame.index.to_numpy()
+        frame["_loaded_at"] = self.loaded_at
+        upsert_by_key(conn, clean_table(self.src.name), frame.reset_index(drop=True), key)
+        return len(accepted)
+
+    def _long_indicators(self, accepted: pd.DataFrame) -> pd.DataFrame:
+        """macro: one row per date x country x indicator, dropping empty cells."""
+        indicators = [c for c in accepted.columns
+                      if c not in ("date", "country") and not c.startswith("_")
+                      and not c.endswith("__unparsed")]
+        long = accepted[["date", "country", *indicators]].melt(
+            id_vars=["date", "country"], var_name="indicator", value_name="value",
+            ignore_index=False)
+        return long[long["value"].notna()]
+
+    # --- outcomes ---------------------------------------------------------------------------
+
+    def _rejection_reason(self, tally: _Tally) -> str | None:
+        if not tally.rows_rejected:
+            return None
+        share = 100 * tally.rows_rejected / max(tally.rows_in, 1)
+        threshold = self.suite.policy.row_threshold_pct
+        if share <= threshold:
+            return None
+        return (f"{tally.rows_rejected:,} of {tally.rows_in:,} rows failed checks "
+                f"({share:.1f}% > the {threshold:g}% threshold): "
+                f"{tally.checks_summary(tally.rejected_by_check)}")
+
+    def _structural_reason(self, delivery: Delivery, failures: list[str]) -> str:
+        missing = [c for c in self.src.required if c not in delivery.columns]
+        if not missing:
+            return f"file-level check(s) failed: {', '.join(failures)}"
+        reason = f"missing required column(s) {', '.join(missing)}"
+        elsewhere = [name for name, other in SOURCES.items()
+                     if name != self.src.name and _looks_like(delivery.columns, other)]
+        if elsewhere:
+            reason += (f"; its columns match {' or '.join(elsewhere)}: move the file to "
+                       f"landing/{elsewhere[0]}/")
+        else:
+            reason += f"; the header has {', '.join(delivery.columns)[:300]}"
+        return reason
+
+    def _outcome(self, tally: _Tally) -> FileOutcome:
+        status = "partial" if tally.rows_rejected else "loaded"
+        parts = []
+        if tally.rows_rejected:
+            share = 100 * tally.rows_rejected / max(tally.rows_in, 1)
+            parts.append(f"{tally.rows_rejected:,} of {tally.rows_in:,} rows rejected "
+                         f"({share:.1f}%): {tally.checks_summary(tally.rejected_by_check)}")
+        if tally.warnings_by_check:
+            parts.append(f"warnings: {tally.checks_summary(tally.warnings_by_check)}")
+        return FileOutcome(self.file_name, self.sha256, status, tally.rows_in, tally.rows_loaded,
+                           tally.rows_rejected, "; ".join(parts),
+                           warnings=dict(tally.warnings_by_check))
+
+    def _file_accepted(self, outcome: FileOutcome, tally: _Tally) -> None:
+        filed = file_away(self.landed, self.home, "archive", self.sha256)
+        outcome.filed_to = relative(filed, self.home)
+        if tally.rows_rejected:
+            # The file is archived; its rejected rows and their reasons go to quarantine/.
+            spot = self.home / "quarantine" / self.src.name / filed.name
+            rows_csv = spot.with_name(spot.name + ".rejected.csv")
+            pd.concat(tally.rejected_text).to_csv(rows_csv, index_label=ROW_NUMBER)
+            document = self._reason_document(outcome, tally, [])
+            document["rejected_rows_file"] = relative(rows_csv, self.home)
+            outcome.reason_file = relative(write_reason(spot, document), self.home)
+        self._update_filed_path(outcome)
+
+    def _file_duplicate(self, prior: dict) -> FileOutcome:
+        """The same bytes were ingested before: file them beside the first copy, change nothing."""
+        area = "quarantine" if prior["status"] == "quarantined" else "archive"
+        filed = file_away(self.landed, self.home, area, self.sha256)
+        reason = (f"duplicate of {prior['file_name']} (same SHA-256), {prior['status']} "
+                  f"{_when(prior['received_at'])}: nothing changed")
+        outcome = FileOutcome(self.file_name, self.sha256, "duplicate", reason=reason,
+                              filed_to=relative(filed, self.home))
+        write_reason(filed, {"file": self.file_name, "source": self.src.name,
+                             "sha256": self.sha256, "status": "duplicate", "reason": reason,
+                             "first_delivery": prior})
+        return outcome
+
+    def _reason_document(self, outcome: FileOutcome, tally: _Tally, checks: list[str]) -> dict:
+        def described(counter: Counter) -> list[dict]:
+            return [{"check": check, "severity": tally.severities.get(check, "critical"),
+                     "column": tally.columns.get(check), "rows": n,
+                     "first_rows": tally.examples.get(check, [])} for check, n in
+                    counter.most_common()]
+
+        return {
+            "file": self.file_name,
+            "source": self.src.name,
+            "sha256": self.sha256,
+            "status": outcome.status,
+            "reason": outcome.reason,
+            "received_at": self.landed.received_at.isoformat(),
+            "decided_at": self.loaded_at.isoformat(),
+            "rows_in": outcome.rows_in,
+            "rows_loaded": outcome.rows_loaded,
+            "rows_rejected": outcome.rows_rejected,
+            "row_threshold_pct": self.suite.policy.row_threshold_pct,
+            "file_checks_failed": sorted(set(checks) | set(tally.structural)),
+            "row_checks_failed": described(tally.rejected_by_check),
+            "warnings": described(tally.warnings_by_check),
+            "skipped_checks": getattr(self, "skipped_checks", []),
+            "rows_in_warehouse": (f"raw_{self.src.name} and ops_rejected_rows where "
+                                  f"file_sha256 = '{self.sha256}'"),
+            "what_to_do": (f"fix the export and drop the corrected file into landing/"
+                           f"{self.src.name}/; rows already loaded are replaced by natural key"),
+            "suite": str(self.suite.path),
+        }
+
+    # --- warehouse bookkeeping --------------------------------------------------------------
+
+    def _prior_outcome(self) -> dict | None:
+        log_table = table("ops_ingest_log")
+        query = select(log_table).where(log_table.c.file_sha256 == self.sha256)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return dict(row) if row else None
+
+    def _log_outcome(self, conn: Connection, outcome: FileOutcome) -> None:
+        frame = pd.DataFrame([{
+            "file_sha256": self.sha256, "source": self.src.name, "file_name": self.file_name,
+            "rows_in": outcome.rows_in, "rows_loaded": outcome.rows_loaded,
+            "rows_rejected": outcome.rows_rejected, "status": outcome.status,
+            "reason": outcome.reason[:4000] or None, "received_at": self.landed.received_at,
+            "archived_path": None, "run_id": self.run_id,
+        }])
+        upsert_by_key(conn, table("ops_ingest_log"), frame, ["file_sha256"])
+
+    def _update_filed_path(self, outcome: FileOutcome) -> None:
+        # After the move: where the file is now. A crash before this leaves the old value,
+        # and the file is still found by its hash in archive/ or quarantine/.
+        log_table = table("ops_ingest_log")
+        with self.engine.begin() as conn:
+            conn.execute(log_table.update()
+                         .where(log_table.c.file_sha256 == self.sha256)
+                         .values(archived_path=outcome.filed_to))
+
+    def _alert_quarantine(self, outcome: FileOutcome, tally: _Tally, checks: list[str]) -> None:
+        from liftline.alerts import record_alert
+
+        failed = sorted(set(checks) | set(tally.structural)) or list(tally.rejected_by_check)
+        record_alert(
+            self.engine,
+            kind="data_quality",
+            entity_key=f"{self.src.name}/{self.file_name}",
+            severity="warning",
+            title=f"{self.src.name} delivery {self.file_name} quarantined",
+            details={
+                "source": self.src.name,
+                "file": self.file_name,
+                "rows_in": outcome.rows_in,
+                "rows_rejected": outcome.rows_rejected,
+                "failed_checks": failed[:10],
+                "reason": outcome.reason[:500],
+                "quarantine_path": outcome.filed_to,
+                "reason_file": outcome.reason_file,
+                "action": (f"Fix the export and drop the corrected file into landing/"
+                           f"{self.src.name}/. Why it was rejected: {outcome.reason_file}"),
+            },
+            state=f"quarantined:{self.sha256[:12]}",
+            run_id=self.run_id,
+            link=self.run_url,
+        )
+
+
+def _known_dimension_keys(conn: Connection) -> dict[str, list[str] | None]:
+    """Keys of each dimension already clean, or None where it has none (check skipped)."""
+    known = {}
+    for parameter, dimension, column in (("known_store_ids", "stores", "store_id"),
+                                         ("known_skus", "products", "sku"),
+                                         ("known_customer_ids", "customers", "customer_id")):
+        clean = clean_table(dimension)
+        values = conn.execute(select(clean.c[column]).distinct()).scalars().all()
+        known[parameter] = sorted(v for v in values if v is not None) or None
+    return known
+
+
+def _looks_like(columns: tuple[str, ...], other: Source) -> bool:
+    """Whether a header plainly belongs to `other`: all its required columns, and mostly its."""
+    named = sum(column in other.columns for column in columns)
+    return set(other.required) <= set(columns) and named >= 0.8 * len(columns)
+
+
+def _shown(value) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return "(empty)"
+    text = str(value)
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def _when(value) -> str:
+    return f"received {value:%Y-%m-%d %H:%M} UTC" if isinstance(value, dt.datetime) else ""

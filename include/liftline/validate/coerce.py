@@ -1,0 +1,93 @@
+"""Delivered text -> typed columns, keeping what could not be parsed so validation can name it.
+
+Every extract is read as text. Each contract column is parsed to its logical type; a non-empty
+value that does not parse becomes missing in the typed column and is kept in `<col>__unparsed`,
+which the suites expect to be null ("units is a number"). Two more derived columns serve the
+suites: `__key_occurrence` (1 for the first row with a natural key in this file, 2 for its
+first repeat, ...) and canonical CRM stages (the contract's stage names are case-insensitive).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+
+from liftline.contract import CRM_STAGES, DATE, FLOAT, INT, STRING, TIMESTAMP, Source
+
+UNPARSED_SUFFIX = "__unparsed"
+KEY_OCCURRENCE = "__key_occurrence"
+_KEY_SEPARATOR = "\x1f"
+_MISSING_KEY_PART = "\x00"
+_STAGES_BY_LOWER = {stage.lower(): stage for stage in CRM_STAGES}
+
+
+def blank_to_missing(text: pd.Series) -> pd.Series:
+    """As pandas strings with surrounding whitespace removed; empty cells become missing."""
+    stripped = text.astype("str").str.strip()
+    return stripped.mask(stripped == "")
+
+
+def parse_column(text: pd.Series, logical: str) -> pd.Series:
+    """Parse one text column to `logical`; values that do not parse become missing."""
+    if logical == STRING:
+        return text
+    if logical in (FLOAT, INT):
+        numbers = pd.to_numeric(text, errors="coerce")
+        numbers = numbers.where(np.isfinite(numbers.astype("float64")))  # "inf", "nan" are text
+        if logical == INT:
+            whole = numbers.isna() | (numbers % 1 == 0)
+            return numbers.where(whole).astype("Int64")
+        return numbers.astype("float64")
+    if logical == DATE:
+        # ISO dates only (CONTRACT.md): "2024-03-05"; a time of day makes it not a date.
+        return pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+    if logical == TIMESTAMP:
+        parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
+        return parsed.dt.tz_localize(None)
+    raise ValueError(f"unknown logical type {logical!r}")
+
+
+def typed_frame(text: pd.DataFrame, src: Source, extra_numeric: list[str] = ()) -> pd.DataFrame:
+    """The chunk `text` (contract column names, blanks missing) as typed columns plus helpers.
+
+    Columns the delivery lacks are absent here too, so "column exists" checks can fail;
+    `extra_numeric` names the free-form indicator columns of an open-column source (macro).
+    """
+    out: dict[str, pd.Series] = {}
+    types = {**src.columns, **dict.fromkeys(extra_numeric, FLOAT)}
+    for column, logical in types.items():
+        if column not in text.columns:
+            continue
+        raw = text[column]
+        parsed = parse_column(raw, logical)
+        if column == "stage" and src.name == "crm":
+            canonical = raw.str.lower().map(_STAGES_BY_LOWER)
+            parsed = canonical.where(canonical.notna(), raw)
+        out[column] = parsed
+        if logical != STRING:
+            out[column + UNPARSED_SUFFIX] = raw.where(parsed.isna())
+    return pd.DataFrame(out, index=text.index)
+
+
+class KeyCounter:
+    """Counts natural keys across the chunks of one file, so a repeat in a later chunk is seen."""
+
+    def __init__(self, key_columns: tuple[str, ...]):
+        self.key_columns = key_columns
+        self._seen: Counter[str] = Counter()
+
+    def occurrences(self, text: pd.DataFrame) -> pd.Series:
+        """1 for a key's first row in the file so far, 2 for the next, ..."""
+        present = [c for c in self.key_columns if c in text.columns]
+        if not present:
+            return pd.Series(1, index=text.index, dtype="int64")
+        parts = [text[c].astype("str").fillna(_MISSING_KEY_PART) for c in present]
+        keys = parts[0]
+        for part in parts[1:]:
+            keys = keys + _KEY_SEPARATOR + part
+        within_chunk = keys.groupby(keys, sort=False).cumcount() + 1
+        before = keys.map(self._seen).fillna(0).astype("int64")
+        self._seen.update(keys.value_counts().to_dict())
+        return (within_chunk + before).astype("int64")

@@ -328,3 +328,27 @@ def _pos(numbers, revenue) -> pd.DataFrame:
             "revenue": revenue,
         }
     )
+
+
+def test_bulk_written_dates_and_times_match_bound_parameters(warehouse):
+    # SQLite's fast path renders dates itself; they must compare equal to SQLAlchemy's binds.
+    log = table("ops_ingest_log")
+    received = dt.datetime(2024, 3, 1, 10, 0, 0)
+    frame = pd.DataFrame({"file_sha256": ["a", "b"], "source": "pos", "file_name": ["a", "b"],
+                          "status": "loaded", "received_at": [received, received.replace(
+                              microsecond=250)]})
+    bulk_insert(warehouse, log, frame)
+    pos = clean_table("pos")
+    bulk_insert(warehouse, pos, pd.DataFrame({"date": [dt.date(2024, 3, 1)], "store_id": ["S"],
+                                              "sku": ["A"], "units": [1.0], "revenue": [2.0]}))
+    with warehouse.connect() as conn:
+        found = conn.execute(select(log.c.file_sha256).where(log.c.received_at == received))
+        assert found.scalars().all() == ["a"]
+        later = conn.execute(select(func.count()).where(log.c.received_at > received)).scalar()
+        assert later == 1
+        day = conn.execute(select(pos.c.sku).where(pos.c.date == dt.date(2024, 3, 1)))
+        assert day.scalars().all() == ["A"]
+    assert upsert_by_key(warehouse, pos, pd.DataFrame(
+        {"date": [dt.date(2024, 3, 1)], "store_id": ["S"], "sku": ["A"], "units": [5.0]}),
+        ["date", "store_id", "sku"]) == 1
+    assert read_frame(warehouse, pos).units.tolist() == [5.0]

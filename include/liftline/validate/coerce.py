@@ -36,16 +36,16 @@ def parse_column(text: pd.Series, logical: str) -> pd.Series:
     if logical in (FLOAT, INT):
         numbers = pd.to_numeric(text, errors="coerce")
         numbers = numbers.where(np.isfinite(numbers.astype("float64")))  # "inf", "nan" are text
-        if logical == INT:
-            whole = numbers.isna() | (numbers % 1 == 0)
-            return numbers.where(whole).astype("Int64")
-        return numbers.astype("float64")
+        numbers = numbers.astype("float64")
+        # Whole numbers stay float64: GX compares numpy floats vectorised, nullable ints per value.
+        return numbers.where(numbers % 1 == 0) if logical == INT else numbers
     if logical == DATE:
         # ISO dates only (CONTRACT.md): "2024-03-05"; a time of day makes it not a date.
-        return pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+        # Nanosecond resolution: GX range checks are vectorised only for datetime64[ns].
+        return pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").astype("datetime64[ns]")
     if logical == TIMESTAMP:
         parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
-        return parsed.dt.tz_localize(None)
+        return parsed.dt.tz_localize(None).astype("datetime64[ns]")
     raise ValueError(f"unknown logical type {logical!r}")
 
 
@@ -88,6 +88,7 @@ class KeyCounter:
         for part in parts[1:]:
             keys = keys + _KEY_SEPARATOR + part
         within_chunk = keys.groupby(keys, sort=False).cumcount() + 1
-        before = keys.map(self._seen).fillna(0).astype("int64")
+        # A plain dict maps vectorised; a Counter would be looked up row by row.
+        before = keys.map(dict(self._seen)).fillna(0).astype("int64")
         self._seen.update(keys.value_counts().to_dict())
         return (within_chunk + before).astype("int64")

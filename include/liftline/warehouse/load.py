@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ColumnElement, Executable
 
-from .convert import column_values, scalar_value
+from .convert import column_values, scalar_value, sqlite_values
 from .engine import write_transaction
 
 # Rows per executemany batch (and per conversion chunk for COPY): bounds memory on big frames.
@@ -96,13 +96,15 @@ def upsert_by_key(bind: Bind, table: Table, frame: pd.DataFrame, key_columns: Se
     columns = _frame_columns(table, frame)
     if frame.empty:
         return 0
-    keyed = list(
-        zip(*(column_values(frame[name], table.c[name]) for name in key_columns), strict=True)
-    )
-    last_row_of_key = {key: position for position, key in enumerate(keyed)}
-    if len(last_row_of_key) < len(keyed):
-        frame = frame.iloc[sorted(last_row_of_key.values())]
     with _transaction(bind) as conn:
+        # Keys in the form the delete binds them: SQLite's fast path takes dates as text.
+        convert = sqlite_values if _sqlite_fast_path(conn) else column_values
+        keyed = list(
+            zip(*(convert(frame[name], table.c[name]) for name in key_columns), strict=True)
+        )
+        last_row_of_key = {key: position for position, key in enumerate(keyed)}
+        if len(last_row_of_key) < len(keyed):
+            frame = frame.iloc[sorted(last_row_of_key.values())]
         _delete_keys(conn, table, key_columns, list(last_row_of_key))
         return _insert(conn, table, frame, columns)
 
@@ -192,6 +194,13 @@ def _frame_in_partition(
 def _insert(conn: Connection, table: Table, frame: pd.DataFrame, columns: list[str]) -> int:
     if frame.empty:
         return 0
+    if _sqlite_fast_path(conn):
+        statement = table.insert().compile(dialect=conn.dialect, column_keys=columns)
+        ordered = list(statement.positiontup)  # the frame's columns in the statement's order
+        for start in range(0, len(frame), BATCH_ROWS):
+            rows = _rows(table, frame.iloc[start : start + BATCH_ROWS], ordered, sqlite=True)
+            conn.exec_driver_sql(str(statement), rows)
+        return len(frame)
     batches = (
         _rows(table, frame.iloc[start : start + BATCH_ROWS], columns)
         for start in range(0, len(frame), BATCH_ROWS)
@@ -200,8 +209,9 @@ def _insert(conn: Connection, table: Table, frame: pd.DataFrame, columns: list[s
     return len(frame)
 
 
-def _rows(table: Table, frame: pd.DataFrame, columns: list[str]) -> list[Row]:
-    values = [column_values(frame[name], table.c[name]) for name in columns]
+def _rows(table: Table, frame: pd.DataFrame, columns: list[str], sqlite: bool = False) -> list[Row]:
+    convert = sqlite_values if sqlite else column_values
+    values = [convert(frame[name], table.c[name]) for name in columns]
     return list(zip(*values, strict=True))
 
 
@@ -214,6 +224,17 @@ def _write(
     statement = table.insert()
     for rows in batches:
         conn.execute(statement, [dict(zip(columns, row, strict=True)) for row in rows])
+
+
+def _sqlite_fast_path(conn: Connection) -> bool:
+    """Whether rows go straight to sqlite3's executemany (see sqlite_values).
+
+    SQLAlchemy's per-row parameter handling dominates bulk writes on SQLite otherwise. Driver
+    SQL bypasses schema_translate_map, so connections using one keep the general path.
+    """
+    return conn.dialect.name == "sqlite" and not conn.get_execution_options().get(
+        "schema_translate_map"
+    )
 
 
 def _uses_psycopg(conn: Connection) -> bool:
@@ -271,6 +292,13 @@ def _delete_keys(conn: Connection, table: Table, key_columns: list[str], keys: l
             for column, name in zip(key_columns, names, strict=True)
         )
     )
+    if _sqlite_fast_path(conn):
+        compiled = statement.compile(dialect=conn.dialect)
+        order = [names.index(name) for name in compiled.positiontup]
+        for start in range(0, len(keys), BATCH_ROWS):
+            batch = keys[start : start + BATCH_ROWS]
+            conn.exec_driver_sql(str(compiled), [tuple(key[i] for i in order) for key in batch])
+        return
     for start in range(0, len(keys), BATCH_ROWS):
         batch = keys[start : start + BATCH_ROWS]
         conn.execute(statement, [dict(zip(names, key, strict=True)) for key in batch])

@@ -29,5 +29,10 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_generate.py --scale small --repeat 3
 
+.PHONY: bench-ingest
+# Ingest vs raw bulk load on SQLite and PostgreSQL, medium world (long: tens of minutes).
+bench-ingest: $(STAMP)
+	$(BIN)/python benchmarks/bench_ingest.py --scale medium
+
 clean:
 	rm -rf $(VENV) .liftline .pytest_cache .ruff_cache

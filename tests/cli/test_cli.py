@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
+
+import pytest
 
 from liftline.cli.main import main
 
@@ -29,11 +33,18 @@ def test_user_mistakes_are_one_line_with_status_2(tmp_path):
     assert proc.returncode == 2 and "use YYYY-MM-DD" in proc.stderr
 
 
-def test_demo_generates_the_world_and_prepares_the_warehouse(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("LIFTLINE_HOME", str(tmp_path))
-    monkeypatch.delenv("LIFTLINE_WAREHOUSE_URL", raising=False)
-    assert main(["demo"]) == 0
-    out = capsys.readouterr().out
-    assert "schema version" in out
-    assert (tmp_path / "demo_world" / "pos").is_dir() and (tmp_path / "warehouse.db").exists()
-    assert main(["demo"]) == 0  # a second demo replaces the first world
+@pytest.mark.slow
+def test_demo_delivers_the_world_to_landing_and_runs_the_pipeline(tmp_path):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("LIFTLINE_", "AIRFLOW_CONN_", "AIRFLOW__", "AIRFLOW_HOME"))}
+    env["LIFTLINE_HOME"] = str(tmp_path)
+    # A fresh process: Airflow configures itself once per process, at import.
+    proc = subprocess.run([sys.executable, "-m", "liftline.cli.main", "demo", "--days", "14"],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "faults injected" in proc.stdout and "delivered " in proc.stdout
+    assert re.search(r"^ingest_extracts\s+success", proc.stdout, re.M)
+    assert (tmp_path / "demo_world" / "_truth" / "world.json").exists()  # truth stays out of landing
+    assert not (tmp_path / "landing" / "_truth").exists()
+    assert list((tmp_path / "archive" / "pos").iterdir())
+    assert list((tmp_path / "quarantine").rglob("*.reason.json"))  # the faults were caught

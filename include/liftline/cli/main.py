@@ -6,6 +6,7 @@ Exit status 0 on success; on a user mistake, one line on standard error and stat
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from datetime import date
 from pathlib import Path
@@ -42,11 +43,40 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
     gen.set_defaults(func=cmd_generate)
 
+    run = sub.add_parser("run", help="run the pipeline's DAGs in order over what is in landing/")
+    add_run_arguments(run)
+    run.set_defaults(func=cmd_run)
+
     demo = sub.add_parser("demo", help="the whole flow on a small world in LIFTLINE_HOME")
     demo.add_argument("--scale", default="small", choices=["small", "medium", "large"])
     demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--days", type=int, help="days of history (default: the scale's history)")
+    demo.add_argument("--no-faults", dest="faults", action="store_false",
+                      help="deliver only good files (default: some bad ones, to show quarantine)")
+    add_run_arguments(demo, as_of=False)
     demo.set_defaults(func=cmd_demo)
     return parser
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds >= 0")
+    return value
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, as_of: bool = True) -> None:
+    if as_of:
+        parser.add_argument("--as-of", type=iso_date,
+                            help="as-of date for features and models (default: the last POS date)")
+    # 0, unlike the scheduled DAG's 60 s: `run` processes what is in landing/ now.
+    parser.add_argument("--settle-seconds", type=seconds, default=0.0,
+                        help="leave files modified less than this many seconds ago (default: 0)")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="also show the tasks' output (it is always in the run log)")
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -59,29 +89,54 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from liftline.cli.run import RunError, run_pipeline
+
+    try:
+        run_pipeline(as_of=getattr(args, "as_of", None), settle_seconds=args.settle_seconds,
+                     verbose=args.verbose)
+    except RunError as exc:
+        print(f"liftline {args.command}: {exc}", file=sys.stderr)
+        return exc.status
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Generate the demo world and prepare the warehouse.
+    """Generate the demo world, deliver its extracts to landing/ and run the pipeline on them.
 
-    Ingest, features, models and the report join this flow as they are built; until then the
-    demo stops after the world and the warehouse schema, and says so.
+    The world (with its ground truth in _truth/) stays in demo_world/; only the extracts are
+    copied into landing/, as a delivery would arrive. Evaluation and the report join this flow
+    as they are built.
     """
+    from liftline.cli.run import RunError, check_warehouse
     from liftline.synth import generate
-    from liftline.warehouse import create_schema, get_engine
 
+    try:
+        check_warehouse()  # before spending time on the world
+    except RunError as exc:
+        raise UserError(str(exc)) from None
     home = settings.liftline_home()
     world = home / "demo_world"
-    summary = generate(world, scale=args.scale, seed=args.seed,
-                       progress=sys.stderr.isatty())
+    summary = generate(world, scale=args.scale, seed=args.seed, days=args.days,
+                       faults=args.faults, progress=sys.stderr.isatty())
     print(summary.text())
-    try:
-        engine = get_engine()
-    except ValueError as exc:  # a malformed LIFTLINE_WAREHOUSE_URL
-        raise UserError(str(exc)) from None
-    version = create_schema(engine)
-    print(f"\nwarehouse ready: {engine.url.render_as_string(hide_password=True)} "
-          f"(schema version {version})")
-    print("not yet built: ingest, features, models, monitoring and the report")
-    return 0
+    count = deliver_world(world, home / "landing")
+    print(f"\ndelivered {count} files to {home / 'landing'}")
+    return cmd_run(args)
+
+
+def deliver_world(world: Path, landing: Path) -> int:
+    """Copy a generated world's extracts (not its _truth/) into landing/<source>/."""
+    count = 0
+    for source_dir in sorted(p for p in world.iterdir() if p.is_dir()):
+        if source_dir.name.startswith("_"):
+            continue
+        target = landing / source_dir.name
+        target.mkdir(parents=True, exist_ok=True)
+        for file in sorted(p for p in source_dir.iterdir() if p.is_file()):
+            shutil.copy2(file, target / file.name)
+            count += 1
+    return count
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,188 @@
+"""The ingest DAG run end to end through `liftline run` (Airflow's dag.test()) on a small world.
+
+One LIFTLINE_HOME for the module, so Airflow's metadata DB is created once: a first run ingests
+two weeks with bad deliveries (alerts go to a local fake Slack through the Airflow connection),
+a second run gets the same bytes again and must change nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from liftline.cli.main import deliver_world
+
+pytestmark = pytest.mark.slow
+
+TOKEN = "xoxb-test-0000"
+CHANNEL = "#liftline-test"
+
+
+def liftline(*args: str, home: Path, **env: str) -> subprocess.CompletedProcess:
+    """`liftline ARGS` in a fresh process (Airflow configures itself once per process)."""
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith(("LIFTLINE_", "AIRFLOW_CONN_", "AIRFLOW__", "AIRFLOW_HOME"))}
+    return subprocess.run([sys.executable, "-m", "liftline.cli.main", *args], capture_output=True,
+                          text=True, timeout=600, env={**clean, "LIFTLINE_HOME": str(home), **env})
+
+
+class FakeSlack:
+    """Records Slack Web API calls on 127.0.0.1 and answers ok."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, dict, str]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                outer.requests.append((self.path, dict(self.headers), body))
+                reply = json.dumps({"ok": True, "channel": "C1", "ts": "1.0"}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args) -> None:  # noqa: ANN002
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def connection(self) -> str:
+        base = f"http://127.0.0.1:{self.server.server_address[1]}/api/"
+        return json.dumps({"conn_type": "slack", "password": TOKEN, "extra": {"base_url": base}})
+
+
+@dataclass
+class Run:
+    proc: subprocess.CompletedProcess
+    events: list[tuple[str, str]]  # (asset name, uri) of every asset event so far
+    counts: dict[str, int]  # rows per clean table
+    runs: list[str]  # states of the ingest DAG's runs so far
+
+
+def observe(home: Path, proc: subprocess.CompletedProcess) -> Run:
+    with sqlite3.connect(home / "airflow" / "airflow.db") as db:
+        events = db.execute("SELECT a.name, a.uri FROM asset_event e "
+                            "JOIN asset a ON a.id = e.asset_id ORDER BY e.id").fetchall()
+        runs = [s for (s,) in db.execute(
+            "SELECT state FROM dag_run WHERE dag_id = 'ingest_extracts' ORDER BY id")]
+    with sqlite3.connect(home / "warehouse.db") as wh:
+        tables = [t for (t,) in wh.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'clean_%'")]
+        counts = {t: wh.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables}
+    return Run(proc, events, counts, runs)
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("liftline_home")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Path:
+    from liftline.synth import generate
+
+    out = tmp_path_factory.mktemp("world") / "w"
+    generate(out, scale="small", days=14, faults=True, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def slack() -> FakeSlack:
+    fake = FakeSlack()
+    yield fake
+    fake.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def first_run(home, world, slack) -> Run:
+    deliver_world(world, home / "landing")
+    proc = liftline("run", home=home, AIRFLOW_CONN_SLACK_API_DEFAULT=slack.connection,
+                    LIFTLINE_SLACK_CHANNEL=CHANNEL)
+    return observe(home, proc)
+
+
+@pytest.fixture(scope="module")
+def second_run(home, world, first_run) -> Run:
+    deliver_world(world, home / "landing")  # the same bytes again
+    return observe(home, liftline("run", "--verbose", home=home))
+
+
+def test_run_prints_one_line_per_dag(first_run):
+    proc = first_run.proc
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("airflow metadata DB created in ")
+    assert re.fullmatch(r"ingest_extracts\s+success\s+\d+\.\ds", lines[1])
+    assert len(lines) == 2  # Airflow's logging went to the run log
+    assert first_run.runs == ["success"]
+
+
+def test_clean_tables_fill_and_only_changed_tables_emit_asset_events(first_run):
+    counts = first_run.counts
+    assert counts["clean_pos"] > 0 and counts["clean_stores"] > 0 and counts["clean_spend"] > 0
+    changed = {t for t, n in counts.items() if n > 0}
+    names = [name for name, _ in first_run.events]
+    assert sorted(names) == sorted(changed)  # one event per changed table, none for the others
+    assert counts["clean_lift_tests"] == 0 and "clean_lift_tests" not in names  # an empty file
+    assert all(uri == f"liftline://warehouse/{name}" for name, uri in first_run.events)
+
+
+def test_quarantine_alerts_reach_slack_through_the_airflow_connection(home, first_run, slack):
+    assert list((home / "quarantine").rglob("*.reason.json"))
+    posts = [r for r in slack.requests if r[0] == "/api/chat.postMessage"]
+    assert posts
+    assert all(headers.get("Authorization") == f"Bearer {TOKEN}" for _, headers, _ in posts)
+    assert all(CHANNEL in body for _, _, body in posts)
+    with sqlite3.connect(home / "warehouse.db") as wh:
+        statuses = {s for (s,) in wh.execute(
+            "SELECT delivery_status FROM ops_alerts WHERE kind = 'data_quality'")}
+    assert statuses == {"delivered"}
+
+
+def test_the_same_bytes_again_change_nothing(first_run, second_run):
+    assert second_run.proc.returncode == 0, second_run.proc.stderr
+    assert second_run.counts == first_run.counts
+    assert second_run.events == first_run.events  # no new asset events
+    assert second_run.runs == ["success", "success"]  # the first run stays in the history
+
+
+def test_verbose_shows_the_tasks_output_but_not_airflow_records(second_run):
+    out = second_run.proc.stdout
+    assert "duplicate" in out  # the library's per-file line, printed inside a task
+    assert "no Airflow connection 'slack_api_default'" in out
+    assert "[info" not in out and "[warning" not in out
+
+
+def test_a_failed_task_is_one_line_naming_dag_and_task(home, first_run):
+    # A directory is a valid SQLite URL that cannot be opened: the first task fails.
+    proc = liftline("run", home=home, LIFTLINE_WAREHOUSE_URL=f"sqlite:///{home}")
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    match = re.fullmatch(r"liftline run: ingest_extracts failed at task prepare: "
+                         r"OperationalError: .*unable to open database file.* \(see (.+\.log)\)\n",
+                         proc.stderr)
+    assert match, proc.stderr
+    assert "Traceback" in Path(match.group(1)).read_text()  # the details are in the run log
+    assert re.search(r"^ingest_extracts\s+failed", proc.stdout, re.M)
+
+
+def test_a_dags_folder_without_the_pipeline_is_a_setup_error(home, first_run, tmp_path):
+    proc = liftline("run", home=home, LIFTLINE_DAGS_FOLDER=str(tmp_path))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("liftline run: none of the pipeline's DAGs (ingest_extracts)")

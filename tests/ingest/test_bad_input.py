@@ -217,3 +217,15 @@ def test_a_crash_after_the_commit_only_files_the_delivery_on_the_next_run(home, 
     outcome = only_outcome(ingest(home, engine, "pos"))
     assert outcome.status == "duplicate"
     assert len(clean_rows(engine, "clean_pos")) == 2 and len(ingest_log(engine)) == 1
+
+
+def test_a_file_that_vanishes_before_it_is_read_is_noted_not_fatal(home, engine, monkeypatch):
+    from liftline.ingest import pipeline, ready_files
+
+    deliver(home, "pos", "moved.csv", POS)
+    listed = ready_files(home, "pos", 0)
+    (home / "landing" / "pos" / "moved.csv").unlink()  # e.g. the sender took it back
+    monkeypatch.setattr(pipeline, "ready_files", lambda *args, **kwargs: listed)
+    result = ingest(home, engine, "pos")
+    assert result.files == [] and "moved.csv left in landing/" in result.notes[-1]
+    assert ingest_log(engine).empty

@@ -116,11 +116,12 @@ def run_pipeline(
         if not any(dag_id in dags for dag_id in chain):
             raise RunError(f"none of the pipeline's DAGs ({', '.join(chain)}) is in {dags_folder}: "
                            f"set {DAGS_FOLDER_ENV} to the project's dags/ folder", status=2)
-        listener = _failure_listener()
+        listener = _task_listener(terminal if _is_tty(terminal) and not verbose else None)
         for dag_id in chain:
             outcome = run_dag(dags[dag_id], conf, listener) if dag_id in dags else (
                 DagOutcome(dag_id, "skipped"))
             outcomes.append(outcome)
+            listener.clear_progress()
             _say(terminal, outcome.line())
             if outcome.state == "failed":
                 raise RunError(f"{dag_id} failed at task {outcome.failed_task}"
@@ -300,14 +301,29 @@ def run_dag(dag, conf: dict, listener) -> DagOutcome:  # noqa: ANN001 - an airfl
     return DagOutcome(dag.dag_id, "failed", seconds, failed_task=task, reason=reason)
 
 
-def _failure_listener():  # noqa: ANN202 - built lazily: hookimpl comes from Airflow
-    """An Airflow listener recording failed task instances in order, with their error."""
+def _task_listener(progress: IO[str] | None):  # noqa: ANN202 - built lazily: hookimpl is Airflow's
+    """An Airflow listener recording failed task instances in order, with their error.
+
+    With a `progress` terminal it also keeps one status line up to date as tasks finish, so a
+    long ingest shows that it is moving (only on a terminal: logs and pipes get one line per DAG).
+    """
     from airflow.listeners import hookimpl
     from airflow.sdk.listener import get_listener_manager
 
-    class Failures:
+    class TaskListener:
         def __init__(self) -> None:
             self.failures: list[tuple[str, str | None]] = []
+            self.finished = 0
+
+        @hookimpl
+        def on_task_instance_success(self, previous_state, task_instance) -> None:  # noqa: ANN001
+            self.finished += 1
+            if progress is not None:
+                label = _task_label(task_instance.task_id, task_instance.map_index,
+                                    getattr(task_instance, "rendered_map_index", None))
+                progress.write(f"\r  {task_instance.dag_id}: {self.finished} task(s) done, "
+                               f"last {label}\x1b[K")
+                progress.flush()
 
         @hookimpl
         def on_task_instance_failed(self, previous_state, task_instance, error) -> None:  # noqa: ANN001
@@ -315,9 +331,22 @@ def _failure_listener():  # noqa: ANN202 - built lazily: hookimpl comes from Air
                                 getattr(task_instance, "rendered_map_index", None))
             self.failures.append((label, _one_line(error) if error else None))
 
-    listener = Failures()
+        def clear_progress(self) -> None:
+            self.finished = 0
+            if progress is not None:
+                progress.write("\r\x1b[K")
+                progress.flush()
+
+    listener = TaskListener()
     get_listener_manager().add_listener(listener)
     return listener
+
+
+def _is_tty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def _first_failed(run) -> str:  # noqa: ANN001 - a DagRun

@@ -17,6 +17,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -27,7 +28,14 @@ from sqlalchemy import Connection, Engine, select
 from liftline import settings
 from liftline.contract import SOURCES, Source
 from liftline.contract import source as contract_source
-from liftline.validate import KEY_OCCURRENCE, KeyCounter, PreparedSuite, load_suite, typed_frame
+from liftline.validate import (
+    KEY_OCCURRENCE,
+    KeyCounter,
+    PreparedSuite,
+    Verdict,
+    load_suite,
+    typed_frame,
+)
 from liftline.warehouse import (
     bulk_insert,
     clean_table,
@@ -55,6 +63,8 @@ from .reader import ROW_NUMBER, Delivery, DeliveryError, open_delivery
 DIMENSION_SOURCES = ("stores", "products", "customers")
 FILE_QUARANTINED = "file_quarantined"
 EXAMPLE_ROWS = 20  # row numbers listed per check in a reason file
+# One validation thread per process; chunks are checked one at a time, in order.
+_CHECKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="liftline-validate")
 
 Log = Callable[[str], None]
 
@@ -134,7 +144,15 @@ def ingest_source(
         log(note)
     for landed in ready_files(home, src.name, settle_seconds):
         job = _FileJob(src, landed, home, engine, suite, run_id, run_url, log)
-        outcome = job.run()
+        try:
+            outcome = job.run()
+        except OSError as exc:
+            # Moved away or unreadable by this user: nothing was written; the next run retries.
+            note = (f"{src.name}: {landed.path.name} left in landing/ ({exc.strerror or exc}); "
+                    "check that the file is still there and readable")
+            result.notes.append(note)
+            log(note)
+            continue
         result.files.append(outcome)
         log(f"{src.name}: {outcome.line()}")
     return result
@@ -224,10 +242,13 @@ class _FileJob:
         keys = KeyCounter(self.src.natural_key)
         for chunk in delivery.chunks():
             tally.rows_in += len(chunk)
-            bulk_insert(conn, raw_table(self.src.name), self._raw_frame(chunk, delivery))
-            typed = typed_frame(chunk, self.src, extra_numeric)
-            typed[KEY_OCCURRENCE] = keys.occurrences(chunk)
-            verdict = prepared.validate(typed)
+            # Validate in a second thread while this one writes the raw rows: SQLite and
+            # psycopg release the GIL while they write, so the two overlap on a second core.
+            checking = _CHECKER.submit(self._check_chunk, chunk, prepared, keys, extra_numeric)
+            try:
+                bulk_insert(conn, raw_table(self.src.name), self._raw_frame(chunk, delivery))
+            finally:
+                typed, verdict = checking.result()
             if verdict.file_failures:
                 tally.structural = sorted(set(tally.structural) | set(verdict.file_failures))
                 if quarantine_reason is None:
@@ -241,6 +262,12 @@ class _FileJob:
             self._write_rejected(conn, chunk, row_checks, None, tally)
             accepted = typed.loc[~typed.index.isin(list(row_checks))]
             tally.rows_loaded += self._write_clean(conn, accepted)
+
+    def _check_chunk(self, chunk: pd.DataFrame, prepared: PreparedSuite, keys: KeyCounter,
+                     extra_numeric: list[str]) -> tuple[pd.DataFrame, Verdict]:
+        typed = typed_frame(chunk, self.src, extra_numeric)
+        typed[KEY_OCCURRENCE] = keys.occurrences(chunk)
+        return typed, prepared.validate(typed)
 
     def _quarantine(self, delivery: Delivery | None, reason: str,
                     checks: list[str]) -> FileOutcome:

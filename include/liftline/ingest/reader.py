@@ -21,7 +21,7 @@ import pandas as pd
 from liftline.contract import EXTRACT_SUFFIXES, Source
 from liftline.validate import blank_to_missing
 
-CHUNK_ROWS = 100_000
+CHUNK_ROWS = 250_000  # GX's fixed cost per chunk is ~0.4 s; ~150 MB of text per chunk
 ROW_NUMBER = "_row_number"
 
 

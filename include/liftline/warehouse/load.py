@@ -96,16 +96,15 @@ def upsert_by_key(bind: Bind, table: Table, frame: pd.DataFrame, key_columns: Se
     columns = _frame_columns(table, frame)
     if frame.empty:
         return 0
+    if frame.duplicated(subset=key_columns, keep="last").any():
+        frame = frame.drop_duplicates(subset=key_columns, keep="last")  # NaN matches NaN
     with _transaction(bind) as conn:
         # Keys in the form the delete binds them: SQLite's fast path takes dates as text.
         convert = sqlite_values if _sqlite_fast_path(conn) else column_values
-        keyed = list(
-            zip(*(convert(frame[name], table.c[name]) for name in key_columns), strict=True)
-        )
-        last_row_of_key = {key: position for position, key in enumerate(keyed)}
-        if len(last_row_of_key) < len(keyed):
-            frame = frame.iloc[sorted(last_row_of_key.values())]
-        _delete_keys(conn, table, key_columns, list(last_row_of_key))
+        leading = convert(frame[key_columns[0]], table.c[key_columns[0]])
+        if _may_hold_any(conn, table, key_columns[0], leading):
+            rest = (convert(frame[name], table.c[name]) for name in key_columns[1:])
+            _delete_keys(conn, table, key_columns, list(zip(leading, *rest, strict=True)))
         return _insert(conn, table, frame, columns)
 
 
@@ -279,6 +278,26 @@ def _matches(target: Column, other: ColumnElement) -> ColumnElement[bool]:
     return target.is_not_distinct_from(other) if target.nullable else target == other
 
 
+def _may_hold_any(conn: Connection, table: Table, column: str, values: list[Any]) -> bool:
+    """False only if no row of `table` has `column` within the range of `values`.
+
+    One indexed range probe (the natural-key index leads with `column`) that lets a first load
+    of new keys, the common case, skip probing every key for a row to replace.
+    """
+    present = [value for value in values if value is not None]
+    if len(present) < len(values) or not present:
+        return True  # NULL parts: no range to test
+    target = table.c[column]
+    low, high = min(present), max(present)
+    probe = select(exists().where(target.between(bindparam("low", type_=target.type),
+                                                 bindparam("high", type_=target.type))))
+    if _sqlite_fast_path(conn):
+        # The values are in the driver's text form here (see upsert_by_key).
+        return bool(conn.exec_driver_sql(str(probe.compile(dialect=conn.dialect)),
+                                         (low, high)).scalar())
+    return bool(conn.execute(probe, {"low": low, "high": high}).scalar())
+
+
 def _delete_keys(conn: Connection, table: Table, key_columns: list[str], keys: list[Row]) -> None:
     if conn.dialect.name == "postgresql":
         _delete_keys_by_join(conn, table, key_columns, keys)
@@ -295,9 +314,10 @@ def _delete_keys(conn: Connection, table: Table, key_columns: list[str], keys: l
     if _sqlite_fast_path(conn):
         compiled = statement.compile(dialect=conn.dialect)
         order = [names.index(name) for name in compiled.positiontup]
+        if order != sorted(order):
+            keys = [tuple(key[i] for i in order) for key in keys]
         for start in range(0, len(keys), BATCH_ROWS):
-            batch = keys[start : start + BATCH_ROWS]
-            conn.exec_driver_sql(str(compiled), [tuple(key[i] for i in order) for key in batch])
+            conn.exec_driver_sql(str(compiled), keys[start : start + BATCH_ROWS])
         return
     for start in range(0, len(keys), BATCH_ROWS):
         batch = keys[start : start + BATCH_ROWS]

@@ -126,8 +126,8 @@ def test_a_suite_names_each_failing_row_once_per_reason():
     typed[KEY_OCCURRENCE] = KeyCounter(SOURCES["pos"].natural_key).occurrences(text)
     parameters = suite.policy.date_bounds(dt.datetime(2024, 3, 2))
     specs, notes = suite.for_delivery(set(typed.columns), parameters)
-    assert notes == ["store_id_in_stores skipped: no known_store_ids",
-                     "sku_in_products skipped: no known_skus"]
+    assert notes == ["store_id_in_stores skipped: no stores delivered yet",
+                     "sku_in_products skipped: no products delivered yet"]
     verdict = PreparedSuite("pos", specs, parameters).validate(typed)
     failed = {f.check: f.rows.tolist() for f in verdict.row_failures}
     assert failed == {"date_plausible": [2], "units_is_number": [2],

@@ -17,7 +17,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -34,6 +34,9 @@ from liftline.validate import (
     PreparedSuite,
     Verdict,
     load_suite,
+    reference_column,
+    referenced_columns,
+    referenced_dimension,
     typed_frame,
 )
 from liftline.warehouse import (
@@ -247,8 +250,10 @@ class _FileJob:
             checking = _CHECKER.submit(self._check_chunk, chunk, prepared, keys, extra_numeric)
             try:
                 bulk_insert(conn, raw_table(self.src.name), self._raw_frame(chunk, delivery))
-            finally:
-                typed, verdict = checking.result()
+            except BaseException:
+                wait([checking])  # never leave the thread working on a rolled-back file
+                raise
+            typed, verdict = checking.result()
             if verdict.file_failures:
                 tally.structural = sorted(set(tally.structural) | set(verdict.file_failures))
                 if quarantine_reason is None:
@@ -267,6 +272,8 @@ class _FileJob:
                      extra_numeric: list[str]) -> tuple[pd.DataFrame, Verdict]:
         typed = typed_frame(chunk, self.src, extra_numeric)
         typed[KEY_OCCURRENCE] = keys.occurrences(chunk)
+        for name in self.reference_columns:
+            typed[name] = reference_column(chunk, name, self.known_keys[referenced_dimension(name)])
         return typed, prepared.validate(typed)
 
     def _quarantine(self, delivery: Delivery | None, reason: str,
@@ -294,12 +301,16 @@ class _FileJob:
 
     def _prepare_suite(self, conn: Connection, delivery: Delivery,
                        extra_numeric: list[str]) -> PreparedSuite:
-        parameters = {**self.suite.policy.date_bounds(self.landed.received_at),
-                      **_known_dimension_keys(conn)}
+        parameters = self.suite.policy.date_bounds(self.landed.received_at)
+        self.known_keys = _known_dimension_keys(conn)
         probe = typed_frame(pd.DataFrame(columns=list(delivery.columns)), self.src, extra_numeric)
         columns = set(probe.columns) | {KEY_OCCURRENCE}
-        specs, notes = self.suite.for_delivery(columns, parameters, extra_numeric)
+        specs, notes = self.suite.for_delivery(columns, parameters, extra_numeric,
+                                               dimensions_with_keys=set(self.known_keys))
         self.skipped_checks = notes
+        self.reference_columns = sorted({column for spec in specs
+                                         for column in referenced_columns(spec["kwargs"])
+                                         if referenced_dimension(column)})
         return PreparedSuite(self.src.name, specs, parameters)
 
     def _extra_numeric(self, delivery: Delivery) -> list[str]:
@@ -549,15 +560,15 @@ class _FileJob:
         )
 
 
-def _known_dimension_keys(conn: Connection) -> dict[str, list[str] | None]:
-    """Keys of each dimension already clean, or None where it has none (check skipped)."""
+def _known_dimension_keys(conn: Connection) -> dict[str, pd.Index]:
+    """The keys of each dimension with rows in its clean table (others are left out)."""
     known = {}
-    for parameter, dimension, column in (("known_store_ids", "stores", "store_id"),
-                                         ("known_skus", "products", "sku"),
-                                         ("known_customer_ids", "customers", "customer_id")):
+    for dimension in DIMENSION_SOURCES:
         clean = clean_table(dimension)
-        values = conn.execute(select(clean.c[column]).distinct()).scalars().all()
-        known[parameter] = sorted(v for v in values if v is not None) or None
+        key = clean.c[SOURCES[dimension].natural_key[0]]
+        values = conn.execute(select(key).distinct()).scalars().all()
+        if values:
+            known[dimension] = pd.Index(values, dtype="str")
     return known
 
 

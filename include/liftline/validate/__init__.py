@@ -4,12 +4,29 @@
 reads expectations/<source>.json (with its policy); `PreparedSuite.validate` runs it with GX.
 """
 
-from .coerce import KEY_OCCURRENCE, UNPARSED_SUFFIX, KeyCounter, blank_to_missing, typed_frame
+from .coerce import (
+    KEY_OCCURRENCE,
+    NOT_IN,
+    UNPARSED_SUFFIX,
+    KeyCounter,
+    blank_to_missing,
+    reference_column,
+    typed_frame,
+)
 from .run import PreparedSuite, RowFailure, Verdict
-from .suites import Policy, Suite, SuiteError, check_name, load_suite
+from .suites import (
+    Policy,
+    Suite,
+    SuiteError,
+    check_name,
+    load_suite,
+    referenced_columns,
+    referenced_dimension,
+)
 
 __all__ = [
     "KEY_OCCURRENCE",
+    "NOT_IN",
     "UNPARSED_SUFFIX",
     "KeyCounter",
     "Policy",
@@ -21,5 +38,8 @@ __all__ = [
     "blank_to_missing",
     "check_name",
     "load_suite",
+    "reference_column",
+    "referenced_columns",
+    "referenced_dimension",
     "typed_frame",
 ]

@@ -15,6 +15,7 @@ import pandas as pd
 from liftline.contract import CRM_STAGES, DATE, FLOAT, INT, STRING, TIMESTAMP, Source
 
 UNPARSED_SUFFIX = "__unparsed"
+NOT_IN = "__not_in_"  # <col>__not_in_<dimension>: values of col the dimension does not know
 KEY_OCCURRENCE = "__key_occurrence"
 _STAGES_BY_LOWER = {stage.lower(): stage for stage in CRM_STAGES}
 
@@ -65,6 +66,17 @@ def typed_frame(text: pd.DataFrame, src: Source, extra_numeric: list[str] = ()) 
         if logical != STRING:
             out[column + UNPARSED_SUFFIX] = raw.where(parsed.isna())
     return pd.DataFrame(out, index=text.index)
+
+
+def reference_column(text: pd.DataFrame, name: str, known: pd.Index) -> pd.Series:
+    """`<col>__not_in_<dimension>`: the values of col missing from `known`, else missing.
+
+    Membership is tested here with pandas rather than by GX's in-set check, which copies its
+    value set many times per chunk (seconds for a dimension of 20,000 customers).
+    """
+    column = name.split(NOT_IN)[0]
+    values = text[column]
+    return values.where(values.notna() & ~values.isin(known))
 
 
 class KeyCounter:

@@ -10,7 +10,10 @@ Conventions the validator relies on (see liftline.validate.suites):
 - `severity` "critical" rejects the row (or the file, for a table-level check), "warning" only
   counts it;
 - `{"$PARAMETER": name}` values are supplied per delivery: earliest_date, latest_actual_date,
-  latest_planned_date and the known keys of each dimension (known_store_ids, ...).
+  latest_planned_date;
+- derived columns: `<col>__unparsed` (text that did not parse), `__key_occurrence` (repeats of
+  the natural key in the file) and `<col>__not_in_<dimension>` (values the dimension's clean
+  table does not hold; the check is skipped while that dimension is empty).
 """
 
 from __future__ import annotations
@@ -22,14 +25,8 @@ from pathlib import Path
 
 from liftline.contract import CRM_STAGES, DATE, FLOAT, INT, SOURCES, STRING, TIMESTAMP, Source
 
-from .coerce import KEY_OCCURRENCE, UNPARSED_SUFFIX
-
-DEFAULT_POLICY = {
-    "row_threshold_pct": 5.0,  # above this share of rejected rows, the whole file is quarantined
-    "earliest_date": "2000-01-01",
-    "actual_date_slack_days": 1,  # facts may be dated at most this long after their delivery
-    "planning_horizon_days": 400,  # plans (promotions, expected close dates) may reach this far
-}
+from .coerce import KEY_OCCURRENCE, NOT_IN, UNPARSED_SUFFIX
+from .suites import DEFAULT_POLICY
 
 # Columns that hold money, counts or quantities: never negative.
 NON_NEGATIVE = {
@@ -59,12 +56,9 @@ ORDERED_PAIRS = {  # (later, earlier, severity)
     "crm": [("close_date", "created_date", "warning")],
 }
 # Foreign keys checked against the dimension's clean table when it has rows (warnings: a new
-# store may reach POS before the stores extract, and its sales must not be lost).
-REFERENCES = {  # column -> (parameter holding the dimension's keys, dimension source)
-    "store_id": ("known_store_ids", "stores"),
-    "sku": ("known_skus", "products"),
-    "customer_id": ("known_customer_ids", "customers"),
-}
+# store may reach POS before the stores extract, and its sales must not be lost). The check
+# reads `<col>__not_in_<dimension>`, which holds the values the dimension does not know.
+REFERENCES = {"store_id": "stores", "sku": "products", "customer_id": "customers"}
 REFERENCING_SOURCES = {"pos", "inventory", "promotions", "erp", "service", "events"}
 
 
@@ -94,11 +88,11 @@ def build_suite(src: Source) -> dict:
         expectations.append(expectation("expect_column_values_to_be_in_set", "stage_known",
                                          column="stage", value_set=list(CRM_STAGES)))
     if src.name in REFERENCING_SOURCES:
-        for col, (parameter, dimension) in REFERENCES.items():
+        for col, dimension in REFERENCES.items():
             if col in src.columns:
                 expectations.append(expectation(
-                    "expect_column_values_to_be_in_set", f"{col}_in_{dimension}", "warning",
-                    column=col, value_set={"$PARAMETER": parameter}))
+                    "expect_column_values_to_be_null", f"{col}_in_{dimension}", "warning",
+                    column=f"{col}{NOT_IN}{dimension}"))
     expectations.append(expectation(
         "expect_column_values_to_be_between", "natural_key_unique_in_file",
         column=KEY_OCCURRENCE, max_value=1))

@@ -16,10 +16,16 @@ from typing import Any
 from liftline import settings
 from liftline.contract import source as contract_source
 
-from .coerce import UNPARSED_SUFFIX
-from .scaffold import DEFAULT_POLICY
+from .coerce import NOT_IN, UNPARSED_SUFFIX
 
 SEVERITIES = ("critical", "warning", "info")
+# A suite's meta.liftline may override any of these.
+DEFAULT_POLICY = {
+    "row_threshold_pct": 5.0,  # above this share of rejected rows, the whole file is quarantined
+    "earliest_date": "2000-01-01",
+    "actual_date_slack_days": 1,  # facts may be dated at most this long after their delivery
+    "planning_horizon_days": 400,  # plans (promotions, expected close dates) may reach this far
+}
 
 
 class SuiteError(ValueError):
@@ -58,21 +64,27 @@ class Suite:
     meta: dict = field(default_factory=dict)
 
     def for_delivery(
-        self, columns: set[str], parameters: dict[str, Any], extra_numeric: list[str] = ()
+        self, columns: set[str], parameters: dict[str, Any], extra_numeric: list[str] = (),
+        dimensions_with_keys: set[str] = frozenset(),
     ) -> tuple[list[dict], list[str]]:
         """The expectations that apply to a delivery with `columns`, and notes on skipped ones.
 
         A check of a column the delivery lacks is skipped (a missing required column already
-        fails its expect_column_to_exist check); a check whose parameter has no value (e.g. no
-        stores delivered yet, so no known store ids) is skipped with a note.
+        fails its expect_column_to_exist check); so is a check against a dimension with no
+        rows yet, or one whose parameter has no value, each with a note.
         """
         applicable, notes = [], []
         for spec in self.expectations:
             kwargs = spec.get("kwargs", {})
-            if spec["type"] != "expect_column_to_exist":
-                absent = [c for c in referenced_columns(kwargs) if _base(c) not in columns]
-                if absent:
-                    continue
+            referenced = referenced_columns(kwargs)
+            absent = any(_base(c) not in columns for c in referenced)
+            if absent and spec["type"] != "expect_column_to_exist":
+                continue
+            empty = sorted({d for c in referenced if (d := referenced_dimension(c))}
+                           - set(dimensions_with_keys))
+            if empty:
+                notes.append(f"{check_name(spec)} skipped: no {', '.join(empty)} delivered yet")
+                continue
             missing = [p for p in _parameters(kwargs) if parameters.get(p) is None]
             if missing:
                 notes.append(f"{check_name(spec)} skipped: no {', '.join(missing)}")
@@ -86,6 +98,11 @@ class Suite:
                 "severity": "critical",
             })
         return applicable, notes
+
+
+def referenced_dimension(column: str) -> str | None:
+    """"store_id__not_in_stores" -> "stores"; None for other columns."""
+    return column.split(NOT_IN, 1)[1] if NOT_IN in column else None
 
 
 def check_name(spec: dict) -> str:
@@ -179,7 +196,8 @@ def _policy(path: Path, meta: dict) -> Policy:
 
 
 def _base(column: str) -> str:
-    return column.removesuffix(UNPARSED_SUFFIX)
+    # Derived columns ("units__unparsed", "sku__not_in_products") stand for their column.
+    return column.split("__")[0] if not column.startswith("__") else column
 
 
 def _parameters(kwargs: dict) -> list[str]:

@@ -229,3 +229,11 @@ def test_a_file_that_vanishes_before_it_is_read_is_noted_not_fatal(home, engine,
     result = ingest(home, engine, "pos")
     assert result.files == [] and "moved.csv left in landing/" in result.notes[-1]
     assert ingest_log(engine).empty
+
+
+def test_next_months_holidays_are_plausible_events(home, engine):
+    from datetime import date, timedelta
+
+    soon = (date.today() + timedelta(days=40)).isoformat()
+    deliver(home, "events", "calendar.csv", f"date,name,kind,country\n{soon},Christmas,holiday,DE\n")
+    assert only_outcome(ingest(home, engine, "events")).status == "loaded"

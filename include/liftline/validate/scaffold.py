@@ -40,8 +40,10 @@ NON_NEGATIVE = {
     "inventory": ["on_hand", "on_order"],
     "lift_tests": ["spend", "std_error"],
 }
-# Columns dated in the future by design: they may reach the planning horizon.
-PLANNED_DATES = {("promotions", "start_date"), ("promotions", "end_date"), ("crm", "close_date")}
+# Columns dated in the future by design: they may reach the planning horizon (a promotion
+# calendar, an expected close date, next month's holidays).
+PLANNED_DATES = {("promotions", "start_date"), ("promotions", "end_date"), ("crm", "close_date"),
+                 ("events", "date")}
 # Required columns that may be empty: the contract allows an unknown discount.
 MAY_BE_EMPTY = {("promotions", "discount_pct")}
 RANGES = {

@@ -76,7 +76,9 @@ def reference_column(text: pd.DataFrame, name: str, known: pd.Index) -> pd.Serie
     """
     column = name.split(NOT_IN)[0]
     values = text[column]
-    return values.where(values.notna() & ~values.isin(known))
+    # get_indexer hashes `known` once; Series.isin on arrow strings is ~80x slower here.
+    unknown = known.get_indexer(values) < 0
+    return values.where(values.notna() & unknown)
 
 
 class KeyCounter:

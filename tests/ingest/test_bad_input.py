@@ -237,3 +237,107 @@ def test_next_months_holidays_are_plausible_events(home, engine):
     soon = (date.today() + timedelta(days=40)).isoformat()
     deliver(home, "events", "calendar.csv", f"date,name,kind,country\n{soon},Christmas,holiday,DE\n")
     assert only_outcome(ingest(home, engine, "events")).status == "loaded"
+
+
+# --- real-extract quirks (from review) -----------------------------------------------------
+
+
+def test_a_trailing_comma_on_the_first_row_does_not_shift_columns(home, engine):
+    deliver(home, "stores", "stores.csv", "store_id,region\n00123,North,\n00124,South\n")
+    outcome = only_outcome(ingest(home, engine, "stores"))
+    assert outcome.status == "quarantined" and "more fields than the header" in outcome.reason
+
+
+def test_old_mac_line_endings_and_spaced_headers_are_read(home, engine):
+    deliver(home, "pos", "mac.csv", b"Date,Store ID,SKU,Units,Revenue\r2024-03-01,00123,A,1,2\r")
+    assert only_outcome(ingest(home, engine, "pos")).status == "loaded"
+    assert clean_rows(engine, "clean_pos").store_id.tolist() == ["00123"]  # ids stay strings
+
+
+def test_a_header_only_file_missing_a_required_column_is_quarantined(home, engine):
+    deliver(home, "pos", "header.csv", "date,store_id,sku,units\n")
+    outcome = only_outcome(ingest(home, engine, "pos"))
+    assert outcome.status == "quarantined" and "revenue" in outcome.reason
+
+
+def test_out_of_range_values_reject_their_row_instead_of_crashing(home, engine):
+    promos = ("promo_id,start_date,end_date,discount_pct\n"
+              + "".join(f"P{i},2024-03-01,2024-03-10,10\n" for i in range(30))
+              + "P-open,2024-03-01,9999-12-31,10\n")
+    deliver(home, "promotions", "promos.csv", promos)
+    outcome = only_outcome(ingest(home, engine, "promotions"))
+    assert (outcome.status, outcome.rows_rejected) == ("partial", 1)
+    detail = clean_rows(engine, "ops_rejected_rows").detail[0]
+    assert "end_date_is_date: end_date='9999-12-31'" in detail
+    pos = POS_HEADER.strip() + ",customer_count\n" + "".join(
+        f"2024-03-01,ST-1,SKU-{i},1,1,{'99999999999999999999' if i == 0 else 3}\n"
+        for i in range(30))
+    deliver(home, "pos", "pos.csv", pos)
+    assert only_outcome(ingest(home, engine, "pos")).rows_rejected == 1
+
+
+def test_one_key_written_two_ways_is_a_repeat(home, engine):
+    deliver(home, "pos", "pos.csv", POS_HEADER + "2024-03-05,S,A,1,1\n2024-3-5,S,A,2,2\n"
+            + "".join(f"2024-03-05,S,B{i},1,1\n" for i in range(30)))
+    outcome = only_outcome(ingest(home, engine, "pos"))
+    assert outcome.rows_rejected == 1 and outcome.rows_loaded == len(clean_rows(engine,
+                                                                               "clean_pos"))
+
+
+def test_parquet_written_by_pandas_with_an_index_and_nullable_ids(home, engine, tmp_path):
+    days = pd.date_range("2024-03-01", periods=30)  # stored as timestamps at midnight
+    frame = pd.DataFrame({"date": days,
+                          "campaign_id": pd.array([123] * 29 + [None], dtype="Int64"),
+                          "channel": "tv", "spend": 10.0}).set_index("date")
+    frame.to_parquet(tmp_path / "s.parquet")
+    deliver(home, "spend", "spend.parquet", (tmp_path / "s.parquet").read_bytes())
+    outcome = only_outcome(ingest(home, engine, "spend"))
+    assert (outcome.rows_loaded, outcome.rows_rejected) == (29, 1)  # the id-less row
+    spend = clean_rows(engine, "clean_spend").sort_values("date")
+    assert set(spend.campaign_id) == {"123"} and str(spend.date.iloc[0])[:10] == "2024-03-01"
+
+
+def test_macro_indicators_may_be_called_value_and_text_columns_are_not_indicators(home, engine):
+    deliver(home, "macro", "macro.csv", "date,country,value,cpi,source\n"
+            "2024-03-01,DE,1.5,2.0,Eurostat\n2024-03-01,FR,,2.1,Eurostat\n")
+    assert only_outcome(ingest(home, engine, "macro")).status == "loaded"
+    macro = clean_rows(engine, "clean_macro").sort_values(["country", "indicator"])
+    assert macro[["country", "indicator", "value"]].values.tolist() == [
+        ["DE", "cpi", 2.0], ["DE", "value", 1.5], ["FR", "cpi", 2.1]]
+
+
+def test_a_partial_file_does_not_overwrite_an_earlier_quarantine_reason(home, engine):
+    deliver(home, "pos", "pos.csv", b"", age=200)
+    ingest(home, engine, "pos")
+    good = "".join(f"2024-03-01,ST-1,SKU-{i},1,1\n" for i in range(40))
+    deliver(home, "pos", "pos.csv", POS_HEADER + good + "2024-03-01,ST-1,SKU-X,n/a,1\n")
+    outcome = only_outcome(ingest(home, engine, "pos"))
+    assert outcome.status == "partial"
+    reasons = sorted(p.name for p in (home / "quarantine" / "pos").glob("*.reason.json"))
+    assert len(reasons) == 2
+    first = json.loads((home / "quarantine" / "pos" / "pos.csv.reason.json").read_text())
+    assert first["status"] == "quarantined"
+
+
+@pytest.mark.parametrize("bad", [False, True])
+def test_a_run_that_stopped_before_filing_is_finished_by_the_next(home, engine, bad):
+    path = deliver(home, "pos", "pos.csv", b"" if bad else POS)
+    ingest(home, engine, "pos")
+    area = "quarantine" if bad else "archive"
+    # As if the process died after the commit, before the move: the log has no path yet.
+    (home / area / "pos" / "pos.csv").rename(path)
+    (home / area / "pos" / "pos.csv.reason.json").unlink(missing_ok=True)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE ops_ingest_log SET archived_path = NULL")
+    if bad:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM ops_alerts")
+    result = ingest(home, engine, "pos")
+    outcome = only_outcome(result)
+    assert outcome.status == ("quarantined" if bad else "loaded")
+    assert ingest_log(engine).archived_path.tolist() == [f"{area}/pos/pos.csv"]
+    assert result.changed_tables == ([] if bad else ["clean_pos"])
+    assert (home / area / "pos" / "pos.csv").exists()
+    alerts = clean_rows(engine, "ops_alerts")
+    assert len(alerts) == (1 if bad else 0)
+    assert len(clean_rows(engine, "clean_pos")) == (0 if bad else 2)

@@ -352,3 +352,20 @@ def test_bulk_written_dates_and_times_match_bound_parameters(warehouse):
         {"date": [dt.date(2024, 3, 1)], "store_id": ["S"], "sku": ["A"], "units": [5.0]}),
         ["date", "store_id", "sku"]) == 1
     assert read_frame(warehouse, pos).units.tolist() == [5.0]
+
+
+def test_upsert_replaces_rows_whatever_the_databases_text_ordering(warehouse):
+    # min/max of mixed-case keys in Python ('Search' < 'display') are an empty range under
+    # PostgreSQL's en_US collation; the range probe must not skip the delete because of it.
+    tests = clean_table("lift_tests")
+    key = ["channel", "start_date", "end_date", "country"]
+
+    def frame(revenue: float) -> pd.DataFrame:
+        return pd.DataFrame({"channel": ["Search", "display"],
+                             "start_date": [dt.date(2024, 3, 1)] * 2,
+                             "end_date": [dt.date(2024, 3, 31)] * 2, "country": [None, None],
+                             "incremental_revenue": [revenue, revenue]})
+
+    upsert_by_key(warehouse, tests, frame(1.0), key)
+    upsert_by_key(warehouse, tests, frame(2.0), key)
+    assert read_frame(warehouse, tests).incremental_revenue.tolist() == [2.0, 2.0]

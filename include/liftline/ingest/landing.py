@@ -97,7 +97,7 @@ def file_away(landed: LandedFile, home: Path, area: str, sha256: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     # Only the bare name is used, so a name with ".." cannot leave the folder.
     target = folder / Path(landed.path.name).name
-    if target.exists():
+    if target.exists() or target.with_name(target.name + ".reason.json").exists():
         stem, suffix = _split_suffix(target.name)
         target = folder / f"{stem}.{sha256[:12]}{suffix}"
         if target.exists():  # the same bytes were filed under this name before

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 import json
 import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
+from glob import escape as glob_escape
 from pathlib import Path
 
 import numpy as np
@@ -169,6 +171,14 @@ class _FileRejected(Exception):
         self.reason, self.checks = reason, list(checks)
 
 
+class _AlreadyIngested(Exception):
+    """The same bytes were committed by another run while this one waited for the lock."""
+
+    def __init__(self, prior: dict):
+        super().__init__(prior["file_name"])
+        self.prior = prior
+
+
 @dataclass
 class _Tally:
     """Counts of one pass over a file."""
@@ -206,7 +216,12 @@ class _FileJob:
         started = time.perf_counter()
         self.sha256 = sha256_of(self.landed.path)
         prior = self._prior_outcome()
-        outcome = self._file_duplicate(prior) if prior is not None else self._ingest()
+        if prior is None:
+            outcome = self._ingest()
+        elif prior["archived_path"] is None and prior["file_name"] == self.file_name:
+            outcome = self._finish_interrupted(prior)
+        else:
+            outcome = self._file_duplicate(prior)
         outcome.seconds = time.perf_counter() - started
         return outcome
 
@@ -219,6 +234,9 @@ class _FileJob:
             return self._quarantine(None, f"{exc}", [exc.check])
         try:
             with source_lock(self.engine, self.src.name) as conn:
+                prior = self._prior_outcome(conn)  # another run may have taken it meanwhile
+                if prior is not None:
+                    raise _AlreadyIngested(prior)
                 tally = _Tally()
                 self._load_rows(conn, delivery, tally, quarantine_reason=None)
                 reason = self._rejection_reason(tally)
@@ -230,6 +248,8 @@ class _FileJob:
             return self._quarantine(delivery, str(exc), [exc.check])
         except _FileRejected as rejected:
             return self._quarantine(delivery, rejected.reason, rejected.checks)
+        except _AlreadyIngested as already:
+            return self._file_duplicate(already.prior)
         self._file_accepted(outcome, tally)
         return outcome
 
@@ -240,10 +260,12 @@ class _FileJob:
         Counts go to `tally` as each chunk is written, so they match the rows written even if
         the file turns out to be damaged further on.
         """
-        extra_numeric = self._extra_numeric(delivery)
+        chunks = delivery.chunks()
+        first = next(chunks)
+        extra_numeric = self._extra_numeric(delivery, first)
         prepared = self._prepare_suite(conn, delivery, extra_numeric)
         keys = KeyCounter(self.src.natural_key)
-        for chunk in delivery.chunks():
+        for chunk in itertools.chain([first], chunks):
             tally.rows_in += len(chunk)
             # Validate in a second thread while this one writes the raw rows: SQLite and
             # psycopg release the GIL while they write, so the two overlap on a second core.
@@ -271,7 +293,8 @@ class _FileJob:
     def _check_chunk(self, chunk: pd.DataFrame, prepared: PreparedSuite, keys: KeyCounter,
                      extra_numeric: list[str]) -> tuple[pd.DataFrame, Verdict]:
         typed = typed_frame(chunk, self.src, extra_numeric)
-        typed[KEY_OCCURRENCE] = keys.occurrences(chunk)
+        # Keys compare as typed values: "2024-3-5" and "2024-03-05" are the same day.
+        typed[KEY_OCCURRENCE] = keys.occurrences(typed)
         for name in self.reference_columns:
             typed[name] = reference_column(chunk, name, self.known_keys[referenced_dimension(name)])
         return typed, prepared.validate(typed)
@@ -313,8 +336,15 @@ class _FileJob:
                                          if referenced_dimension(column)})
         return PreparedSuite(self.src.name, specs, parameters)
 
-    def _extra_numeric(self, delivery: Delivery) -> list[str]:
-        return list(delivery.extra_columns) if self.suite.policy.open_numeric_columns else []
+    def _extra_numeric(self, delivery: Delivery, first: pd.DataFrame) -> list[str]:
+        """Free-form indicator columns (macro): extra columns with a number in the first chunk.
+
+        An all-text extra column (a "source" or "frequency" note) is kept raw, not checked.
+        """
+        if not self.suite.policy.open_numeric_columns:
+            return []
+        return [c for c in delivery.extra_columns
+                if pd.to_numeric(first[c], errors="coerce").notna().any()]
 
     def _raw_frame(self, chunk: pd.DataFrame, delivery: Delivery) -> pd.DataFrame:
         known = [c for c in delivery.columns if c in self.src.columns]
@@ -403,9 +433,11 @@ class _FileJob:
         indicators = [c for c in accepted.columns
                       if c not in ("date", "country") and not c.startswith("_")
                       and not c.endswith("__unparsed")]
+        # Internal names while melting: an indicator may itself be called "value".
         long = accepted[["date", "country", *indicators]].melt(
-            id_vars=["date", "country"], var_name="indicator", value_name="value",
+            id_vars=["date", "country"], var_name="__indicator", value_name="__value",
             ignore_index=False)
+        long = long.rename(columns={"__indicator": "indicator", "__value": "value"})
         return long[long["value"].notna()]
 
     # --- outcomes ---------------------------------------------------------------------------
@@ -453,13 +485,42 @@ class _FileJob:
         outcome.filed_to = relative(filed, self.home)
         if tally.rows_rejected:
             # The file is archived; its rejected rows and their reasons go to quarantine/.
-            spot = self.home / "quarantine" / self.src.name / filed.name
+            spot = _side_spot(self.home, self.src.name, filed.name, self.sha256)
             rows_csv = spot.with_name(spot.name + ".rejected.csv")
             pd.concat(tally.rejected_text).to_csv(rows_csv, index_label=ROW_NUMBER)
             document = self._reason_document(outcome, tally, [])
             document["rejected_rows_file"] = relative(rows_csv, self.home)
             outcome.reason_file = relative(write_reason(spot, document), self.home)
         self._update_filed_path(outcome)
+
+    def _finish_interrupted(self, prior: dict) -> FileOutcome:
+        """A run committed this file but stopped before filing it: file it now, as it would have.
+
+        The warehouse already holds its rows; the outcome repeats the logged counts, so its
+        clean table is reported as changed (and its asset event emitted) by this run.
+        """
+        quarantined = prior["status"] == "quarantined"
+        filed = file_away(self.landed, self.home, "quarantine" if quarantined else "archive",
+                          self.sha256)
+        outcome = FileOutcome(self.file_name, self.sha256, prior["status"],
+                              int(prior["rows_in"] or 0), int(prior["rows_loaded"] or 0),
+                              int(prior["rows_rejected"] or 0), prior["reason"] or "",
+                              filed_to=relative(filed, self.home))
+        document = {"file": self.file_name, "source": self.src.name, "sha256": self.sha256,
+                    "status": prior["status"], "reason": prior["reason"],
+                    "rows_in": outcome.rows_in, "rows_loaded": outcome.rows_loaded,
+                    "rows_rejected": outcome.rows_rejected,
+                    "note": "filed by a later run: the run that loaded it stopped before",
+                    "rows_in_warehouse": (f"raw_{self.src.name} and ops_rejected_rows where "
+                                          f"file_sha256 = '{self.sha256}'")}
+        if quarantined or outcome.rows_rejected:
+            spot = filed if quarantined else _side_spot(self.home, self.src.name, filed.name,
+                                                        self.sha256)
+            outcome.reason_file = relative(write_reason(spot, document), self.home)
+        self._update_filed_path(outcome)
+        if quarantined:
+            self._alert_quarantine(outcome, _Tally(), [])
+        return outcome
 
     def _file_duplicate(self, prior: dict) -> FileOutcome:
         """The same bytes were ingested before: file them beside the first copy, change nothing."""
@@ -506,11 +567,14 @@ class _FileJob:
 
     # --- warehouse bookkeeping --------------------------------------------------------------
 
-    def _prior_outcome(self) -> dict | None:
+    def _prior_outcome(self, conn: Connection | None = None) -> dict | None:
         log_table = table("ops_ingest_log")
         query = select(log_table).where(log_table.c.file_sha256 == self.sha256)
-        with self.engine.connect() as conn:
+        if conn is not None:
             row = conn.execute(query).mappings().first()
+        else:
+            with self.engine.connect() as own:
+                row = own.execute(query).mappings().first()
         return dict(row) if row else None
 
     def _log_outcome(self, conn: Connection, outcome: FileOutcome) -> None:
@@ -570,6 +634,16 @@ def _known_dimension_keys(conn: Connection) -> dict[str, pd.Index]:
         if values:
             known[dimension] = pd.Index(values, dtype="str")
     return known
+
+
+def _side_spot(home: Path, source: str, name: str, sha256: str) -> Path:
+    """Where an archived file's rejected rows and reason go in quarantine/, clear of the names
+    an earlier delivery of the same name already uses there."""
+    folder = home / "quarantine" / source
+    spot = folder / name
+    if any(folder.glob(f"{glob_escape(name)}*")):
+        spot = folder / f"{name}.{sha256[:12]}"
+    return spot
 
 
 def _looks_like(columns: tuple[str, ...], other: Source) -> bool:

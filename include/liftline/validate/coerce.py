@@ -15,14 +15,16 @@ import pandas as pd
 from liftline.contract import CRM_STAGES, DATE, FLOAT, INT, STRING, TIMESTAMP, Source
 
 UNPARSED_SUFFIX = "__unparsed"
-NOT_IN = "__not_in_"  # <col>__not_in_<dimension>: values of col the dimension does not know
+NOT_IN = "__not_in_"
+_BIGINT_LIMIT = 2.0**63  # <col>__not_in_<dimension>: values of col the dimension does not know
 KEY_OCCURRENCE = "__key_occurrence"
 _STAGES_BY_LOWER = {stage.lower(): stage for stage in CRM_STAGES}
 
 
 def blank_to_missing(text: pd.Series) -> pd.Series:
     """As pandas strings with surrounding whitespace removed; empty cells become missing."""
-    stripped = text.astype("str").str.strip()
+    # NUL cannot be stored in a PostgreSQL text value; it is never meaningful in an extract.
+    stripped = text.astype("str").str.replace("\x00", "", regex=False).str.strip()
     return stripped.mask(stripped == "")
 
 
@@ -31,19 +33,27 @@ def parse_column(text: pd.Series, logical: str) -> pd.Series:
     if logical == STRING:
         return text
     if logical in (FLOAT, INT):
-        numbers = pd.to_numeric(text, errors="coerce")
-        numbers = numbers.where(np.isfinite(numbers.astype("float64")))  # "inf", "nan" are text
-        numbers = numbers.astype("float64")
-        # Whole numbers stay float64: GX compares numpy floats vectorised, nullable ints per value.
-        return numbers.where(numbers % 1 == 0) if logical == INT else numbers
+        numbers = pd.to_numeric(text, errors="coerce").astype("float64")
+        numbers = numbers.where(np.isfinite(numbers))  # "inf", "nan" are text, not numbers
+        if logical == INT:
+            # Whole numbers that fit a BIGINT; they stay float64 because GX compares numpy
+            # floats vectorised and nullable ints value by value.
+            return numbers.where((numbers % 1 == 0) & (numbers.abs() < _BIGINT_LIMIT))
+        return numbers
     if logical == DATE:
         # ISO dates only (CONTRACT.md): "2024-03-05"; a time of day makes it not a date.
-        # Nanosecond resolution: GX range checks are vectorised only for datetime64[ns].
-        return pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").astype("datetime64[ns]")
+        return _in_nanosecond_range(pd.to_datetime(text, format="%Y-%m-%d", errors="coerce"))
     if logical == TIMESTAMP:
         parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
-        return parsed.dt.tz_localize(None).astype("datetime64[ns]")
+        return _in_nanosecond_range(parsed.dt.tz_localize(None))
     raise ValueError(f"unknown logical type {logical!r}")
+
+
+def _in_nanosecond_range(parsed: pd.Series) -> pd.Series:
+    """datetime64[ns], which GX range checks compare vectorised; dates outside 1677-2262 (e.g. a
+    9999-12-31 "open end") become missing, so their text is reported as not a date."""
+    inside = (parsed >= pd.Timestamp.min) & (parsed <= pd.Timestamp.max)
+    return parsed.where(inside).astype("datetime64[ns]")
 
 
 def typed_frame(text: pd.DataFrame, src: Source, extra_numeric: list[str] = ()) -> pd.DataFrame:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     DateTime,
     Engine,
     MetaData,
+    String,
     Table,
     and_,
     bindparam,
@@ -288,6 +289,10 @@ def _may_hold_any(conn: Connection, table: Table, column: str, values: list[Any]
     if len(present) < len(values) or not present:
         return True  # NULL parts: no range to test
     target = table.c[column]
+    if conn.dialect.name != "sqlite" and isinstance(target.type, String):
+        # PostgreSQL orders text by the database collation ('a' < 'B' in en_US), not by code
+        # point as min()/max() do; only SQLite's BINARY order is known to agree.
+        return True
     low, high = min(present), max(present)
     probe = select(exists().where(target.between(bindparam("low", type_=target.type),
                                                  bindparam("high", type_=target.type))))

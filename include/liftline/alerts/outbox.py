@@ -13,21 +13,19 @@ monitor that runs every 30 minutes, therefore never repeats an alert, while "qua
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, Row, Update, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, Update, insert, select, update
 
-from liftline.warehouse import table, write_transaction
+from liftline.warehouse import advisory_xact_lock, table, write_transaction
 
 KINDS: tuple[str, ...] = (
     "lift_divergence",
@@ -85,7 +83,7 @@ def record_alert(
     details_json = json.dumps(_plain(payload), sort_keys=True)
     created_at = _naive_utc(now)
     alerts = table("ops_alerts")
-    with _writing(bind) as conn:
+    with write_transaction(bind) as conn:
         _lock_entity(conn, kind, entity_key)
         latest = _latest_alert(conn, kind, entity_key)
         if latest is not None and latest.state == state:
@@ -194,20 +192,7 @@ def _lock_entity(conn: Connection, kind: str, entity_key: str) -> None:
     committed lets two transactions both see "no alert yet" and both insert, so take a
     transaction-scoped advisory lock keyed by the pair.
     """
-    if conn.dialect.name != "postgresql":
-        return
-    digest = hashlib.blake2b(f"{kind}\x1f{entity_key}".encode(), digest_size=8).digest()
-    key = int.from_bytes(digest, "big", signed=True)
-    conn.execute(select(func.pg_advisory_xact_lock(key)))
-
-
-@contextmanager
-def _writing(bind: Bind) -> Iterator[Connection]:
-    if isinstance(bind, Engine):
-        with write_transaction(bind) as conn:
-            yield conn
-    else:
-        yield bind
+    advisory_xact_lock(conn, f"liftline.alert.{kind}\x1f{entity_key}")
 
 
 def _naive_utc(moment: datetime | None) -> datetime:

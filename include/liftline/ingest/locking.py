@@ -9,14 +9,13 @@ from loading the same source at once.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine
 
-from liftline.warehouse import write_transaction
+from liftline.warehouse import advisory_xact_lock, write_transaction
 
 
 @contextmanager
@@ -28,8 +27,7 @@ def source_lock(engine: Engine, source: str) -> Iterator[Connection]:
             handle = stack.enter_context(open(lock_path, "a+b"))
             fcntl.flock(handle, fcntl.LOCK_EX)  # released when the handle closes
         conn = stack.enter_context(write_transaction(engine))
-        if conn.dialect.name == "postgresql":
-            conn.execute(select(func.pg_advisory_xact_lock(_lock_key(source))))
+        advisory_xact_lock(conn, f"liftline.ingest.{source}")
         yield conn
 
 
@@ -41,8 +39,3 @@ def _sqlite_lock_path(engine: Engine) -> Path | None:
         return None
     return Path(database).with_name(Path(database).name + ".ingest-lock")
 
-
-def _lock_key(source: str) -> int:
-    # A stable signed 64-bit key per source (Python's hash() differs between processes).
-    digest = hashlib.sha256(f"liftline.ingest.{source}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)

@@ -118,9 +118,15 @@ class SourceResult:
         return f"{self.source}: {len(self.files)} file(s){': ' + summary if summary else ''}"
 
 
-def pending_sources(home: Path | None = None, settle_seconds: float = 60) -> list[str]:
-    """Sources with at least one ready file in landing/, dimensions first."""
+def pending_sources(home: Path | None = None, settle_seconds: float = 60,
+                    log: Log = print) -> list[str]:
+    """Sources with at least one ready file in landing/, dimensions first.
+
+    Files that will never be ingested (outside any source folder) are reported to `log`.
+    """
     home = home or settings.liftline_home()
+    for note in stray_files(home):
+        log(note)
     ordered = list(DIMENSION_SOURCES) + [s for s in SOURCES if s not in DIMENSION_SOURCES]
     return [name for name in ordered if ready_files(home, name, settle_seconds)]
 
@@ -143,12 +149,10 @@ def ingest_source(
     ensure_layout(home)
     suite = load_suite(src.name)
     result = SourceResult(src.name)
-    if src.name == DIMENSION_SOURCES[0]:
-        result.notes.extend(stray_files(home))  # said once per run, by the first source
-    for note in result.notes:
-        log(note)
+    # Dimensions are ingested before facts, so their keys hold still while a source loads.
+    known_keys = _known_dimension_keys(engine)
     for landed in ready_files(home, src.name, settle_seconds):
-        job = _FileJob(src, landed, home, engine, suite, run_id, run_url, log)
+        job = _FileJob(src, landed, home, engine, suite, known_keys, run_id, run_url, log)
         try:
             outcome = job.run()
         except OSError as exc:
@@ -206,11 +210,16 @@ class _FileJob:
     """Ingest one landed file (see the module docstring for the transaction design)."""
 
     def __init__(self, src: Source, landed: LandedFile, home: Path, engine: Engine, suite,
-                 run_id: str | None, run_url: str | None, log: Log):
+                 known_keys: dict[str, pd.Index], run_id: str | None, run_url: str | None,
+                 log: Log):
         self.src, self.landed, self.home, self.engine = src, landed, home, engine
         self.suite, self.run_id, self.run_url, self.log = suite, run_id, run_url, log
+        self.known_keys = known_keys
         self.file_name = landed.path.name
         self.loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        # Set when the suite is fitted to this delivery (_prepare_suite).
+        self.skipped_checks: list[str] = []
+        self.reference_columns: list[str] = []
 
     def run(self) -> FileOutcome:
         started = time.perf_counter()
@@ -263,7 +272,7 @@ class _FileJob:
         chunks = delivery.chunks()
         first = next(chunks)
         extra_numeric = self._extra_numeric(delivery, first)
-        prepared = self._prepare_suite(conn, delivery, extra_numeric)
+        prepared = self._prepare_suite(delivery, extra_numeric)
         keys = KeyCounter(self.src.natural_key)
         for chunk in itertools.chain([first], chunks):
             tally.rows_in += len(chunk)
@@ -322,10 +331,9 @@ class _FileJob:
 
     # --- per chunk --------------------------------------------------------------------------
 
-    def _prepare_suite(self, conn: Connection, delivery: Delivery,
+    def _prepare_suite(self, delivery: Delivery,
                        extra_numeric: list[str]) -> PreparedSuite:
         parameters = self.suite.policy.date_bounds(self.landed.received_at)
-        self.known_keys = _known_dimension_keys(conn)
         probe = typed_frame(pd.DataFrame(columns=list(delivery.columns)), self.src, extra_numeric)
         columns = set(probe.columns) | {KEY_OCCURRENCE}
         specs, notes = self.suite.for_delivery(columns, parameters, extra_numeric,
@@ -557,7 +565,7 @@ class _FileJob:
             "file_checks_failed": sorted(set(checks) | set(tally.structural)),
             "row_checks_failed": described(tally.rejected_by_check),
             "warnings": described(tally.warnings_by_check),
-            "skipped_checks": getattr(self, "skipped_checks", []),
+            "skipped_checks": self.skipped_checks,
             "rows_in_warehouse": (f"raw_{self.src.name} and ops_rejected_rows where "
                                   f"file_sha256 = '{self.sha256}'"),
             "what_to_do": (f"fix the export and drop the corrected file into landing/"
@@ -624,15 +632,16 @@ class _FileJob:
         )
 
 
-def _known_dimension_keys(conn: Connection) -> dict[str, pd.Index]:
+def _known_dimension_keys(engine: Engine) -> dict[str, pd.Index]:
     """The keys of each dimension with rows in its clean table (others are left out)."""
     known = {}
-    for dimension in DIMENSION_SOURCES:
-        clean = clean_table(dimension)
-        key = clean.c[SOURCES[dimension].natural_key[0]]
-        values = conn.execute(select(key).distinct()).scalars().all()
-        if values:
-            known[dimension] = pd.Index(values, dtype="str")
+    with engine.connect() as conn:
+        for dimension in DIMENSION_SOURCES:
+            clean = clean_table(dimension)
+            key = clean.c[SOURCES[dimension].natural_key[0]]
+            values = conn.execute(select(key).distinct()).scalars().all()
+            if values:
+                known[dimension] = pd.Index(values, dtype="str")
     return known
 
 

@@ -5,7 +5,13 @@ One dialect-agnostic layer on SQLAlchemy Core: SQLite is the embedded default, P
 through `read_frame`.
 """
 
-from .engine import dispose_engines, get_engine, normalize_url, write_transaction
+from .engine import (
+    advisory_xact_lock,
+    dispose_engines,
+    get_engine,
+    normalize_url,
+    write_transaction,
+)
 from .load import bulk_insert, read_frame, replace_partition, upsert_by_key
 from .schema import MIGRATIONS, SchemaVersionError, create_schema, schema_version
 from .tables import OUTPUT_TABLES, SCHEMA_VERSION, clean_table, metadata, raw_table, table
@@ -15,6 +21,7 @@ __all__ = [
     "OUTPUT_TABLES",
     "SCHEMA_VERSION",
     "SchemaVersionError",
+    "advisory_xact_lock",
     "bulk_insert",
     "clean_table",
     "create_schema",

@@ -8,6 +8,7 @@ SQLAlchemy-controlled BEGIN so DDL and savepoints are transactional.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import threading
@@ -15,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, func, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
@@ -102,15 +103,33 @@ def normalize_url(url: str | URL) -> URL:
 
 
 @contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
+def write_transaction(bind: Engine | Connection) -> Iterator[Connection]:
     """A transaction that will write: on SQLite it takes the write lock up front.
 
     A deferred SQLite transaction that reads first and writes later fails at once with
     SQLITE_BUSY when another writer got in between (the busy timeout cannot help it); BEGIN
     IMMEDIATE waits for the lock under the busy timeout instead. Other dialects: plain begin().
+    Given a Connection, it works inside the caller's transaction (e.g. to write several tables
+    atomically) and leaves committing to the caller.
     """
-    with engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
+    if isinstance(bind, Connection):
+        yield bind
+        return
+    with bind.execution_options(**{WRITE_OPTION: True}).begin() as conn:
         yield conn
+
+
+def advisory_xact_lock(conn: Connection, name: str) -> None:
+    """On PostgreSQL, hold a lock called `name` until the transaction ends; elsewhere a no-op.
+
+    SQLite needs none: its write transactions (BEGIN IMMEDIATE) already serialise writers.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    # A stable signed 64-bit key per name (Python's hash() differs between processes).
+    digest = hashlib.sha256(name.encode()).digest()
+    conn.execute(select(func.pg_advisory_xact_lock(int.from_bytes(digest[:8], "big",
+                                                                  signed=True))))
 
 
 def _create(url: URL) -> Engine:

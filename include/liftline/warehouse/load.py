@@ -11,8 +11,8 @@ works inside the caller's transaction, e.g. to write several tables atomically).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from typing import Any
 
 import pandas as pd
@@ -53,7 +53,7 @@ def bulk_insert(bind: Bind, table: Table, frame: pd.DataFrame) -> int:
     other databases use batched executemany inserts.
     """
     columns = _frame_columns(table, frame)
-    with _transaction(bind) as conn:
+    with write_transaction(bind) as conn:
         return _insert(conn, table, frame, columns)
 
 
@@ -74,7 +74,7 @@ def replace_partition(bind: Bind, table: Table, frame: pd.DataFrame, key: Mappin
     frame = _frame_in_partition(table, frame, key_values)
     columns = _frame_columns(table, frame)
     condition = and_(*(table.c[name] == value for name, value in key_values.items()))
-    with _transaction(bind) as conn:
+    with write_transaction(bind) as conn:
         conn.execute(delete(table).where(condition))
         return _insert(conn, table, frame, columns)
 
@@ -99,7 +99,7 @@ def upsert_by_key(bind: Bind, table: Table, frame: pd.DataFrame, key_columns: Se
         return 0
     if frame.duplicated(subset=key_columns, keep="last").any():
         frame = frame.drop_duplicates(subset=key_columns, keep="last")  # NaN matches NaN
-    with _transaction(bind) as conn:
+    with write_transaction(bind) as conn:
         # Keys in the form the delete binds them: SQLite's fast path takes dates as text.
         convert = sqlite_values if _sqlite_fast_path(conn) else column_values
         leading = convert(frame[key_columns[0]], table.c[key_columns[0]])
@@ -141,15 +141,6 @@ def read_frame(
 
 
 # --- internals -------------------------------------------------------------------------------
-
-
-@contextmanager
-def _transaction(bind: Bind) -> Iterator[Connection]:
-    if isinstance(bind, Engine):
-        with write_transaction(bind) as conn:
-            yield conn
-    else:
-        yield bind
 
 
 def _reading(bind: Bind):

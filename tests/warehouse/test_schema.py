@@ -106,20 +106,22 @@ def test_a_newer_warehouse_asks_the_user_to_upgrade(engine):
     assert "\n" not in message
 
 
-def test_a_version_1_warehouse_is_migrated_to_version_2(engine):
-    """A warehouse made by the first release gains ops_alerts.state and the raw layer."""
+def test_a_version_1_warehouse_is_migrated_to_the_current_version(engine):
+    """A warehouse made by the first release gains ops_alerts.state, the raw layer (v2) and
+    the feature tables (v3)."""
     create_schema(engine)
     with engine.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE ops_alerts DROP COLUMN state")
         conn.exec_driver_sql("DROP TABLE raw_pos")
+        conn.exec_driver_sql("DROP TABLE feat_sales_daily")
         conn.execute(meta_schema_version.delete())
         conn.execute(
             insert(meta_schema_version).values(
                 version=1, applied_at=dt.datetime(2026, 11, 1), description="initial schema"
             )
         )
-    assert create_schema(engine) == 2
+    assert create_schema(engine) == SCHEMA_VERSION == 3
     inspector = inspect(engine)
     assert "state" in {c["name"] for c in inspector.get_columns("ops_alerts")}
-    assert inspector.has_table("raw_pos")
-    assert [version for version, _ in _versions(engine)] == [1, 2]
+    assert inspector.has_table("raw_pos") and inspector.has_table("feat_sales_daily")
+    assert [version for version, _ in _versions(engine)] == [1, 2, 3]

@@ -12,11 +12,13 @@ from .engine import (
     normalize_url,
     write_transaction,
 )
+from .feature_tables import FEATURE_TABLES  # noqa: E402  (registers feat_* in metadata)
 from .load import bulk_insert, read_frame, replace_partition, upsert_by_key
 from .schema import MIGRATIONS, SchemaVersionError, create_schema, schema_version
 from .tables import OUTPUT_TABLES, SCHEMA_VERSION, clean_table, metadata, raw_table, table
 
 __all__ = [
+    "FEATURE_TABLES",
     "MIGRATIONS",
     "OUTPUT_TABLES",
     "SCHEMA_VERSION",

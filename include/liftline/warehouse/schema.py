@@ -20,7 +20,12 @@ def _v2_alert_state(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE ops_alerts ADD COLUMN state VARCHAR"))
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2_alert_state}
+def _v3_feature_tables(conn: Connection) -> None:
+    """feature tables (feat_*) and feat_build_inputs"""
+    # Only new tables: create_all makes them after the migrations.
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2_alert_state, 3: _v3_feature_tables}
 
 # Arbitrary constant: serializes concurrent create_schema calls on one PostgreSQL database.
 _PG_SCHEMA_LOCK = 7_362_811_204

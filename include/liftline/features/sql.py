@@ -1,0 +1,70 @@
+"""Small SQL pieces the feature builders share, identical on SQLite and PostgreSQL.
+
+`day_number` turns a date into an integer day count, so window frames can say "the 7 days
+before" (`RANGE BETWEEN 7 PRECEDING AND 1 PRECEDING`) on both dialects, and gaps in a series
+count as days, not rows. `rewrite` is the write every frame-based builder makes.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+from sqlalchemy import Connection, Integer, Table, delete
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+from liftline.warehouse import bulk_insert
+
+UNIX_EPOCH = date(1970, 1, 1)
+
+
+class day_number(FunctionElement):  # noqa: N801  (reads like the SQL function it renders)
+    """Days from 1970-01-01 to a DATE column or expression, as an integer."""
+
+    type = Integer()
+    inherit_cache = True
+    name = "day_number"
+
+
+@compiles(day_number, "sqlite")
+def _day_number_sqlite(element, compiler, **kw):
+    # SQLite stores dates as ISO text; julianday() of 1970-01-01 is 2440587.5.
+    return f"CAST(julianday({compiler.process(element.clauses, **kw)}) - 2440587.5 AS INTEGER)"
+
+
+@compiles(day_number, "postgresql")
+def _day_number_postgresql(element, compiler, **kw):
+    # date - date is an integer number of days.
+    return f"({compiler.process(element.clauses, **kw)} - DATE '1970-01-01')"
+
+
+def to_day_number(value: date | pd.Timestamp) -> int:
+    return (pd.Timestamp(value).date() - UNIX_EPOCH).days
+
+
+def rewrite(
+    conn: Connection,
+    table: Table,
+    frame: pd.DataFrame,
+    run_id: str,
+    since_column: str | None = None,
+    since: date | None = None,
+) -> int:
+    """Replace the rows of `table` from `since` on (all rows when `since` is None) with `frame`.
+
+    `frame` must hold only rows of that range; each gets `run_id`. Returns rows written.
+    """
+    statement = delete(table)
+    if since is not None:
+        if since_column is None:
+            raise ValueError(f"rewrite({table.name}): since given without since_column")
+        statement = statement.where(table.c[since_column] >= since)
+        stray = pd.to_datetime(frame[since_column]) < pd.Timestamp(since)
+        if stray.any():
+            raise ValueError(
+                f"rewrite({table.name}): {int(stray.sum())} rows are dated before {since}; "
+                "they would be duplicated"
+            )
+    conn.execute(statement)
+    return bulk_insert(conn, table, frame.assign(run_id=run_id))

@@ -25,11 +25,18 @@ DEFAULT_ARGS = {
 # Every clean table a run changes is emitted through this alias as its own Asset (below), so an
 # ingest run that changed only clean_pos triggers only consumers of clean_pos.
 CLEAN_TABLES = AssetAlias("liftline_clean_tables")
+# Likewise for feature tables: a build that changed nothing emits nothing downstream.
+FEATURE_TABLES = AssetAlias("liftline_feature_tables")
 
 
 def clean_table_asset(table: str) -> Asset:
     """The Asset of a clean warehouse table: schedule downstream DAGs on these."""
     return Asset(name=table, uri=f"liftline://warehouse/{table}", group="liftline_clean")
+
+
+def feature_table_asset(table: str) -> Asset:
+    """The Asset of a feature table (feat_*): schedule model training and scoring on these."""
+    return Asset(name=table, uri=f"liftline://warehouse/{table}", group="liftline_features")
 
 
 def slack_target():

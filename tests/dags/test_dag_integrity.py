@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from liftline import settings
 from liftline.cli.run import CHAIN
+from liftline.contract import SOURCES
 
 DAG_FILES = sorted(p.name for p in (settings.project_root() / "dags").glob("*.py"))
 
@@ -58,3 +59,25 @@ def test_clean_table_assets_are_stable(dagbag):
     asset = clean_table_asset("clean_pos")
     assert isinstance(asset, Asset)
     assert (asset.name, asset.uri) == ("clean_pos", "liftline://warehouse/clean_pos")
+
+
+def test_features_dag_shape(dagbag):
+    from liftline_airflow import FEATURE_TABLES
+
+    from liftline.features import FEATURE_SPECS
+
+    dag = dagbag.dags["build_features"]
+    assert {"full_refresh", "as_of"} <= set(dag.params)
+    assert dag.max_active_runs == 1
+    # Scheduled on every clean table's Asset.
+    assert {a.uri for a in dag.schedule.objects} == {
+        f"liftline://warehouse/clean_{source}" for source in SOURCES}
+    tasks = dag.task_dict
+    assert {spec.table for spec in FEATURE_SPECS} <= set(tasks)
+    # Roll-ups after what they read; independent tables run even after a failure.
+    assert tasks["feat_sales_store_daily"].upstream_task_ids == {"feat_sales_daily"}
+    assert tasks["feat_sales_daily"].upstream_task_ids == {"feat_calendar"}
+    assert tasks["feat_customer"].trigger_rule == "all_done"
+    assert tasks["feat_sales_daily"].trigger_rule == "all_success"
+    assert all(tasks[spec.table].outlets == [FEATURE_TABLES] for spec in FEATURE_SPECS)
+    assert set(tasks["fail_if_any_failed"].upstream_task_ids) == {s.table for s in FEATURE_SPECS}

@@ -70,7 +70,7 @@ class FakeSlack:
 class Run:
     proc: subprocess.CompletedProcess
     events: list[tuple[str, str]]  # (asset name, uri) of every asset event so far
-    counts: dict[str, int]  # rows per clean table
+    counts: dict[str, int]  # rows per clean and feature table
     runs: list[str]  # states of the ingest DAG's runs so far
 
 
@@ -82,7 +82,8 @@ def observe(home: Path, proc: subprocess.CompletedProcess) -> Run:
             "SELECT state FROM dag_run WHERE dag_id = 'ingest_extracts' ORDER BY id")]
     with sqlite3.connect(home / "warehouse.db") as wh:
         tables = [t for (t,) in wh.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'clean_%'")]
+            "SELECT name FROM sqlite_master WHERE type = 'table' "
+            "AND (name LIKE 'clean_%' OR name LIKE 'feat_%')")]
         counts = {t: wh.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables}
     return Run(proc, events, counts, runs)
 
@@ -129,18 +130,31 @@ def test_run_prints_one_line_per_dag(first_run):
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("airflow metadata DB created in ")
     assert re.fullmatch(r"ingest_extracts\s+success\s+\d+\.\ds", lines[1])
-    assert len(lines) == 2  # Airflow's logging went to the run log
+    assert re.fullmatch(r"build_features\s+success\s+\d+\.\ds", lines[2])
+    assert len(lines) == 3  # Airflow's logging went to the run log
     assert first_run.runs == ["success"]
 
 
 def test_clean_tables_fill_and_only_changed_tables_emit_asset_events(first_run):
     counts = first_run.counts
     assert counts["clean_pos"] > 0 and counts["clean_stores"] > 0 and counts["clean_spend"] > 0
-    changed = {t for t, n in counts.items() if n > 0}
-    names = [name for name, _ in first_run.events]
+    changed = {t for t, n in counts.items() if n > 0 and t.startswith("clean_")}
+    names = [name for name, _ in first_run.events if name.startswith("clean_")]
     assert sorted(names) == sorted(changed)  # one event per changed table, none for the others
     assert counts["clean_lift_tests"] == 0 and "clean_lift_tests" not in names  # an empty file
     assert all(uri == f"liftline://warehouse/{name}" for name, uri in first_run.events)
+
+
+def test_the_runner_builds_the_feature_tables_after_ingest(first_run, second_run):
+    counts = first_run.counts
+    for name in ("feat_sales_daily", "feat_sales_store_daily", "feat_mmm_weekly",
+                 "feat_customer", "feat_service_interaction", "feat_crm_attribution"):
+        assert counts[name] > 0, name
+    assert counts["feat_sales_daily"] == counts["clean_pos"]
+    features = [name for name, _ in first_run.events if name.startswith("feat_")]
+    assert "feat_sales_daily" in features
+    # Nothing new the second time: no feature table changed, so no feature events either.
+    assert [n for n, _ in second_run.events if n.startswith("feat_")] == features
 
 
 def test_quarantine_alerts_reach_slack_through_the_airflow_connection(home, first_run, slack):
@@ -185,4 +199,5 @@ def test_a_failed_task_is_one_line_naming_dag_and_task(home, first_run):
 def test_a_dags_folder_without_the_pipeline_is_a_setup_error(home, first_run, tmp_path):
     proc = liftline("run", home=home, LIFTLINE_DAGS_FOLDER=str(tmp_path))
     assert proc.returncode == 2
-    assert proc.stderr.startswith("liftline run: none of the pipeline's DAGs (ingest_extracts)")
+    assert proc.stderr.startswith(
+        "liftline run: none of the pipeline's DAGs (ingest_extracts, build_features)")

@@ -1,0 +1,106 @@
+"""Rebuild the feature tables (feat_*) whenever ingest changes a clean table.
+
+Thin wiring of `liftline.features`; what each table holds, its point-in-time rules and how a
+build decides what to redo are in include/liftline/features/README.md.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.sdk import AssetAny, Param, TriggerRule, chain, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException
+from liftline_airflow import (
+    DEFAULT_ARGS,
+    FEATURE_TABLES,
+    clean_table_asset,
+    feature_table_asset,
+)
+
+from liftline.contract import SOURCES
+
+# The sales tables read each other (roll-ups after the SKU table), so they run in this order
+# and stop at the first failure; the others are independent and each runs whatever happened.
+SALES_TABLES = ("feat_calendar", "feat_sales_daily", "feat_sales_store_daily",
+                "feat_promo_effectiveness")
+OTHER_TABLES = ("feat_mmm_weekly", "feat_mmm_controls_weekly", "feat_crm_attribution",
+                "feat_customer", "feat_service_interaction")
+
+DOC_MD = """
+### Build feature tables
+
+Runs when ingest changes any clean table (Asset schedule), or on demand. Each task (re)builds
+one feature table in one transaction: only the dates its new deliveries touched, or all of it
+with the `full_refresh` param (or the first time, or when a store/product dimension changed).
+Clearing and rerunning a task leaves the table exactly as one run would.
+
+* Sales tables run in order: `feat_calendar` → `feat_sales_daily` → `feat_sales_store_daily`
+  → `feat_promo_effectiveness` (each reads the one before).
+* The MMM, CRM, customer and service tables then run even if a sales table failed;
+  `fail_if_any_failed` keeps such a run red.
+* A table whose inputs were never delivered is skipped with the reason in its log.
+* Each table a run changed is emitted as an Asset (`liftline://warehouse/feat_*`) through
+  the `liftline_feature_tables` alias: schedule training and scoring on these.
+
+`as_of` (YYYY-MM-DD) limits the facts used to those dated on or before it (default: the last
+POS date); the runner (`liftline run --as-of`) passes it.
+"""
+
+
+@dag(
+    dag_id="build_features",
+    schedule=AssetAny(*(clean_table_asset(f"clean_{source}") for source in SOURCES)),
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["liftline", "features"],
+    doc_md=DOC_MD,
+    params={
+        "full_refresh": Param(False, type="boolean",
+                              description="rebuild every feature table whole"),
+        "as_of": Param(None, type=["null", "string"], format="date",
+                       description="last date of facts to use (default: the last POS date)"),
+        "settle_seconds": Param(0, type="number", minimum=0,
+                                description="unused here; the runner passes it to every DAG"),
+    },
+)
+def build_features():
+    @task
+    def prepare() -> None:
+        from liftline.warehouse import create_schema, get_engine
+
+        create_schema(get_engine())
+
+    def build_task(name: str, trigger_rule: TriggerRule):
+        @task(task_id=name, outlets=[FEATURE_TABLES], trigger_rule=trigger_rule)
+        def build() -> dict:
+            return _build(name)
+
+        return build()
+
+    @task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)
+    def fail_if_any_failed() -> None:
+        raise AirflowFailException("a feature table failed to build: see its task log")
+
+    sales = [build_task(name, TriggerRule.ALL_SUCCESS) for name in SALES_TABLES]
+    others = [build_task(name, TriggerRule.ALL_DONE) for name in OTHER_TABLES]
+    chain(prepare(), *sales, *others)
+    (sales + others) >> fail_if_any_failed()
+
+
+def _build(name: str) -> dict:
+    from liftline.features import build_table
+    from liftline.warehouse import get_engine
+
+    ctx = get_current_context()
+    params = ctx["params"]
+    outcome = build_table(get_engine(), name, run_id=ctx["run_id"], as_of=params["as_of"],
+                          full_refresh=bool(params["full_refresh"]))
+    if outcome.mode in ("full", "incremental"):
+        ctx["outlet_events"][FEATURE_TABLES].add(feature_table_asset(name))
+    return {"table": outcome.table, "mode": outcome.mode, "rows": outcome.rows,
+            "detail": outcome.detail}
+
+
+build_features()

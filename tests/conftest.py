@@ -12,10 +12,17 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.pool import NullPool
 
 from liftline.warehouse import create_schema, dispose_engines, get_engine, normalize_url
+
+# Property tests draw the same examples on every run, so CI is repeatable; run with
+# HYPOTHESIS_PROFILE=explore to draw new ones (and add any failure as an @example).
+settings.register_profile("repeatable", derandomize=True, database=None)
+settings.register_profile("explore")
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 POSTGRES_URL = os.environ.get("LIFTLINE_TEST_POSTGRES_URL", "").strip()
 

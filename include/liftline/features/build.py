@@ -20,6 +20,7 @@ from liftline.warehouse import advisory_xact_lock, clean_table, write_transactio
 from .base import BuildContext, BuildOutcome, Log
 from .changes import DATE_COLUMNS, detect_changes, record_build
 from .registry import FEATURE_SPECS, spec_for
+from .sql import bulk_session
 
 
 def build_table(
@@ -47,7 +48,8 @@ def build_table(
         changes, new_files = detect_changes(conn, spec, ctx, full_refresh)
         log(f"{spec.table}: as of {ctx.as_of}; {changes.reason}")
         if changes.full or changes.dirty:
-            outcome = spec.build(conn, ctx, changes)
+            with bulk_session(conn):
+                outcome = spec.build(conn, ctx, changes)
         else:
             outcome = BuildOutcome(spec.table, "unchanged", detail=changes.reason)
         record_build(conn, spec, ctx, new_files, outcome.mode)

@@ -41,6 +41,9 @@ def temp_table(conn: Connection, stem: str, *columns: Column) -> Table:
     kwargs = {}
     if conn.dialect.name == "postgresql":
         kwargs = {"schema": "pg_temp", "postgresql_on_commit": "DROP"}
+    elif any(column.primary_key for column in columns):
+        # Clustered on the key: each lookup is one B-tree search, not an index then the rowid.
+        kwargs = {"sqlite_with_rowid": False}
     tmp = Table(name, MetaData(), *columns, prefixes=["TEMPORARY"], **kwargs)
     tmp.create(conn)
     return tmp

@@ -35,7 +35,7 @@ from .base import BuildContext, BuildOutcome, Changes, FeatureSpec
 from .calendar import require_calendar
 from .coverage import country_spend, promo_cover, promo_daily, sales_cells, store_events
 from .history import LAGS, MEANS, PROMO_LOOKAHEAD_DAYS, history_table
-from .sql import day_number, rewrite
+from .sql import day_number, indexes_dropped, rewrite
 
 LOOKBACK_DAYS = max(LAGS + MEANS)
 HORIZON_DAYS = 56  # the store roll-up runs this far past the as-of date (forecast horizon)
@@ -67,15 +67,24 @@ def rebuild_from(changes: Changes) -> date:
 
 
 def build_sales_daily(conn: Connection, ctx: BuildContext, changes: Changes) -> BuildOutcome:
-    since = rebuild_from(changes)
     feat = table("feat_sales_daily")
-    first_pos = conn.execute(select(func.min(clean_table("pos").c.date))).scalar()
-    first_pos = pd.Timestamp(first_pos).date()
-    since = max(since, first_pos)
+    first_pos = pd.Timestamp(conn.execute(select(func.min(clean_table("pos").c.date)))
+                             .scalar()).date()
+    since = max(rebuild_from(changes), first_pos)
     require_calendar(conn, since, ctx.as_of)
-    conn.execute(delete(feat).where(feat.c.date >= since))
-    if since > ctx.as_of:
-        return _outcome(feat.name, changes, 0, since)
+    whole_table = since <= first_pos
+    with indexes_dropped(conn, feat, when=whole_table):
+        # Without a WHERE, SQLite empties the table in one step instead of row by row.
+        conn.execute(delete(feat) if whole_table else delete(feat).where(feat.c.date >= since))
+        if since <= ctx.as_of:
+            conn.execute(feat.insert().from_select([c.name for c in feat.columns],
+                                                   _rows_query(conn, ctx, since)))
+    rows = conn.execute(select(func.count()).select_from(feat).where(feat.c.date >= since))
+    return _outcome(feat.name, changes, rows.scalar(), since)
+
+
+def _rows_query(conn: Connection, ctx: BuildContext, since: date):
+    """The SELECT of every feat_sales_daily row dated since..as_of, over temporary tables."""
     lookback = since - timedelta(days=LOOKBACK_DAYS)
     cells = sales_cells(conn, ctx.as_of)
     cover = promo_cover(conn, cells)
@@ -84,10 +93,7 @@ def build_sales_daily(conn: Connection, ctx: BuildContext, changes: Changes) -> 
     spend = country_spend(conn, cells, since, ctx.as_of)
     history = history_table(conn, cells, cover, lookback, since, ctx.as_of)
     query = _feature_select(history, cells, daily, events, spend, since, ctx.as_of)
-    query = query.add_columns(literal(ctx.run_id).label("run_id"))
-    conn.execute(feat.insert().from_select([c.name for c in feat.columns], query))
-    rows = conn.execute(select(func.count()).select_from(feat).where(feat.c.date >= since))
-    return _outcome(feat.name, changes, rows.scalar(), since)
+    return query.add_columns(literal(ctx.run_id).label("run_id"))
 
 
 def _feature_select(history, cells, daily, events, spend, since: date, as_of: date):

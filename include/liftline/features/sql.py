@@ -7,6 +7,8 @@ count as days, not rows. `rewrite` is the write every frame-based builder makes.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 
 import pandas as pd
@@ -41,6 +43,42 @@ def _day_number_postgresql(element, compiler, **kw):
 
 def to_day_number(value: date | pd.Timestamp) -> int:
     return (pd.Timestamp(value).date() - UNIX_EPOCH).days
+
+
+# Page cache of a SQLite build: the default 2 MB thrashes on tables of millions of rows.
+SQLITE_BUILD_CACHE_KIB = 256 * 1024
+# Per sort or hash on PostgreSQL (default 4 MB): large joins stay in memory instead of spilling.
+POSTGRES_BUILD_WORK_MEM = "128MB"
+
+
+@contextmanager
+def bulk_session(conn: Connection) -> Iterator[None]:
+    """Session settings for one large build on `conn`, restored afterwards."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SET LOCAL work_mem = '{POSTGRES_BUILD_WORK_MEM}'")  # this txn only
+        yield
+        return
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    previous = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_BUILD_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size = {int(previous)}")  # pooled: give memory back
+
+
+@contextmanager
+def indexes_dropped(conn: Connection, table: Table, when: bool) -> Iterator[None]:
+    """Drop `table`'s secondary indexes around a bulk load `when` it rewrites the whole table:
+    building an index once from sorted rows is much faster than maintaining it per row."""
+    indexes = list(table.indexes) if when else []
+    for index in indexes:
+        index.drop(conn)
+    yield
+    for index in indexes:
+        index.create(conn)
 
 
 def rewrite(

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import Column, Float, MetaData, String, Table, insert, inspect, select
 
 from liftline.warehouse import SCHEMA_VERSION, SchemaVersionError, create_schema, metadata, schema
 from liftline.warehouse.schema import schema_version
@@ -107,8 +107,9 @@ def test_a_newer_warehouse_asks_the_user_to_upgrade(engine):
 
 
 def test_a_version_1_warehouse_is_migrated_to_the_current_version(engine):
-    """A warehouse made by the first release gains ops_alerts.state, the raw layer (v2) and
-    the feature tables (v3)."""
+    """A warehouse made by the first release gains ops_alerts.state, the raw layer (v2),
+    the feature tables (v3), the mix-model outputs keyed by fit (v4) and the forecast's
+    grain and plan columns (v5)."""
     create_schema(engine)
     with engine.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE ops_alerts DROP COLUMN state")
@@ -120,8 +121,50 @@ def test_a_version_1_warehouse_is_migrated_to_the_current_version(engine):
                 version=1, applied_at=dt.datetime(2026, 11, 1), description="initial schema"
             )
         )
-    assert create_schema(engine) == SCHEMA_VERSION == 3
+    assert create_schema(engine) == SCHEMA_VERSION == 5
     inspector = inspect(engine)
     assert "state" in {c["name"] for c in inspector.get_columns("ops_alerts")}
     assert inspector.has_table("raw_pos") and inspector.has_table("feat_sales_daily")
-    assert [version for version, _ in _versions(engine)] == [1, 2, 3]
+    assert [version for version, _ in _versions(engine)] == [1, 2, 3, 4, 5]
+
+
+def _old_channel_results() -> Table:
+    """ml_mmm_channel_results as schema version 3 defined it (keyed by run and channel)."""
+    return Table(
+        "ml_mmm_channel_results", MetaData(),
+        Column("run_id", String, primary_key=True), Column("channel", String, primary_key=True),
+        Column("roi", Float),
+    )
+
+
+def _as_version_3_with(engine, old: Table, rows: list[dict]) -> None:
+    create_schema(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP TABLE {old.name}")
+        old.create(conn)
+        if rows:
+            conn.execute(old.insert(), rows)
+        conn.execute(meta_schema_version.delete())
+        conn.execute(
+            insert(meta_schema_version).values(
+                version=3, applied_at=dt.datetime(2026, 12, 1), description="feature tables"
+            )
+        )
+
+
+def test_a_version_3_warehouse_gets_mmm_outputs_keyed_by_country_and_segment(engine):
+    _as_version_3_with(engine, _old_channel_results(), [])
+    assert create_schema(engine) == SCHEMA_VERSION
+    pk = inspect(engine).get_pk_constraint("ml_mmm_channel_results")["constrained_columns"]
+    assert pk == ["run_id", "country", "segment", "channel"]
+    assert _versions(engine)[-2] == (4, "mix-model outputs keyed by run, country and segment "
+                                        "(model_tables.py)")
+
+
+def test_a_version_3_mmm_table_with_rows_is_not_dropped(engine):
+    _as_version_3_with(engine, _old_channel_results(), [{"run_id": "r", "channel": "tv",
+                                                         "roi": 1.0}])
+    with pytest.raises(SchemaVersionError, match="holds rows written before schema version 4"):
+        create_schema(engine)
+    assert schema_version(engine) == 3
+    assert "country" not in _columns(engine, "ml_mmm_channel_results")

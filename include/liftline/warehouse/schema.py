@@ -8,6 +8,7 @@ from collections.abc import Callable
 from sqlalchemy import Connection, Engine, func, insert, inspect, select, text
 
 from .engine import write_transaction
+from .forecast_tables import add_forecast_columns
 from .tables import SCHEMA_VERSION, meta_schema_version, metadata, ops_alerts
 
 
@@ -25,7 +26,32 @@ def _v3_feature_tables(conn: Connection) -> None:
     # Only new tables: create_all makes them after the migrations.
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2_alert_state, 3: _v3_feature_tables}
+# Tables whose key changed in version 4: nothing wrote them before it, so an empty one is
+# dropped and created anew by create_all.
+_REKEYED_V4 = ("ml_mmm_channel_results", "ml_mmm_response_curves", "ml_budget_allocation")
+
+
+def _v4_model_tables(conn: Connection) -> None:
+    """mix-model outputs keyed by run, country and segment (model_tables.py)"""
+    inspector = inspect(conn)
+    for name in _REKEYED_V4:
+        if not inspector.has_table(name):
+            continue
+        quoted = conn.dialect.identifier_preparer.quote_identifier(name)
+        if conn.exec_driver_sql(f"SELECT COUNT(*) FROM {quoted}").scalar():
+            raise SchemaVersionError(
+                f"{name} holds rows written before schema version 4, which keys it by "
+                "country and segment: export them, drop the table and run again"
+            )
+        conn.exec_driver_sql(f"DROP TABLE {quoted}")
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    2: _v2_alert_state,
+    3: _v3_feature_tables,
+    4: _v4_model_tables,
+    5: add_forecast_columns,
+}
 
 # Arbitrary constant: serializes concurrent create_schema calls on one PostgreSQL database.
 _PG_SCHEMA_LOCK = 7_362_811_204

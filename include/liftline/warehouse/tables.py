@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     Column,
     Date,
     DateTime,
@@ -27,7 +26,7 @@ from sqlalchemy.types import TypeEngine
 from liftline.contract import DATE, FLOAT, INT, SOURCES, STRING, TIMESTAMP, Source, source
 
 # Bump with a migration in schema.MIGRATIONS whenever an existing warehouse must change.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 5
 
 # Deterministic constraint and index names, so future migrations can refer to them.
 metadata = MetaData(
@@ -162,20 +161,7 @@ ops_rejected_rows = Table(
     Index(None, "source"),
 )
 
-ml_sales_forecast = Table(
-    "ml_sales_forecast",
-    metadata,
-    _run_id(),
-    Column("model_name", String, nullable=False),
-    Column("model_version", String, nullable=False),
-    Column("series_key", String, nullable=False),
-    Column("date", Date, nullable=False),
-    Column("yhat", Float),
-    Column("yhat_lower", Float),
-    Column("yhat_upper", Float),
-    Index(None, "run_id"),
-    Index(None, "series_key", "date"),
-)
+# ml_sales_forecast is defined in forecast_tables.py (registered on this metadata).
 
 ml_promo_lift = Table(
     "ml_promo_lift",
@@ -206,47 +192,7 @@ ml_promo_recommendations = Table(
     Index(None, "run_id"),
 )
 
-ml_mmm_channel_results = Table(
-    "ml_mmm_channel_results",
-    metadata,
-    Column("run_id", String, primary_key=True),
-    Column("channel", String, primary_key=True),
-    Column("spend", Float),
-    Column("contribution", Float),
-    Column("roi", Float),
-    Column("roi_lower", Float),
-    Column("roi_upper", Float),
-    Column("mroi", Float),
-    Column("adstock_theta", Float),
-    Column("hill_alpha", Float),
-    Column("hill_gamma", Float),
-    Column("is_significant", Boolean),
-    Column("zone", String),
-)
-
-ml_mmm_response_curves = Table(
-    "ml_mmm_response_curves",
-    metadata,
-    _run_id(),
-    Column("channel", String, nullable=False),
-    Column("spend", Float),
-    Column("response", Float),
-    Column("response_lower", Float),
-    Column("response_upper", Float),
-    Index(None, "run_id", "channel"),
-)
-
-ml_budget_allocation = Table(
-    "ml_budget_allocation",
-    metadata,
-    Column("run_id", String, primary_key=True),
-    Column("channel", String, primary_key=True),
-    Column("current_spend", Float),
-    Column("recommended_spend", Float),
-    Column("change_pct", Float),
-    Column("current_response", Float),
-    Column("recommended_response", Float),
-)
+# ml_mmm_channel_results, ml_mmm_response_curves and ml_budget_allocation: model_tables.py.
 
 ml_customer_segments = Table(
     "ml_customer_segments",

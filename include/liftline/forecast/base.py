@@ -1,0 +1,112 @@
+"""The one estimator interface every candidate shares: `fit(history)`, `predict(future)`.
+
+scikit-learn style: parameters in the constructor (`get_params`/`set_params`), fitted state in
+attributes ending in `_`, `fit` returns the estimator. `predict` returns one row per future row:
+`series_key, date, horizon, closed, yhat, yhat_lower, yhat_upper`. Closed days (known or
+learned, see closures.py) are forecast as exactly 0. Intervals come from the `calibration`
+(conformal residual quantiles from a backtest); without one they are NaN, never invented.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .closures import ClosureCalendar
+from .conformal import ResidualQuantiles
+from .frames import KEY, TARGET, prepare
+
+Log = Callable[[str], None]
+
+
+class Forecaster:
+    """Base class: closure handling, horizons and intervals; subclasses do `_fit`/`_predict`."""
+
+    name = "forecaster"
+    is_global = False  # True: one model learns from every series it is given
+
+    def __init__(self, calibration: ResidualQuantiles | None = None) -> None:
+        self.calibration = calibration
+
+    # --- scikit-learn style parameters ---------------------------------------------------
+
+    def get_params(self) -> dict[str, Any]:
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        return {name: getattr(self, name) for name in names}
+
+    def set_params(self, **params: Any) -> Forecaster:
+        known = self.get_params()
+        for name, value in params.items():
+            if name not in known:
+                raise ValueError(f"{type(self).__name__} has no parameter {name!r}; "
+                                 f"known: {sorted(known)}")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items()
+                          if k != "calibration")
+        return f"{type(self).__name__}({shown})"
+
+    # --- the interface ---------------------------------------------------------------------
+
+    def fit(self, history: pd.DataFrame) -> Forecaster:
+        """Learn from `history` (every row is a known past day of its series)."""
+        history = prepare(history)
+        if history.empty or history[TARGET].notna().sum() == 0:
+            raise ValueError(f"{self.name}: the history has no observed units to learn from")
+        self.notes_: list[str] = []
+        self.closures_ = ClosureCalendar().learn(history)
+        closed = self.closures_.closed(history)
+        history = history.assign(closed=closed,
+                                 trading=self.closures_.trading(history, closed))
+        self.origin_ = history.groupby(KEY)["date"].max()
+        self._fit(history)
+        return self
+
+    def predict(self, future: pd.DataFrame) -> pd.DataFrame:
+        """Forecast every row of `future` (drivers only; any units column is ignored)."""
+        if not hasattr(self, "origin_"):
+            raise RuntimeError(f"{self.name}: call fit(history) before predict(future)")
+        future = prepare(future, future=True)
+        unknown = sorted(set(future[KEY]) - set(self.origin_.index))
+        if unknown:
+            raise ValueError(f"{self.name}: no history for series {unknown[:5]}: "
+                             "fit on a history that includes them")
+        origin = future[KEY].map(self.origin_)
+        horizon = (future["date"] - origin).dt.days.to_numpy()
+        if (horizon <= 0).any():
+            raise ValueError(f"{self.name}: future rows must be after each series' last "
+                             "history day (the forecast origin)")
+        future = future.assign(closed=self.closures_.closed(future), horizon=horizon)
+        yhat = np.asarray(self._predict(future), dtype="float64")
+        yhat = np.where(future["closed"].to_numpy() | np.isnan(yhat), 0.0, np.maximum(yhat, 0.0))
+        return self._result(future, yhat)
+
+    # --- for subclasses ----------------------------------------------------------------------
+
+    def _fit(self, history: pd.DataFrame) -> None:
+        raise NotImplementedError
+
+    def _predict(self, future: pd.DataFrame) -> np.ndarray:
+        raise NotImplementedError
+
+    def note(self, text: str) -> None:
+        """Record what the model left out and why (the caller logs `notes_`)."""
+        if text not in self.notes_:
+            self.notes_.append(text)
+
+    def _result(self, future: pd.DataFrame, yhat: np.ndarray) -> pd.DataFrame:
+        out = future[[KEY, "date", "horizon", "closed"]].copy()
+        out["yhat"] = yhat
+        if self.calibration is not None:
+            lower, upper = self.calibration.interval(yhat, out["horizon"].to_numpy())
+        else:
+            lower = upper = np.full(len(out), np.nan)
+        out["yhat_lower"] = np.where(out["closed"], 0.0, lower)
+        out["yhat_upper"] = np.where(out["closed"], 0.0, upper)
+        return out.reset_index(drop=True)

@@ -81,3 +81,28 @@ def test_features_dag_shape(dagbag):
     assert tasks["feat_sales_daily"].trigger_rule == "all_success"
     assert all(tasks[spec.table].outlets == [FEATURE_TABLES] for spec in FEATURE_SPECS)
     assert set(tasks["fail_if_any_failed"].upstream_task_ids) == {s.table for s in FEATURE_SPECS}
+
+
+def test_training_dag_maps_one_task_per_region_and_per_mix_model(dagbag):
+    dag = dagbag.dags["train_models"]
+    assert dag.schedule == "@weekly" and dag.max_active_runs == 1
+    tasks = dag.task_dict
+    assert tasks["train_forecast"].upstream_task_ids == {"forecast_regions"}
+    assert tasks["fit_mmm"].upstream_task_ids == {"mmm_fits"}
+    # Mapped: a failed region or country is retried and rerun on its own.
+    assert type(tasks["train_forecast"]).__name__.endswith("MappedOperator")
+    assert type(tasks["fit_mmm"]).__name__.endswith("MappedOperator")
+    assert tasks["fail_if_any_failed"].trigger_rule == "one_failed"
+
+
+def test_scoring_dag_delivers_alerts_even_after_a_failure(dagbag):
+    dag = dagbag.dags["score_models"]
+    assert dag.schedule == "@daily"
+    tasks = dag.task_dict
+    assert tasks["deliver_alerts"].upstream_task_ids == {"score_forecasts"}
+    assert tasks["deliver_alerts"].trigger_rule == "all_done"
+    assert tasks["fail_if_any_failed"].trigger_rule == "one_failed"
+
+
+def test_the_runner_trains_and_scores_after_features():
+    assert CHAIN[:4] == ("ingest_extracts", "build_features", "train_models", "score_models")

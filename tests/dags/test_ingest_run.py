@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from liftline.cli.main import deliver_world
+from liftline.cli.run import CHAIN
 
 pytestmark = pytest.mark.slow
 
@@ -131,7 +132,10 @@ def test_run_prints_one_line_per_dag(first_run):
     assert lines[0].startswith("airflow metadata DB created in ")
     assert re.fullmatch(r"ingest_extracts\s+success\s+\d+\.\ds", lines[1])
     assert re.fullmatch(r"build_features\s+success\s+\d+\.\ds", lines[2])
-    assert len(lines) == 3  # Airflow's logging went to the run log
+    # 14 days of history: training falls back (with a logged reason), it does not fail.
+    assert re.fullmatch(r"train_models\s+success\s+\d+\.\ds", lines[3])
+    assert re.fullmatch(r"score_models\s+success\s+\d+\.\ds", lines[4])
+    assert len(lines) == 5  # Airflow's logging went to the run log
     assert first_run.runs == ["success"]
 
 
@@ -200,4 +204,4 @@ def test_a_dags_folder_without_the_pipeline_is_a_setup_error(home, first_run, tm
     proc = liftline("run", home=home, LIFTLINE_DAGS_FOLDER=str(tmp_path))
     assert proc.returncode == 2
     assert proc.stderr.startswith(
-        "liftline run: none of the pipeline's DAGs (ingest_extracts, build_features)")
+        f"liftline run: none of the pipeline's DAGs ({', '.join(CHAIN)}) is in ")

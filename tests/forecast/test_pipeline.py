@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pandas as pd
@@ -11,7 +10,7 @@ from forecast_helpers import SALES_TABLES
 from sqlalchemy import delete, func, select
 
 from liftline.forecast import score_forecasts, train_forecasts, training_regions
-from liftline.forecast.artifacts import model_dir
+from liftline.forecast.artifacts import load_latest
 from liftline.warehouse import clean_table, create_schema, read_frame, table, write_transaction
 
 
@@ -25,7 +24,8 @@ def test_train_then_score_writes_both_grains(featured, small_spec, log):
     summary = train_forecasts(featured, "train-1", log=log, spec=small_spec)
     assert summary["status"] == "trained" and len(summary["origins"]) == 2
     assert set(summary["grains"]["store_day"]["wape"]) == {"seasonal_naive", "lightgbm"}
-    saved = json.loads((model_dir() / "latest" / "all.json").read_text())
+    saved = load_latest(featured, None)  # in the warehouse: any worker can score with it
+    assert saved["run_id"] == "train-1"
     champion = saved["grains"]["store_day"]["champion"]
     assert champion == summary["grains"]["store_day"]["champion"]
     assert "backtest origin 2/2" in log.text() and "champion" in log.text()

@@ -1,31 +1,31 @@
 """The training result kept with the model: champion per grain, metrics, conformal quantiles.
 
-One JSON file per region under `$LIFTLINE_HOME/models/sales_forecast/`: `latest/<region>.json`
-(what scoring reads, replaced atomically) and `runs/<run_id>/<region>.json` (the history).
-JSON rather than a pickled model: the champion is refitted at scoring time on the data up to
-the scoring as-of (seconds), so the artifact only has to say *which* candidate, with which
-parameters, and how wrong it was, which is small, diffable and readable by the registry and
-the report. `artifact_uri` of the registry issue can point at the run file.
+One `ml_model_registry` row per region and training run: `model_name` sales_forecast/<region>,
+`version` the run id, the whole result as JSON in `params_json` and its headline metrics in
+`metrics_json`. In the warehouse rather than on a worker's disk, so a scoring task on another
+Celery worker finds it. JSON rather than a pickled model: the champion is refitted at scoring
+time on the data up to the scoring as-of (seconds), so the result only has to say *which*
+candidate, with which parameters, and how wrong it was: small, diffable, readable by the
+report.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-import os
 import re
-import tempfile
-from pathlib import Path
 from typing import Any
 
-from liftline import settings
+import pandas as pd
+from sqlalchemy import Engine, select
+
+from liftline.warehouse import replace_partition, table, write_transaction
 
 from .conformal import ResidualQuantiles
 
 ALL_REGIONS = "all"
-
-
-def model_dir() -> Path:
-    return settings.liftline_home() / "models" / "sales_forecast"
+MODEL_NAME = "sales_forecast"
+TRAINED = "trained"
 
 
 def region_slug(region: str | None) -> str:
@@ -34,22 +34,43 @@ def region_slug(region: str | None) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(region)) or ALL_REGIONS
 
 
-def save_training(result: dict[str, Any], run_id: str, region: str | None) -> Path:
-    """Write the run file and replace latest/<region>.json; returns the run file's path."""
-    slug = region_slug(region)
-    run_file = model_dir() / "runs" / region_slug(run_id) / f"{slug}.json"
-    _write_atomic(run_file, result)
-    _write_atomic(model_dir() / "latest" / f"{slug}.json", result)
-    return run_file
+def registry_name(region: str | None) -> str:
+    return f"{MODEL_NAME}/{region_slug(region)}"
 
 
-def load_latest(region: str | None) -> dict[str, Any] | None:
-    path = model_dir() / "latest" / f"{region_slug(region)}.json"
-    if not path.exists():
+def save_training(engine: Engine, result: dict[str, Any], run_id: str, region: str | None
+                  ) -> str:
+    """Keep `result` as this run's registry row for `region` (replaced on a rerun); returns
+    the row's address."""
+    name = registry_name(region)
+    row = {
+        "model_name": name, "version": run_id, "run_id": run_id, "status": TRAINED,
+        "trained_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        "metrics_json": json.dumps(_headline(result), default=str),
+        "params_json": json.dumps(result, sort_keys=True, default=str),
+        "data_start": _date(result.get("data_start")), "data_end": _date(result.get("as_of")),
+        "artifact_uri": f"warehouse:ml_model_registry?model_name={name}&version={run_id}",
+    }
+    with write_transaction(engine) as conn:
+        replace_partition(conn, table("ml_model_registry"), pd.DataFrame([row]),
+                          {"model_name": name, "version": run_id})
+    return row["artifact_uri"]
+
+
+def load_latest(engine: Engine, region: str | None) -> dict[str, Any] | None:
+    """The newest training result of `region`, or None when it was never trained."""
+    registry = table("ml_model_registry")
+    query = (select(registry.c.params_json)
+             .where(registry.c.model_name == registry_name(region),
+                    registry.c.status == TRAINED)
+             .order_by(registry.c.trained_at.desc(), registry.c.version.desc()).limit(1))
+    with engine.connect() as conn:
+        found = conn.execute(query).scalar()
+    if found is None:
         return None
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+        return json.loads(found)
+    except json.JSONDecodeError:
         return None
 
 
@@ -61,13 +82,15 @@ def calibration_of(artifact: dict[str, Any], grain: str, candidate: str
     return ResidualQuantiles.from_dict(found["calibration"])
 
 
-def _write_atomic(path: Path, payload: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "w") as out:
-            json.dump(payload, out, indent=1, sort_keys=True, default=str)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+def _headline(result: dict[str, Any]) -> dict[str, Any]:
+    """Champion and its backtest WAPE and coverage per grain: what a registry reader wants."""
+    out = {}
+    for grain, found in result.get("grains", {}).items():
+        champion = found.get("champion")
+        metrics = found.get("candidates", {}).get(champion, {}).get("metrics", {})
+        out[grain] = {"champion": champion, **{k: metrics.get(k) for k in ("wape", "coverage")}}
+    return out
+
+
+def _date(value: Any) -> dt.date | None:
+    return None if value in (None, "") else pd.Timestamp(value).date()

@@ -60,7 +60,7 @@ def score_forecasts(engine: Engine, run_id: str, as_of: date | str | None = None
         return {"status": "skipped", "reason": "no sales features", "rows": {}}
     origin = pd.Timestamp(data.as_of)
     history, future = split_at(data.frame_at(origin), origin, spec.horizon_days)
-    assignments = assign_champions(spec, data, log)
+    assignments = assign_champions(engine, spec, data, log)
     needed = sorted({m for a in assignments for m in a.champion.values()} | {spec.fallback})
     log(f"sales forecast scoring as of {data.as_of}: refitting {', '.join(needed)} on "
         f"{history[KEY].nunique()} stores")
@@ -95,12 +95,13 @@ def score_forecasts(engine: Engine, run_id: str, as_of: date | str | None = None
             "alerts": written.get("alerts", 0)}
 
 
-def assign_champions(spec: ForecastSpec, data: Dataset, log: Log) -> list[Assignment]:
+def assign_champions(engine: Engine, spec: ForecastSpec, data: Dataset, log: Log
+                     ) -> list[Assignment]:
     """Group stores by the training result that serves them (region, all, or none)."""
     stores = data.stores
     groups: dict[str, tuple[dict | None, list[str]]] = {}
     for region, rows in stores.groupby(stores["region"].fillna(""), sort=True):
-        artifact = load_latest(region or None) or load_latest(None)
+        artifact = load_latest(engine, region or None) or load_latest(engine, None)
         serving = artifact["run_id"] + "/" + artifact.get("region_slug", "") if artifact \
             else UNTRAINED
         groups.setdefault(serving, (artifact, []))[1].extend(rows["store_id"])

@@ -4,8 +4,8 @@ Called by the training DAG (a mapped task per region) and by `liftline run`. It 
 feature tables, walks the backtest origins, scores every candidate at both grains, calibrates
 conformal intervals on the backtest residuals, picks the champion per grain (lowest WAPE,
 and only if it beats the seasonal-naive baseline), prices forecast errors with the newsvendor
-costs, and keeps all of it as JSON with the model (artifacts.py). Nothing is written to the
-warehouse: scoring does that.
+costs, and keeps all of it as JSON in the model registry (artifacts.py). The forecasts
+themselves are written by scoring.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def train_forecasts(engine: Engine, run_id: str, region: str | None = None, log:
             f"{spec.baseline} baseline, without calibrated intervals")
     grains = {grain: evaluate_grain(spec, data, backtest, grain, keys, log) for grain in GRAINS}
     artifact = _artifact(spec, data, backtest, grains, run_id, region, keys)
-    path = save_training(artifact, run_id, region)
+    path = save_training(engine, artifact, run_id, region)
     seconds = time.perf_counter() - started
     log(f"sales forecast training for {where} done in {seconds:.1f} s; saved {path}")
     summary = _summary(artifact, path, seconds)

@@ -10,6 +10,7 @@ learned, see closures.py) are forecast as exactly 0. Intervals come from the `ca
 from __future__ import annotations
 
 import inspect
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +24,7 @@ from .frames import KEY, TARGET, prepare
 Log = Callable[[str], None]
 
 
-class Forecaster:
+class Forecaster(ABC):
     """Base class: closure handling, horizons and intervals; subclasses do `_fit`/`_predict`."""
 
     name = "forecaster"
@@ -89,11 +90,13 @@ class Forecaster:
 
     # --- for subclasses ----------------------------------------------------------------------
 
+    @abstractmethod
     def _fit(self, history: pd.DataFrame) -> None:
-        raise NotImplementedError
+        """Learn from `history`: prepared rows with `closed` and `trading` flags."""
 
+    @abstractmethod
     def _predict(self, future: pd.DataFrame) -> np.ndarray:
-        raise NotImplementedError
+        """Point forecasts for `future` (with `closed` and `horizon`), one per row."""
 
     def note(self, text: str) -> None:
         """Record what the model left out and why (the caller logs `notes_`)."""

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.sdk import AssetAny, Param, TriggerRule, chain, dag, get_current_context, task
+from airflow.sdk import AssetAny, TriggerRule, chain, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 from liftline_airflow import (
     DEFAULT_ARGS,
     FEATURE_TABLES,
     clean_table_asset,
     feature_table_asset,
+    pipeline_params,
 )
 
 from liftline.contract import SOURCES
@@ -56,14 +57,10 @@ POS date); the runner (`liftline run --as-of`) passes it.
     default_args=DEFAULT_ARGS,
     tags=["liftline", "features"],
     doc_md=DOC_MD,
-    params={
-        "full_refresh": Param(False, type="boolean",
-                              description="rebuild every feature table whole"),
-        "as_of": Param(None, type=["null", "string"], format="date",
-                       description="last date of facts to use (default: the last POS date)"),
-        "settle_seconds": Param(0, type="number", minimum=0,
-                                description="unused here; the runner passes it to every DAG"),
-    },
+    params=pipeline_params(
+        as_of="last date of facts to use (default: the last POS date)",
+        full_refresh="rebuild every feature table whole",
+    ),
 )
 def build_features():
     @task

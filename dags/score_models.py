@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
+from airflow.sdk import TriggerRule, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
-from liftline_airflow import DEFAULT_ARGS, slack_target
+from liftline_airflow import DEFAULT_ARGS, pipeline_params, slack_target
 
 DOC_MD = """
 ### Score models
@@ -37,14 +37,7 @@ baseline forecasts, with a log line saying so).
     default_args=DEFAULT_ARGS,
     tags=["liftline", "models"],
     doc_md=DOC_MD,
-    params={
-        "as_of": Param(None, type=["null", "string"], format="date",
-                       description="forecast origin (default: the last POS date)"),
-        "full_refresh": Param(False, type="boolean", description="unused here; the runner "
-                                                                 "passes it to every DAG"),
-        "settle_seconds": Param(0, type="number", minimum=0,
-                                description="unused here; the runner passes it to every DAG"),
-    },
+    params=pipeline_params(as_of="forecast origin (default: the last POS date)"),
 )
 def score_models():
     @task

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
+from airflow.sdk import TriggerRule, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
-from liftline_airflow import DEFAULT_ARGS
+from liftline_airflow import DEFAULT_ARGS, pipeline_params
 
 DOC_MD = """
 ### Train models
@@ -41,14 +41,8 @@ date).
     default_args=DEFAULT_ARGS,
     tags=["liftline", "models"],
     doc_md=DOC_MD,
-    params={
-        "as_of": Param(None, type=["null", "string"], format="date",
-                       description="last date of facts to train on (default: the last POS date)"),
-        "full_refresh": Param(False, type="boolean", description="unused here; the runner "
-                                                                 "passes it to every DAG"),
-        "settle_seconds": Param(0, type="number", minimum=0,
-                                description="unused here; the runner passes it to every DAG"),
-    },
+    params=pipeline_params(
+        as_of="last date of facts to train on (default: the last POS date)"),
 )
 def train_models():
     @task

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import quote
 
-from airflow.sdk import Asset, AssetAlias, Connection, conf
+from airflow.sdk import Asset, AssetAlias, Connection, Param, conf
 from airflow.sdk.exceptions import AirflowNotFoundException
 
 SLACK_CONN_ID = "slack_api_default"
@@ -27,6 +27,18 @@ DEFAULT_ARGS = {
 CLEAN_TABLES = AssetAlias("liftline_clean_tables")
 # Likewise for feature tables: a build that changed nothing emits nothing downstream.
 FEATURE_TABLES = AssetAlias("liftline_feature_tables")
+
+
+_UNUSED = "unused here; the runner passes it to every DAG"
+
+
+def pipeline_params(as_of: str, full_refresh: str = _UNUSED) -> dict[str, Param]:
+    """The params `liftline run` passes to every DAG after ingest, with this DAG's help texts."""
+    return {
+        "full_refresh": Param(False, type="boolean", description=full_refresh),
+        "as_of": Param(None, type=["null", "string"], format="date", description=as_of),
+        "settle_seconds": Param(0, type="number", minimum=0, description=_UNUSED),
+    }
 
 
 def clean_table_asset(table: str) -> Asset:

@@ -23,7 +23,7 @@ from liftline.features import build_table
 from liftline.ingest import DIMENSION_SOURCES, ingest_source
 from liftline.synth import generate
 from liftline.synth.config import EPOCH
-from liftline.warehouse import FEATURE_TABLES, get_engine, read_frame, table
+from liftline.warehouse import FEATURE_TABLES, dispose_engines, get_engine, read_frame, table
 
 SETTLED = 300
 WORLD_SEED = 7
@@ -90,6 +90,23 @@ def copy_warehouse(source: Engine | Path, target: Path) -> Engine:
     with closing(sqlite3.connect(path)) as src, closing(sqlite3.connect(target)) as dst:
         src.backup(dst)
     return get_engine(f"sqlite:///{target}")
+
+
+def built_copy(template: Path, directory: Path, build) -> Path:
+    """A copy of the warehouse at `template` in `directory`, after `build(engine)` ran on it."""
+    path = directory / "warehouse.db"
+    shutil.copyfile(template, path)
+    build(get_engine(f"sqlite:///{path}"))
+    dispose_engines()
+    return path
+
+
+def feature_frames(path: Path, names) -> dict[str, pd.DataFrame]:
+    """Each named feature table of the SQLite warehouse at `path`."""
+    engine = get_engine(f"sqlite:///{path}")
+    frames = {name: feature_frame(engine, name) for name in names}
+    dispose_engines()
+    return frames
 
 
 def build_tables(engine: Engine, names, run_id: str = "r1", **kwargs) -> dict:

@@ -22,10 +22,12 @@ from feature_helpers import (
     WORLD_DAYS,
     assert_same_tables,
     build_tables,
+    built_copy,
     copy_warehouse,
     day,
     deliver_world,
     feature_frame,
+    feature_frames,
     ingest_all,
 )
 from hypothesis import given, settings
@@ -63,19 +65,12 @@ def copy_of(engine_or_path: Engine | Path, tmp_path: Path, name: str = "copy.db"
 @pytest.fixture(scope="module")
 def built_template(ingested_template: Path, tmp_path_factory) -> Path:
     """The ingested world with both tables built as of its last day (copied, never used)."""
-    path = tmp_path_factory.mktemp("built") / "warehouse.db"
-    shutil.copyfile(ingested_template, path)
-    build_customers(get_engine(f"sqlite:///{path}"))
-    dispose_engines()
-    return path
+    return built_copy(ingested_template, tmp_path_factory.mktemp("built"), build_customers)
 
 
 @pytest.fixture(scope="module")
 def full(built_template: Path) -> dict[str, pd.DataFrame]:
-    engine = get_engine(f"sqlite:///{built_template}")
-    frames = {name: feature_frame(engine, name) for name in TABLES}
-    dispose_engines()
-    return frames
+    return feature_frames(built_template, TABLES)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ more than 28 days later removed), are exactly the features of the full build.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -20,10 +19,12 @@ from feature_helpers import (
     WORLD_DAYS,
     assert_same_tables,
     build_tables,
+    built_copy,
     copy_warehouse,
     day,
     deliver_world,
     feature_frame,
+    feature_frames,
     ingest_all,
 )
 from hypothesis import HealthCheck, Phase, example, given, settings
@@ -31,7 +32,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, update
 
 from liftline.features.sales import PROMO_LOOKAHEAD_DAYS, SAME_DAY_OBSERVATIONS
-from liftline.warehouse import clean_table, dispose_engines, get_engine, read_frame
+from liftline.warehouse import clean_table, dispose_engines, read_frame
 
 SALES_TABLES = ["feat_calendar", "feat_sales_daily", "feat_sales_store_daily",
                 "feat_promo_effectiveness"]
@@ -46,19 +47,12 @@ def build_sales(engine, run_id: str = "r1", **kwargs) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def built_template(ingested_template: Path, tmp_path_factory) -> Path:
     """The ingested world with the sales tables built once (copied, never used directly)."""
-    path = tmp_path_factory.mktemp("built") / "warehouse.db"
-    shutil.copyfile(ingested_template, path)
-    build_sales(get_engine(f"sqlite:///{path}"))
-    dispose_engines()
-    return path
+    return built_copy(ingested_template, tmp_path_factory.mktemp("built"), build_sales)
 
 
 @pytest.fixture(scope="module")
 def full(built_template: Path) -> dict[str, pd.DataFrame]:
-    engine = get_engine(f"sqlite:///{built_template}")
-    frames = {name: feature_frame(engine, name) for name in SALES_TABLES}
-    dispose_engines()
-    return frames
+    return feature_frames(built_template, SALES_TABLES)
 
 
 def copy_of(path: Path, tmp_path: Path, name: str = "copy.db"):

@@ -108,24 +108,26 @@ def test_a_newer_warehouse_asks_the_user_to_upgrade(engine):
 
 def test_a_version_1_warehouse_is_migrated_to_the_current_version(engine):
     """A warehouse made by the first release gains ops_alerts.state, the raw layer (v2),
-    the feature tables (v3), the mix-model outputs keyed by fit (v4) and the forecast's
-    grain and plan columns (v5)."""
+    the feature tables (v3), the mix-model outputs keyed by fit (v4), the forecast's
+    grain and plan columns (v5) and the promotion-lift columns (v6)."""
     create_schema(engine)
     with engine.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE ops_alerts DROP COLUMN state")
         conn.exec_driver_sql("DROP TABLE raw_pos")
         conn.exec_driver_sql("DROP TABLE feat_sales_daily")
+        conn.exec_driver_sql("ALTER TABLE ml_promo_lift DROP COLUMN baseline_method")
         conn.execute(meta_schema_version.delete())
         conn.execute(
             insert(meta_schema_version).values(
                 version=1, applied_at=dt.datetime(2026, 11, 1), description="initial schema"
             )
         )
-    assert create_schema(engine) == SCHEMA_VERSION == 5
+    assert create_schema(engine) == SCHEMA_VERSION == 6
     inspector = inspect(engine)
     assert "state" in {c["name"] for c in inspector.get_columns("ops_alerts")}
+    assert "baseline_method" in {c["name"] for c in inspector.get_columns("ml_promo_lift")}
     assert inspector.has_table("raw_pos") and inspector.has_table("feat_sales_daily")
-    assert [version for version, _ in _versions(engine)] == [1, 2, 3, 4, 5]
+    assert [version for version, _ in _versions(engine)] == [1, 2, 3, 4, 5, 6]
 
 
 def _old_channel_results() -> Table:
@@ -157,7 +159,7 @@ def test_a_version_3_warehouse_gets_mmm_outputs_keyed_by_country_and_segment(eng
     assert create_schema(engine) == SCHEMA_VERSION
     pk = inspect(engine).get_pk_constraint("ml_mmm_channel_results")["constrained_columns"]
     assert pk == ["run_id", "country", "segment", "channel"]
-    assert _versions(engine)[-2] == (4, "mix-model outputs keyed by run, country and segment "
+    assert dict(_versions(engine))[4] == ("mix-model outputs keyed by run, country and segment "
                                         "(model_tables.py)")
 
 

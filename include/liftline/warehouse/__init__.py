@@ -16,6 +16,7 @@ from .feature_tables import FEATURE_TABLES  # noqa: E402  (registers feat_* in m
 from .forecast_tables import FORECAST_TABLES  # noqa: E402  (registers ml_sales_forecast)
 from .load import bulk_insert, read_frame, replace_partition, upsert_by_key
 from .model_tables import MODEL_TABLES  # noqa: E402  (registers ml_mmm_* in metadata)
+from .promo_tables import PROMO_TABLES  # noqa: E402  (registers ml_promo_* in metadata)
 from .schema import MIGRATIONS, SchemaVersionError, create_schema, schema_version
 from .tables import OUTPUT_TABLES, SCHEMA_VERSION, clean_table, metadata, raw_table, table
 
@@ -24,6 +25,7 @@ __all__ = [
     "FORECAST_TABLES",
     "MIGRATIONS",
     "MODEL_TABLES",
+    "PROMO_TABLES",
     "OUTPUT_TABLES",
     "SCHEMA_VERSION",
     "SchemaVersionError",

@@ -25,10 +25,9 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
-    inspect,
-    text,
 )
 
+from .columns import add_missing_columns, missing_columns
 from .tables import metadata
 
 ml_sales_forecast = Table(
@@ -73,17 +72,9 @@ def add_forecast_columns(conn: Connection) -> None:
     For the schema module's MIGRATIONS: adds whatever of ADDED_COLUMNS an existing table
     lacks (a fresh warehouse gets them from create_all). Idempotent.
     """
-    if not inspect(conn).has_table(ml_sales_forecast.name):
-        return
-    present = {c["name"] for c in inspect(conn).get_columns(ml_sales_forecast.name)}
-    for name in ADDED_COLUMNS:
-        if name in present:
-            continue
-        column_type = ml_sales_forecast.c[name].type.compile(dialect=conn.dialect)
-        conn.execute(text(f"ALTER TABLE {ml_sales_forecast.name} ADD COLUMN {name} {column_type}"))
+    add_missing_columns(conn, ml_sales_forecast, ADDED_COLUMNS)
 
 
 def missing_forecast_columns(conn: Connection) -> list[str]:
     """ADDED_COLUMNS an existing ml_sales_forecast lacks (empty: up to date)."""
-    present = {c["name"] for c in inspect(conn).get_columns(ml_sales_forecast.name)}
-    return [name for name in ADDED_COLUMNS if name not in present]
+    return missing_columns(conn, ml_sales_forecast, ADDED_COLUMNS)

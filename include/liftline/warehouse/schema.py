@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Engine, func, insert, inspect, select, text
 
 from .engine import write_transaction
 from .forecast_tables import add_forecast_columns
+from .promo_tables import add_promo_columns
 from .tables import SCHEMA_VERSION, meta_schema_version, metadata, ops_alerts
 
 
@@ -51,6 +52,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     3: _v3_feature_tables,
     4: _v4_model_tables,
     5: add_forecast_columns,
+    6: add_promo_columns,
 }
 
 # Arbitrary constant: serializes concurrent create_schema calls on one PostgreSQL database.

@@ -26,7 +26,7 @@ from sqlalchemy.types import TypeEngine
 from liftline.contract import DATE, FLOAT, INT, SOURCES, STRING, TIMESTAMP, Source, source
 
 # Bump with a migration in schema.MIGRATIONS whenever an existing warehouse must change.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Deterministic constraint and index names, so future migrations can refer to them.
 metadata = MetaData(
@@ -163,34 +163,7 @@ ops_rejected_rows = Table(
 
 # ml_sales_forecast is defined in forecast_tables.py (registered on this metadata).
 
-ml_promo_lift = Table(
-    "ml_promo_lift",
-    metadata,
-    # One row per promotion: the prediction is frozen at start, actuals fill in as days pass.
-    Column("promo_id", String, primary_key=True),
-    Column("predicted_lift_pct", Float),
-    Column("predicted_at", DateTime),
-    Column("model_version", String),
-    Column("actual_lift_pct", Float),
-    Column("observed_days", Integer),
-    Column("divergence_pp", Float),
-    Column("status", String),
-    _run_id(nullable=True),
-)
-
-ml_promo_recommendations = Table(
-    "ml_promo_recommendations",
-    metadata,
-    _run_id(),
-    Column("sku", String),
-    Column("store_id", String),
-    Column("week_start", Date),
-    Column("discount_pct", Float),
-    Column("duration_days", Integer),
-    Column("expected_lift_pct", Float),
-    Column("expected_incremental_margin", Float),
-    Index(None, "run_id"),
-)
+# ml_promo_lift and ml_promo_recommendations are defined in promo_tables.py.
 
 # ml_mmm_channel_results, ml_mmm_response_curves and ml_budget_allocation: model_tables.py.
 

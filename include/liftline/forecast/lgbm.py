@@ -20,6 +20,8 @@ different seeds (measured: no gain on the small world, so 1).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -115,6 +117,40 @@ class LightGBMForecaster(Forecaster):
             out[index] = np.where(np.isnan(rows["base"]), np.nan, ratio * rows["base"])
         return out
 
+    def counterfactual(self, windows: pd.DataFrame) -> pd.DataFrame:
+        """Units each window's days would have sold with every promotion switched off.
+
+        `windows` has `series_key`, `window_id`, `origin`, `first` and `last` (Timestamps,
+        origin < first <= last, all inside the fitted history). Each window is forecast from
+        its origin exactly as a forecast made that day, except that the promotion calendar
+        is emptied from `first` to 14 days after `last` (no promotion, no post-promotion
+        dip). Returns `window_id, series_key, date, yhat` (closed days 0). The promotion-lift
+        stage uses it as the counterfactual baseline (liftline.promo.counterfactual).
+        """
+        if not hasattr(self, "models_"):
+            raise RuntimeError(f"{self.name}: call fit(history) before counterfactual()")
+        panels = build_panels(self.history_)
+        parts = []
+        for w in windows.itertuples(index=False):
+            panel = panels.get(str(w.series_key))
+            if panel is None:
+                continue
+            start = int(np.searchsorted(panel.dates, np.datetime64(w.origin, "ns")))
+            first = int(np.searchsorted(panel.dates, np.datetime64(w.first, "ns")))
+            last = int(np.searchsorted(panel.dates, np.datetime64(w.last, "ns"), side="right"))
+            days = np.arange(first, min(last, len(panel)))
+            if start >= len(panel) or not len(days):
+                continue
+            quiet = _without_promotions(panel, first, days[-1] + 14)
+            rows = self._features(quiet, np.full(len(days), start), days - start)
+            ratio = np.mean([m.predict(rows[self.features_]) for m in self.models_], axis=0)
+            yhat = np.where(quiet.closed[days] | np.isnan(rows["base"].to_numpy()), 0.0,
+                            np.maximum(ratio * rows["base"].to_numpy(), 0.0))
+            parts.append(pd.DataFrame({"window_id": w.window_id, KEY: panel.key,
+                                       "date": panel.dates[days], "yhat": yhat}))
+        columns = ["window_id", KEY, "date", "yhat"]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
     def _training_rows(self, panel: Panel) -> pd.DataFrame:
         last = panel.last_history
         first = panel.first_trading() + MIN_LEVEL_DAYS
@@ -187,6 +223,18 @@ class LightGBMForecaster(Forecaster):
                     * frame["promo_factor"].to_numpy())
         frame["base"] = base
         return frame
+
+
+def _without_promotions(panel: Panel, first: int, last: int) -> Panel:
+    """A copy of `panel` whose promotion calendar is empty on days [first, last]."""
+    days = slice(max(first, 0), min(last + 1, len(panel)))
+    arrays = {}
+    for name, quiet in (("share", 0.0), ("depth", 0.0), ("ended", 0.0), ("promo_count", 0.0),
+                        ("until", np.nan), ("since", np.nan)):
+        values = getattr(panel, name).copy()
+        values[days] = quiet
+        arrays[name] = values
+    return replace(panel, **arrays)
 
 
 def _day_number(panel: Panel, index: np.ndarray) -> np.ndarray:

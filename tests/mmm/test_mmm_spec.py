@@ -39,8 +39,39 @@ def test_a_users_mapping_and_overrides_merge_over_the_defaults(tmp_path):
     assert spec.budget == 300 and spec.trials == 5
 
 
+def test_alpha_bounds_come_from_the_channel_type_else_hill_alpha():
+    spec = load_spec()
+    # Performance media and unmapped channels are searched concave; reach media may be S-shaped.
+    assert spec.alpha_bounds("search") == spec.alpha_bounds("Display") == (0.5, 1.5)
+    assert spec.alpha_bounds("social") == (0.5, 2.0)
+    assert spec.alpha_bounds("tv") == spec.alpha_bounds("ooh") == (0.5, 3.0)
+    assert spec.alpha_bounds("a_new_channel") == spec.type_alpha["default"] == (0.5, 1.5)
+    # A type that names no alpha (or a default without one) takes the global hill.alpha.
+    spec = load_spec(overrides={
+        "channel_types": {"audio": {"theta": [0.1, 0.5]},
+                          "default": {"theta": [0.0, 0.8]}},
+        "channels": {"podcast": "audio"}, "hill": {"alpha": [0.7, 2.5]}})
+    assert spec.alpha_bounds("podcast") == (0.7, 2.5)
+    assert spec.theta_bounds("podcast") == (0.1, 0.5)
+    assert spec.alpha_bounds("tv") == (0.5, 3.0)  # merged over: the shipped type keeps its own
+
+
+def test_the_search_box_takes_alpha_by_channel():
+    from liftline.mmm.evaluate import HyperSpace
+
+    spec = load_spec()
+    space = HyperSpace.from_spec(spec, ("search", "tv", "x1"))
+    row = space.names.index("alpha")
+    assert space.lower[row].tolist() == [0.5, 0.5, 0.5]
+    assert space.upper[row].tolist() == [1.5, 3.0, 1.5]
+
+
 @pytest.mark.parametrize("overrides, message", [
     ({"hill": {"alpha": [3.0, 1.0]}}, "hill.alpha"),
+    ({"channel_types": {"tv_brand": {"alpha": [2.0, 1.0]}}}, "channel_types.tv_brand.alpha"),
+    ({"channel_types": {"display": {"alpha": [0.0, 1.0]}}}, "channel_types.display.alpha"),
+    ({"channel_types": {"social": {"alpha": 1.5}}}, "channel_types.social.alpha"),
+    ({"channel_types": {"social": {"alpah": [0.5, 1.5]}}}, "unknown key.*alpah"),
     ({"channels": {"podcast": "radio_like"}}, "unknown type"),
     ({"bootstrap": {"resamples": 20}}, "bootstrap.resamples"),
     ({"granularity": "city"}, "granularity"),

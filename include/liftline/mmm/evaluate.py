@@ -43,7 +43,7 @@ class HyperSpace:
         else:
             adstock = {"shape": [spec.weibull_shape] * len(channels),
                        "scale": [spec.weibull_scale] * len(channels)}
-        bounds = {**adstock, "alpha": [spec.alpha] * len(channels),
+        bounds = {**adstock, "alpha": [spec.alpha_bounds(c) for c in channels],
                   "gamma": [spec.gamma] * len(channels)}
         arr = np.array(list(bounds.values()), dtype=float)  # (P, C, 2)
         lam = spec.ridge_lambda

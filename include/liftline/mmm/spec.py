@@ -22,6 +22,8 @@ GRANULARITIES = ("global", "country", "segment", "country_segment")
 TARGETS = ("revenue", "revenue_pos", "revenue_erp")
 ADSTOCKS = ("geometric", "weibull")
 DEFAULT_TYPE = "default"
+TYPE_KEYS = ("theta", "alpha")  # of a channel_types entry; alpha is optional
+ALPHA_RANGE = (0.05, 10.0)  # valid Hill alpha bounds
 
 
 class SpecError(ValueError):
@@ -52,8 +54,9 @@ class MMMSpec:
     weibull_shape: Bounds
     weibull_scale: Bounds
     type_theta: Mapping[str, Bounds]
+    type_alpha: Mapping[str, Bounds]  # only the types that name their own alpha
     channel_types: Mapping[str, str]
-    alpha: Bounds
+    alpha: Bounds  # hill.alpha: the alpha bounds of a type that names none
     gamma: Bounds
     ridge_lambda: Bounds
     optimizer_name: str
@@ -93,6 +96,10 @@ class MMMSpec:
 
     def theta_bounds(self, channel: str) -> Bounds:
         return self.type_theta.get(self.channel_type(channel), self.type_theta[DEFAULT_TYPE])
+
+    def alpha_bounds(self, channel: str) -> Bounds:
+        """Hill alpha bounds of the channel's type, else the global hill.alpha."""
+        return self.type_alpha.get(self.channel_type(channel), self.alpha)
 
     def grade(self, cv_mape: float) -> str:
         """excellent / good / acceptable / poor by the spec's CV MAPE thresholds."""
@@ -158,8 +165,15 @@ def spec_from_dict(raw: Mapping[str, Any], source: str = "<dict>") -> MMMSpec:
     types = r.get("channel_types")
     if not isinstance(types, Mapping) or DEFAULT_TYPE not in types:
         raise SpecError(f"{source}: channel_types needs a `default` entry with theta bounds")
+    for name, entry in types.items():
+        extra = sorted(map(str, set(entry) - set(TYPE_KEYS))) if isinstance(entry, Mapping) else []
+        if extra:
+            raise SpecError(f"{source}: channel_types.{name} has unknown key(s) "
+                            f"{', '.join(extra)}; expected {' and '.join(TYPE_KEYS)}")
     type_theta = {str(name): r.bounds(f"channel_types.{name}.theta", 0.0, 0.999)
                   for name in types}
+    type_alpha = {str(name): r.bounds(f"channel_types.{name}.alpha", *ALPHA_RANGE)
+                  for name, entry in types.items() if "alpha" in entry}
     mapping = r.get("channels") or {}
     unknown = sorted({str(t) for t in mapping.values()} - set(type_theta))
     if unknown:
@@ -182,8 +196,9 @@ def spec_from_dict(raw: Mapping[str, Any], source: str = "<dict>") -> MMMSpec:
         weibull_shape=r.bounds("transforms.weibull.shape", 0.05, 20.0),
         weibull_scale=r.bounds("transforms.weibull.scale", 0.001, 1.0),
         type_theta=type_theta,
+        type_alpha=type_alpha,
         channel_types={str(k).strip().lower(): str(v) for k, v in mapping.items()},
-        alpha=r.bounds("hill.alpha", 0.05, 10.0),
+        alpha=r.bounds("hill.alpha", *ALPHA_RANGE),
         gamma=r.bounds("hill.gamma", 0.001, 1.0),
         ridge_lambda=r.bounds("ridge.lambda", 1e-12, 1e3),
         optimizer_name=r.choice("search.optimizer", ("TwoPointsDE",)),

@@ -1,7 +1,8 @@
-"""Score the trained models: sales forecasts for the next 56 days, and forecast-drop alerts.
+"""Score the trained models: sales forecasts for the next 56 days and forecast-drop alerts;
+promotion-lift predictions (frozen at each promotion's start) and recommendations.
 
-Thin wiring of `liftline.forecast.score_forecasts`; what it writes is in
-include/liftline/forecast/README.md.
+Thin wiring of `liftline.forecast.score_forecasts` and `liftline.promo.score_promotions`; what
+they write is in the READMEs of include/liftline/forecast and include/liftline/promo.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ baseline forecasts, with a log line saying so).
   `ml_sales_forecast` (rows of this run replaced on a rerun); a `forecast_drop` alert for each
   store whose next 4 weeks are forecast more than the spec's threshold below the same weeks
   last year.
+* `score_promotions`: the lift model's prediction for every promotion into `ml_promo_lift`
+  (a what-if while planned, frozen from its start), and this run's recommended promotions
+  (discount and run length per SKU × store × upcoming week) into `ml_promo_recommendations`.
 * `deliver_alerts`: posts pending alerts to Slack (outbox; retried on the next run if Slack
   does not accept them).
 """
@@ -53,6 +57,19 @@ def score_models():
         summary = score(engine, run_id=ctx["run_id"], as_of=ctx["params"]["as_of"])
         return json.loads(json.dumps(summary, default=str))
 
+    @task
+    def score_promotions() -> dict:
+        import json
+
+        from liftline.promo import score_promotions as score
+        from liftline.warehouse import create_schema, get_engine
+
+        ctx = get_current_context()
+        engine = get_engine()
+        create_schema(engine)
+        summary = score(engine, run_id=ctx["run_id"], as_of=ctx["params"]["as_of"])
+        return json.loads(json.dumps(summary, default=str))
+
     @task(trigger_rule=TriggerRule.ALL_DONE)
     def deliver_alerts() -> str:
         from liftline.alerts import deliver_pending
@@ -65,7 +82,7 @@ def score_models():
     def fail_if_any_failed() -> None:
         raise AirflowFailException("scoring failed (its alerts were delivered): see its log")
 
-    scored = score_forecasts()
+    scored = [score_forecasts(), score_promotions()]
     scored >> deliver_alerts()
     scored >> fail_if_any_failed()
 

@@ -1,9 +1,10 @@
-"""Retrain the models: sales forecasts per region, the marketing mix per country and segment.
+"""Retrain the models: sales forecasts per region, the marketing mix per country and segment,
+and the promotion-lift model.
 
-Thin wiring of `liftline.forecast.train_forecasts` and `liftline.mmm.fit_and_write_mmm`; each
-fit is a mapped task, so a region or a country that fails is retried (or cleared and rerun in
-the UI) on its own. Methods and metrics: include/liftline/forecast/README.md and
-include/liftline/mmm/README.md.
+Thin wiring of `liftline.forecast.train_forecasts`, `liftline.mmm.fit_and_write_mmm` and
+`liftline.promo.train_promo_lift`; each forecast and mix fit is a mapped task, so a region or a
+country that fails is retried (or cleared and rerun in the UI) on its own. Methods and metrics:
+the READMEs of include/liftline/forecast, mmm and promo.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ Weekly and on demand. Reads the feature tables (run `build_features` first).
 * `fit_mmm[country/segment]`: the marketing mix model (adstock, saturation, constrained ridge,
   Nevergrad search, bootstrap ROI intervals), response curves and the budget allocation,
   written to `ml_mmm_*` and `ml_budget_allocation`, with a row in `ml_model_registry`.
+* `train_promo_lift`: measures every finished promotion's lift against its counterfactual
+  baseline, trains the lift model with a time-based holdout and keeps it (with the holdout's
+  MAE beside the category-mean baseline's) in `ml_model_registry`.
 
 A fit whose inputs were never delivered (no POS, no ad spend) is skipped with the reason in its
 log, not failed. `as_of` (YYYY-MM-DD) trains on facts up to that date (default: the last POS
@@ -82,13 +86,23 @@ def train_models():
         outcome = fit_and_write_mmm(get_engine(), run_id=ctx["run_id"], **fit)
         return _plain(outcome)
 
+    @task
+    def train_promo_lift() -> dict:
+        from liftline.promo import train_promo_lift as train
+        from liftline.warehouse import create_schema, get_engine
+
+        ctx = get_current_context()
+        engine = get_engine()
+        create_schema(engine)
+        return _plain(train(engine, run_id=ctx["run_id"], as_of=ctx["params"]["as_of"]))
+
     @task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)
     def fail_if_any_failed() -> None:
         raise AirflowFailException("a model failed to train: see its task log")
 
     forecasts = train_forecast.expand(region=forecast_regions())
     mixes = fit_mmm.expand(fit=mmm_fits())
-    [forecasts, mixes] >> fail_if_any_failed()
+    [forecasts, mixes, train_promo_lift()] >> fail_if_any_failed()
 
 
 def _plain(value) -> dict:

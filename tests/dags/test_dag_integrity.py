@@ -92,6 +92,7 @@ def test_training_dag_maps_one_task_per_region_and_per_mix_model(dagbag):
     # Mapped: a failed region or country is retried and rerun on its own.
     assert type(tasks["train_forecast"]).__name__.endswith("MappedOperator")
     assert type(tasks["fit_mmm"]).__name__.endswith("MappedOperator")
+    assert "train_promo_lift" in tasks["fail_if_any_failed"].upstream_task_ids
     assert tasks["fail_if_any_failed"].trigger_rule == "one_failed"
 
 
@@ -99,10 +100,19 @@ def test_scoring_dag_delivers_alerts_even_after_a_failure(dagbag):
     dag = dagbag.dags["score_models"]
     assert dag.schedule == "@daily"
     tasks = dag.task_dict
-    assert tasks["deliver_alerts"].upstream_task_ids == {"score_forecasts"}
+    assert tasks["deliver_alerts"].upstream_task_ids == {"score_forecasts", "score_promotions"}
     assert tasks["deliver_alerts"].trigger_rule == "all_done"
     assert tasks["fail_if_any_failed"].trigger_rule == "one_failed"
 
 
-def test_the_runner_trains_and_scores_after_features():
-    assert CHAIN[:4] == ("ingest_extracts", "build_features", "train_models", "score_models")
+def test_the_runner_trains_scores_and_monitors_after_features():
+    assert CHAIN == ("ingest_extracts", "build_features", "train_models", "score_models",
+                     "monitor_lift")
+
+
+def test_the_lift_monitor_runs_daily_and_delivers_its_alerts(dagbag):
+    dag = dagbag.dags["monitor_lift"]
+    assert dag.schedule == "@daily" and dag.max_active_runs == 1
+    tasks = dag.task_dict
+    assert tasks["deliver_alerts"].upstream_task_ids == {"monitor_lift"}
+    assert tasks["deliver_alerts"].trigger_rule == "all_done"

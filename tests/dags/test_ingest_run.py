@@ -135,7 +135,8 @@ def test_run_prints_one_line_per_dag(first_run):
     # 14 days of history: training falls back (with a logged reason), it does not fail.
     assert re.fullmatch(r"train_models\s+success\s+\d+\.\ds", lines[3])
     assert re.fullmatch(r"score_models\s+success\s+\d+\.\ds", lines[4])
-    assert len(lines) == 5  # Airflow's logging went to the run log
+    assert re.fullmatch(r"monitor_lift\s+success\s+\d+\.\ds", lines[5])
+    assert len(lines) == 6  # Airflow's logging went to the run log
     assert first_run.runs == ["success"]
 
 

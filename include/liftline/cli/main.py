@@ -6,6 +6,7 @@ Exit status 0 on success; on a user mistake, one line on standard error and stat
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 from datetime import date
@@ -55,6 +56,21 @@ def build_parser() -> argparse.ArgumentParser:
                       help="deliver only good files (default: some bad ones, to show quarantine)")
     add_run_arguments(demo, as_of=False)
     demo.set_defaults(func=cmd_demo)
+
+    promo = sub.add_parser("promo", help="promotion lift: what-if predictions")
+    promo_sub = promo.add_subparsers(dest="promo_command", required=True, metavar="ACTION")
+    whatif = promo_sub.add_parser(
+        "whatif", help="predicted lift, units and margin of a promotion of one SKU in one store")
+    whatif.add_argument("--sku", required=True)
+    whatif.add_argument("--store", required=True, help="store_id")
+    whatif.add_argument("--discount", type=float, required=True, help="discount, percent")
+    whatif.add_argument("--days", type=int, required=True, help="run length, days")
+    whatif.add_argument("--start", type=iso_date,
+                        help="first day (default: the first Monday after the last sales date)")
+    whatif.add_argument("--type", dest="promo_type",
+                        help="promotion type (default: the spec's recommend.promo_type)")
+    whatif.add_argument("--json", action="store_true", help="print the answer as JSON")
+    whatif.set_defaults(func=cmd_promo_whatif)
     return parser
 
 
@@ -123,6 +139,47 @@ def cmd_demo(args: argparse.Namespace) -> int:
     count = deliver_world(world, home / "landing")
     print(f"\ndelivered {count} files to {home / 'landing'}")
     return cmd_run(args)
+
+
+def cmd_promo_whatif(args: argparse.Namespace) -> int:
+    from liftline.promo.whatif import what_if
+    from liftline.warehouse import get_engine
+
+    try:
+        answer = what_if(get_engine(), args.sku, args.store, args.discount, args.days,
+                         start=args.start, promo_type=args.promo_type)
+    except (ValueError, FileNotFoundError) as exc:
+        raise UserError(str(exc)) from None
+    print(json.dumps(answer, indent=2) if args.json else what_if_text(answer))
+    return 0
+
+
+def what_if_text(a: dict) -> str:
+    """The what-if answer in a few lines a planner can read."""
+    def number(value: float | None, fmt: str) -> str:
+        return "unknown" if value is None else format(value, fmt)
+
+    margin = ("unknown (no unit cost or price in clean_products)"
+              if a["incremental_margin"] is None else f"{a['incremental_margin']:+,.0f}")
+    lines = [
+        f"{a['sku']} ({a['category']}) in {a['store_id']}: {a['discount_pct']:g}% "
+        f"{a['promo_type']} for {a['duration_days']} days, {a['start']} .. {a['end']}",
+        f"predicted lift {number(a['lift_pct'], '+.1f')}% "
+        f"({a['interval_level']:.0%} interval {number(a['lift_lower'], '+.1f')} .. "
+        f"{number(a['lift_upper'], '+.1f')}), P(any lift) {number(a['p_any_lift'], '.2f')}",
+        f"units: baseline {a['baseline_units']:,.0f}, promoted {a['promoted_units']:,.0f}, "
+        f"incremental {a['incremental_units']:+,.0f}",
+        f"incremental revenue {number(a['incremental_revenue'], '+,.0f')}, "
+        f"incremental margin {margin}",
+        f"(model {a['model_kind']} {a['model_version']}, data as of {a['as_of']})",
+    ]
+    if a["extrapolated"]:
+        seen = a["trained_discounts"]
+        lines.append(f"note: outside the {a['promo_type']} discounts trained on "
+                     f"({seen[0]:g}-{seen[1]:g}%): this lift is extrapolated" if seen else
+                     f"note: no {a['promo_type']} promotion was trained on: this lift is "
+                     "extrapolated")
+    return "\n".join(lines)
 
 
 def deliver_world(world: Path, landing: Path) -> int:

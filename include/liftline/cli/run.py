@@ -42,7 +42,8 @@ from typing import IO
 from liftline import settings
 
 # The pipeline's DAGs in dependency order; later stages append theirs here.
-CHAIN: tuple[str, ...] = ("ingest_extracts", "build_features", "train_models", "score_models")
+CHAIN: tuple[str, ...] = ("ingest_extracts", "build_features", "train_models", "score_models",
+                          "monitor_lift")
 
 DAGS_FOLDER_ENV = "LIFTLINE_DAGS_FOLDER"
 

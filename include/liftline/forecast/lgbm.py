@@ -117,11 +117,13 @@ class LightGBMForecaster(Forecaster):
             out[index] = np.where(np.isnan(rows["base"]), np.nan, ratio * rows["base"])
         return out
 
-    def counterfactual(self, windows: pd.DataFrame) -> pd.DataFrame:
+    def counterfactual(self, windows: pd.DataFrame, future: pd.DataFrame | None = None
+                       ) -> pd.DataFrame:
         """Units each window's days would have sold with every promotion switched off.
 
         `windows` has `series_key`, `window_id`, `origin`, `first` and `last` (Timestamps,
-        origin < first <= last, all inside the fitted history). Each window is forecast from
+        origin < first <= last; origins inside the fitted history, days after it need their
+        drivers in `future`, so a model fitted last week serves today). Each window is forecast from
         its origin exactly as a forecast made that day, except that the promotion calendar
         is emptied from `first` to 14 days after `last` (no promotion, no post-promotion
         dip). Returns `window_id, series_key, date, yhat` (closed days 0). The promotion-lift
@@ -129,7 +131,7 @@ class LightGBMForecaster(Forecaster):
         """
         if not hasattr(self, "models_"):
             raise RuntimeError(f"{self.name}: call fit(history) before counterfactual()")
-        panels = build_panels(self.history_)
+        panels = build_panels(self.history_, future)
         parts = []
         for w in windows.itertuples(index=False):
             panel = panels.get(str(w.series_key))
@@ -139,8 +141,8 @@ class LightGBMForecaster(Forecaster):
             first = int(np.searchsorted(panel.dates, np.datetime64(w.first, "ns")))
             last = int(np.searchsorted(panel.dates, np.datetime64(w.last, "ns"), side="right"))
             days = np.arange(first, min(last, len(panel)))
-            if start >= len(panel) or not len(days):
-                continue
+            if start > panel.last_history or not len(days):
+                continue  # the origin must be a known day
             quiet = _without_promotions(panel, first, days[-1] + 14)
             rows = self._features(quiet, np.full(len(days), start), days - start)
             ratio = np.mean([m.predict(rows[self.features_]) for m in self.models_], axis=0)

@@ -41,8 +41,12 @@ DIVERGED = (ABOVE, BELOW)
 
 def monitor_lift(engine: Engine, run_id: str, as_of: date | str | None = None,
                  spec: PromoSpec | None = None, log: Log = print,
-                 link: str | None = None) -> dict[str, Any]:
-    """Measure, judge and alert; returns a summary (status, promotions, alerts)."""
+                 link: str | None = None, store_model=None) -> dict[str, Any]:
+    """Measure, judge and alert; returns a summary (status, promotions, alerts).
+
+    `store_model`: a fitted sales-forecast model to reuse for the counterfactual (a replay
+    refits it weekly); by default one is fitted on everything up to as-of.
+    """
     spec = spec or load_spec()
     as_of = _as_of(engine, as_of)
     if as_of is None:
@@ -53,7 +57,8 @@ def monitor_lift(engine: Engine, run_id: str, as_of: date | str | None = None,
     measured_before = len(existing) and existing["actual_lift_pct"].notna().any()
     reach = int(spec.section("baseline")["post_days"]) + int(rule["alert_window_days"])
     ends_after = as_of - timedelta(days=reach) if measured_before else None
-    found = measure_promotions(engine, as_of, spec, log, ends_after=ends_after)
+    found = measure_promotions(engine, as_of, spec, log, ends_after=ends_after,
+                               store_model=store_model)
     if found.promos.empty:
         log(f"lift monitor: no promotion to measure as of {as_of}")
         return {"status": "ok", "promotions": 0, "alerts": 0, "as_of": str(as_of)}

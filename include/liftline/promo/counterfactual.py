@@ -37,11 +37,14 @@ MIN_CLEAN_DAYS = 7  # fewer clean pre-period days: the share is too noisy to sca
 
 
 def store_counterfactuals(engine: Engine, windows: pd.DataFrame, as_of: date, log: Log,
-                          forecast_spec: ForecastSpec | None = None) -> tuple[pd.DataFrame, str]:
+                          forecast_spec: ForecastSpec | None = None,
+                          model: LightGBMForecaster | None = None) -> tuple[pd.DataFrame, str]:
     """Promotion-free store units per window and day, and a note ("" when all went well).
 
     `windows`: window_id, store_id, origin, first, last. Returns window_id, store_id, date,
     store_cf. An empty frame (with the reason as the note) when no model could be fitted.
+    `model`: a forecaster fitted earlier (on history up to some day before as-of) to reuse
+    instead of fitting one on everything up to as-of.
     """
     empty = pd.DataFrame(columns=["window_id", "store_id", "date", "store_cf"])
     if windows.empty:
@@ -49,19 +52,27 @@ def store_counterfactuals(engine: Engine, windows: pd.DataFrame, as_of: date, lo
     data = load_dataset(engine, as_of, log=lambda _: None)
     if data is None:
         return empty, "no store-day history to fit the forecast model on"
-    spec = forecast_spec or load_forecast_spec()
     frame = data.frame_at(pd.Timestamp(as_of))
-    history = frame.loc[frame["date"] <= pd.Timestamp(as_of)]
-    model = LightGBMForecaster(**spec.params("lightgbm"))
-    try:
-        model.fit(history)
-    except ValueError as exc:  # too little history for any training row
-        return empty, f"the forecast model could not be fitted ({exc})"
-    found = model.counterfactual(windows.rename(columns={"store_id": KEY}))
+    frame = frame.loc[frame["date"] <= pd.Timestamp(as_of)]
+    if model is None:
+        try:
+            model = fit_store_model(frame, forecast_spec)
+        except ValueError as exc:  # too little history for any training row
+            return empty, f"the forecast model could not be fitted ({exc})"
+    fitted_to = model.history_["date"].max()
+    future = frame.loc[frame["date"] > fitted_to].drop(columns=["units"], errors="ignore")
+    found = model.counterfactual(windows.rename(columns={"store_id": KEY}), future)
     found = found.rename(columns={KEY: "store_id", "yhat": "store_cf"})
     missing = set(windows["store_id"]) - set(found["store_id"])
     note = f"no forecast history for stores {sorted(missing)[:5]}" if missing else ""
     return found, note
+
+
+def fit_store_model(history: pd.DataFrame, forecast_spec: ForecastSpec | None = None
+                    ) -> LightGBMForecaster:
+    """The sales-forecast spec's global LightGBM, fitted on store-day `history`."""
+    spec = forecast_spec or load_forecast_spec()
+    return LightGBMForecaster(**spec.params("lightgbm")).fit(history)
 
 
 def scale_to_cells(daily: pd.DataFrame, store_cf: pd.DataFrame, pre_days: int) -> pd.DataFrame:

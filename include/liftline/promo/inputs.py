@@ -9,7 +9,7 @@ reach pandas even on the medium world. A store-SKU day without a row sold nothin
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import pandas as pd
 from sqlalchemy import Column, Connection, Date, Engine, String, and_, case, func, select
@@ -26,7 +26,7 @@ TERMS = ("promo_id", "store_id", "start_date", "end_date", "duration_days", "dis
          "past_lift_last_category", "days_since_category_promo", "observed_lift_pct", "status")
 
 
-def promotion_terms(engine: Engine, as_of: date | None = None,
+def promotion_terms(bind: Engine | Connection, as_of: date | None = None,
                     ends_after: date | None = None) -> pd.DataFrame:
     """feat_promo_effectiveness rows (promotion x store); started by `as_of` if given, and
     whose window reaches `ends_after` if given. Dates as Timestamps."""
@@ -36,7 +36,7 @@ def promotion_terms(engine: Engine, as_of: date | None = None,
         query = query.where(feat.c.start_date <= as_of)
     if ends_after is not None:
         query = query.where(feat.c.end_date >= ends_after)
-    frame = read_frame(engine, query.order_by(feat.c.start_date, feat.c.promo_id,
+    frame = read_frame(bind, query.order_by(feat.c.start_date, feat.c.promo_id,
                                               feat.c.store_id))
     for column in ("start_date", "end_date"):
         frame[column] = pd.to_datetime(frame[column]).astype("datetime64[ns]")
@@ -48,9 +48,9 @@ def window_sales(engine: Engine, terms: pd.DataFrame, as_of: date, pre_days: int
     """Daily sales per promotion x store x role over [start - pre_days, end + post_days].
 
     Columns: promo_id, store_id, role, date, units, revenue, cost (units x unit_cost where the
-    product has one), cells (store-SKUs with a row), promo_cells (of them on any promotion or within `post_days`
-    after one), 
-    stockout_cells, list_value (units x list_price). Days after `as_of` are not read.
+    product has one), cells (store-SKUs with a row), promo_cells (of them on a promotion or
+    within `post_days` after one), stockout_cells, list_value (units x list_price). Days
+    after `as_of` are not read.
     """
     if terms.empty:
         return pd.DataFrame(columns=["promo_id", "store_id", "role", "date", "units"])
@@ -131,6 +131,3 @@ def _daily_sums(windows, as_of: date, post_days: int):
         .group_by(windows.c.promo_id, windows.c.store_id, windows.c.role, day)
     )
 
-
-def earliest(terms: pd.DataFrame, pre_days: int) -> date:
-    return (terms["start_date"].min() - timedelta(days=pre_days)).date()

@@ -44,8 +44,11 @@ class Measurement:
 
 
 def measure_promotions(engine: Engine, as_of: date, spec: PromoSpec, log: Log = print,
-                       ends_after: date | None = None) -> Measurement:
-    """Measure every promotion started by `as_of` (whose window reaches `ends_after`)."""
+                       ends_after: date | None = None, store_model=None) -> Measurement:
+    """Measure every promotion started by `as_of` (whose window reaches `ends_after`).
+
+    `store_model`: a fitted forecast model to reuse for the counterfactual (default: fit one).
+    """
     cfg = spec.section("baseline")
     pre_days, post_days = int(cfg["share_days"]), int(cfg["post_days"])
     terms = promotion_terms(engine, as_of, ends_after)
@@ -53,7 +56,7 @@ def measure_promotions(engine: Engine, as_of: date, spec: PromoSpec, log: Log = 
         return Measurement(_empty_stores(), _empty_promos(), ["no promotion has started"])
     sales = window_sales(engine, terms, as_of, pre_days, post_days)
     daily = _dense_days(terms, sales, engine, as_of, pre_days, post_days)
-    daily, notes = _baselines(engine, daily, terms, as_of, cfg, log)
+    daily, notes = _baselines(engine, daily, terms, as_of, cfg, log, store_model)
     terms = _with_same_category_overlaps(terms)
     stores = _store_figures(daily, terms, as_of, float(cfg["min_baseline_units"]))
     promos = promo_figures(stores)
@@ -100,13 +103,13 @@ def _dense_days(terms: pd.DataFrame, sales: pd.DataFrame, engine: Engine, as_of:
 
 
 def _baselines(engine: Engine, daily: pd.DataFrame, terms: pd.DataFrame, as_of: date,
-               cfg: dict, log: Log) -> tuple[pd.DataFrame, list[str]]:
+               cfg: dict, log: Log, store_model=None) -> tuple[pd.DataFrame, list[str]]:
     """`baseline` per row by the spec's method, the pre-period mean where it cannot run."""
     notes: list[str] = []
     daily = daily.assign(baseline=np.nan, baseline_method="pre_period")
     if cfg["method"] == "forecast" and len(daily):
         windows = _forecast_windows(terms, int(cfg["share_days"]), int(cfg["post_days"]), as_of)
-        store_cf, note = store_counterfactuals(engine, windows, as_of, log)
+        store_cf, note = store_counterfactuals(engine, windows, as_of, log, model=store_model)
         if note:
             notes.append(f"forecast baseline: {note}")
         if len(store_cf):

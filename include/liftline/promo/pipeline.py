@@ -58,8 +58,9 @@ def train_promo_lift(engine: Engine, run_id: str, as_of: date | str | None = Non
     uri = save_lift_model(engine, run_id, model)
     seconds = round(time.perf_counter() - started, 1)
     log(f"promo lift model kept as {uri} ({model.kind}; {seconds} s)")
+    headline = {k: _finite(v) for k, v in model.metrics.items() if not isinstance(v, dict | list)}
     return {"status": "trained", "version": run_id, "kind": model.kind, "seconds": seconds,
-            **{k: v for k, v in model.metrics.items() if not isinstance(v, dict | list)}}
+            **headline}
 
 
 def training_rows(engine: Engine, as_of: date, spec: PromoSpec, log: Log) -> pd.DataFrame:
@@ -129,6 +130,13 @@ def promotion_predictions(bind: Engine | Connection, model: LiftModel
         p_any_lift=sums["p_any_lift"] / total,
         model_version=model.version, predicted_at=_now())
     return out.reset_index().replace({np.inf: np.nan})
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities as None: summaries go to XCom, which only takes strict JSON."""
+    if isinstance(value, float | np.floating) and not np.isfinite(value):
+        return None
+    return value
 
 
 def _now() -> datetime:

@@ -75,16 +75,15 @@ def fit_store_model(history: pd.DataFrame, forecast_spec: ForecastSpec | None = 
     return LightGBMForecaster(**spec.params("lightgbm")).fit(history)
 
 
-def scale_to_cells(daily: pd.DataFrame, store_cf: pd.DataFrame, pre_days: int) -> pd.DataFrame:
+def scale_to_cells(daily: pd.DataFrame, store_cf: pd.DataFrame) -> pd.DataFrame:
     """Add `baseline` (counterfactual units of the role's SKUs) to each promotion-store-role day.
 
-    `daily`: promo_id, store_id, role, date, units, promo_cells, trading, start_date,
+    `daily`: promo_id, store_id, role, date, units, baseline_day, trading, start_date,
     window_id. Rows of windows without a store counterfactual, or with fewer than
     MIN_CLEAN_DAYS clean pre-period days, get NaN (the caller falls back).
     """
     rows = daily.merge(store_cf, on=["window_id", "store_id", "date"], how="left")
-    pre = rows["date"] < rows["start_date"]
-    clean = pre & rows["trading"] & (rows["promo_cells"] == 0) & (rows["store_cf"] > 0)
+    clean = rows["baseline_day"] & (rows["store_cf"] > 0)
     group = ["promo_id", "store_id", "role"]
     sums = rows.loc[clean].groupby(group).agg(pre_units=("units", "sum"),
                                               pre_cf=("store_cf", "sum"),
@@ -99,7 +98,6 @@ def scale_to_cells(daily: pd.DataFrame, store_cf: pd.DataFrame, pre_days: int) -
 
 def pre_period_baseline(daily: pd.DataFrame) -> pd.Series:
     """The naive fallback: mean units of the clean pre-period days, flat over the window."""
-    pre = (daily["date"] < daily["start_date"]) & daily["trading"] & (daily["promo_cells"] == 0)
-    mean = daily.loc[pre].groupby(["promo_id", "store_id", "role"])["units"].mean()
+    mean = daily.loc[daily["baseline_day"]].groupby(["promo_id", "store_id", "role"])["units"].mean()
     level = daily.join(mean.rename("level"), on=["promo_id", "store_id", "role"])["level"]
     return level.where(daily["trading"], 0.0)

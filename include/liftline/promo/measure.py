@@ -50,12 +50,13 @@ def measure_promotions(engine: Engine, as_of: date, spec: PromoSpec, log: Log = 
     `store_model`: a fitted forecast model to reuse for the counterfactual (default: fit one).
     """
     cfg = spec.section("baseline")
-    pre_days, post_days = int(cfg["share_days"]), int(cfg["post_days"])
+    pre_days, post_days = int(cfg["lookback_days"]), int(cfg["post_days"])
     terms = promotion_terms(engine, as_of, ends_after)
     if terms.empty:
         return Measurement(_empty_stores(), _empty_promos(), ["no promotion has started"])
     sales = window_sales(engine, terms, as_of, pre_days, post_days)
-    daily = _dense_days(terms, sales, engine, as_of, pre_days, post_days)
+    daily = _dense_days(terms, sales, engine, as_of, pre_days, post_days,
+                        int(cfg["share_days"]))
     daily, notes = _baselines(engine, daily, terms, as_of, cfg, log, store_model)
     terms = _with_same_category_overlaps(terms)
     stores = _store_figures(daily, terms, as_of, float(cfg["min_baseline_units"]))
@@ -77,8 +78,19 @@ def _with_same_category_overlaps(terms: pd.DataFrame) -> pd.DataFrame:
     return terms.join(counts.rename("same_category_overlaps"), on=["promo_id", "store_id"])
 
 
+def _baseline_days(days: pd.DataFrame, share_days: int) -> pd.Series:
+    """The latest `share_days` clean pre-period days of each window and role: trading, and
+    no covered SKU on a promotion or in the dip after one."""
+    busy = days.groupby(["promo_id", "store_id", "date"])["promo_cells"].transform("sum")
+    clean = (days["date"] < days["start_date"]) & days["trading"] & (busy == 0)
+    recency = (days["date"].where(clean).groupby([days["promo_id"], days["store_id"],
+                                                  days["role"]])
+               .rank(ascending=False, method="first"))
+    return clean & (recency <= share_days)
+
+
 def _dense_days(terms: pd.DataFrame, sales: pd.DataFrame, engine: Engine, as_of: date,
-                pre_days: int, post_days: int) -> pd.DataFrame:
+                pre_days: int, post_days: int, share_days: int) -> pd.DataFrame:
     """Every day of every window and role (a day without rows sold 0), with trading flags."""
     roles = sales[["promo_id", "store_id", "role"]].drop_duplicates()
     spans = roles.merge(terms[["promo_id", "store_id", "start_date", "end_date"]],
@@ -98,6 +110,7 @@ def _dense_days(terms: pd.DataFrame, sales: pd.DataFrame, engine: Engine, as_of:
     closed = days["is_closed"].astype("boolean").fillna(False).astype(bool)
     days["gap"] = days["store_units"].isna() & ~closed  # nothing delivered for the store
     days["trading"] = (days["store_units"].fillna(0) > 0) & ~closed
+    days["baseline_day"] = _baseline_days(days, share_days)
     days["window_id"] = days["promo_id"] + "|" + days["store_id"]
     return days.reset_index(drop=True)
 
@@ -108,13 +121,13 @@ def _baselines(engine: Engine, daily: pd.DataFrame, terms: pd.DataFrame, as_of: 
     notes: list[str] = []
     daily = daily.assign(baseline=np.nan, baseline_method="pre_period")
     if cfg["method"] == "forecast" and len(daily):
-        windows = _forecast_windows(terms, int(cfg["share_days"]), int(cfg["post_days"]), as_of)
+        windows = _forecast_windows(terms, int(cfg["lookback_days"]), int(cfg["post_days"]),
+                                    as_of)
         store_cf, note = store_counterfactuals(engine, windows, as_of, log, model=store_model)
         if note:
             notes.append(f"forecast baseline: {note}")
         if len(store_cf):
-            scaled = scale_to_cells(daily.drop(columns=["baseline"]), store_cf,
-                                    int(cfg["share_days"]))
+            scaled = scale_to_cells(daily.drop(columns=["baseline"]), store_cf)
             daily = scaled.assign(baseline_method=np.where(scaled["baseline"].notna(),
                                                            "forecast", "pre_period"))
     fallback = daily["baseline"].isna()
@@ -153,7 +166,7 @@ def _store_figures(daily: pd.DataFrame, terms: pd.DataFrame, as_of: date,
         stockout_cell_days=("stockout_cells", "sum"), cell_days=("cells", "sum"),
         method=("baseline_method", "first"))
     gaps = d.loc[promoted & during].groupby(keys)["gap"].sum().rename("gap_days")
-    regular = d.loc[promoted & pre & d["trading"] & (d["promo_cells"] == 0)].groupby(keys).agg(
+    regular = d.loc[promoted & d["baseline_day"]].groupby(keys).agg(
         pre_units=("units", "sum"), pre_revenue=("revenue", "sum"), pre_cost=("cost", "sum"),
         pre_list=("list_value", "sum"))
     dip = _difference(d.loc[promoted & post & d["trading"]], keys, "dip_units")
@@ -171,7 +184,7 @@ def _difference(rows: pd.DataFrame, keys: list[str], name: str) -> pd.Series:
 
 def _share_spread(pre: pd.DataFrame, keys: list[str]) -> pd.Series:
     """Relative standard error of the pre-period share: how sure the baseline's level is."""
-    clean = pre.loc[pre["trading"] & (pre["promo_cells"] == 0) & (pre["baseline"] > 0)]
+    clean = pre.loc[pre["baseline_day"] & (pre["baseline"] > 0)]
     ratio = clean["units"] / clean["baseline"]
     grouped = ratio.groupby([clean[k] for k in keys])
     se = grouped.std() / np.sqrt(grouped.size().clip(lower=1)) / grouped.mean()
@@ -221,8 +234,7 @@ def promo_figures(stores: pd.DataFrame) -> pd.DataFrame:
     first = g[["start_date", "end_date", "category", "discount_pct", "promo_type", "sku",
                "status"]].first()
     out = out.join(first)
-    out["baseline_method"] = g["method"].agg(lambda m: "forecast" if (m == "forecast").all()
-                                             else "pre_period")
+    out["baseline_method"] = g["method"].agg(_method_of_stores)
     base = out["baseline_units"]
     out["actual_lift_pct"] = (out["actual_units"] - base) / base * 100
     weights = measured["baseline_units"] * measured["baseline_se"].fillna(0)
@@ -240,6 +252,12 @@ def promo_figures(stores: pd.DataFrame) -> pd.DataFrame:
         out[name] = weighted.sum(min_count=1) / base
     out["store_ids"] = g["store_id"].agg(lambda s: sorted(s))
     return out.reset_index()
+
+
+def _method_of_stores(methods: pd.Series) -> str:
+    """`forecast` or `pre_period` when every store agrees, else `mixed`."""
+    found = set(methods)
+    return found.pop() if len(found) == 1 else "mixed"
 
 
 def probable_causes(promo: pd.Series) -> list[str]:

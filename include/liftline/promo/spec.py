@@ -25,7 +25,8 @@ class PromoSpec:
 
     version: int = 1
     baseline: dict[str, Any] = field(default_factory=lambda: {
-        "method": "forecast", "post_days": 14, "share_days": 28, "min_baseline_units": 1.0})
+        "method": "forecast", "post_days": 14, "share_days": 28, "lookback_days": 56,
+        "min_baseline_units": 1.0})
     model: dict[str, Any] = field(default_factory=lambda: {
         "lift_threshold_pct": 2.0, "kind": "auto", "monotone_discount": True,
         "holdout_share": 0.25, "min_train_promos": 12, "interval_level": 0.9,

@@ -41,7 +41,7 @@ ml_promo_lift = Table(
     Column("p_any_lift", Float),
     Column("predicted_lift_lower", Float),  # interval_level prediction interval
     Column("predicted_lift_upper", Float),
-    Column("baseline_method", String),  # forecast / pre_period (the fallback; see baseline_note)
+    Column("baseline_method", String),  # forecast / pre_period (the fallback) / mixed (by store)
     Column("baseline_note", String),
     Column("baseline_units", Float),  # counterfactual units of the promoted SKUs, observed days
     Column("actual_units", Float),

@@ -8,10 +8,7 @@ gets its own copy of the warehouse and its own LIFTLINE_HOME (model artifacts).
 from __future__ import annotations
 
 import dataclasses
-import os
-import shutil
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +17,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "features"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from feature_helpers import (  # noqa: E402
-    SETTLED,
     build_tables,
     copy_warehouse,
     ingest_all,
@@ -31,17 +27,7 @@ from liftline.forecast.spec import ForecastSpec, load_spec  # noqa: E402
 from liftline.warehouse import create_schema, dispose_engines, get_engine  # noqa: E402
 
 SOURCES = ("stores", "products", "pos", "promotions", "events", "spend", "macro")
-from forecast_helpers import SALES_TABLES  # noqa: E402
-
-
-def deliver(world: Path, home: Path, sources=SOURCES) -> None:
-    """Copy the named extracts into landing/, dated long enough ago to count as settled."""
-    settled = time.time() - SETTLED
-    for source in sources:
-        if (world / source).is_dir():
-            shutil.copytree(world / source, home / "landing" / source)
-            for path in (home / "landing" / source).iterdir():
-                os.utime(path, (settled, settled))
+from forecast_helpers import SALES_TABLES, deliver  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +42,7 @@ def featured_template(forecast_world: Path, tmp_path_factory) -> Path:
     path = home / "warehouse.db"
     engine = get_engine(f"sqlite:///{path}")
     create_schema(engine)
-    deliver(forecast_world, home)
+    deliver(forecast_world, home, SOURCES)
     ingest_all(home, engine)
     build_tables(engine, SALES_TABLES)
     dispose_engines()

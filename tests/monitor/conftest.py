@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fake_slack import FakeSlack  # noqa: E402
 from feature_helpers import build_tables, copy_warehouse, ingest_all, make_world  # noqa: E402
-from forecast_helpers import SALES_TABLES  # noqa: E402
+from forecast_helpers import SALES_TABLES, deliver  # noqa: E402
 
 from liftline.warehouse import create_schema, dispose_engines, get_engine  # noqa: E402
 
@@ -30,13 +30,11 @@ def promo_world(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def promo_template(promo_world: Path, tmp_path_factory) -> Path:
-    from lift_helpers import deliver_sources
-
     home = tmp_path_factory.mktemp("promo_template")
     path = home / "warehouse.db"
     engine = get_engine(f"sqlite:///{path}")
     create_schema(engine)
-    deliver_sources(promo_world, home, PROMO_SOURCES)
+    deliver(promo_world, home, PROMO_SOURCES)
     ingest_all(home, engine)
     build_tables(engine, (*SALES_TABLES, "feat_promo_effectiveness"))
     dispose_engines()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -12,18 +9,6 @@ from sqlalchemy import Engine
 
 from liftline.promo.lift_table import PREDICTION_COLUMNS, write_rows
 from liftline.warehouse import write_transaction
-
-SETTLED = 300
-
-
-def deliver_sources(world: Path, home: Path, sources: tuple[str, ...]) -> None:
-    """Copy the named extracts into landing/, dated long enough ago to count as settled."""
-    settled = time.time() - SETTLED
-    for source in sources:
-        if (world / source).is_dir():
-            shutil.copytree(world / source, home / "landing" / source)
-            for path in (home / "landing" / source).iterdir():
-                os.utime(path, (settled, settled))
 
 
 def truth_promotions(world: Path) -> pd.DataFrame:

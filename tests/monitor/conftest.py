@@ -16,11 +16,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fake_slack import FakeSlack  # noqa: E402
 from feature_helpers import build_tables, copy_warehouse, ingest_all, make_world  # noqa: E402
 from forecast_helpers import SALES_TABLES, deliver  # noqa: E402
+from lift_helpers import PROMO_SOURCES  # noqa: E402
 
 from liftline.warehouse import create_schema, dispose_engines, get_engine  # noqa: E402
-
-PROMO_SOURCES = ("stores", "products", "pos", "promotions", "events", "spend", "macro",
-                 "inventory")
 
 
 @pytest.fixture(scope="session")

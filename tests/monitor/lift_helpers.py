@@ -10,6 +10,9 @@ from sqlalchemy import Engine
 from liftline.promo.lift_table import PREDICTION_COLUMNS, write_rows
 from liftline.warehouse import write_transaction
 
+PROMO_SOURCES = ("stores", "products", "pos", "promotions", "events", "spend", "macro",
+                 "inventory")
+
 
 def truth_promotions(world: Path) -> pd.DataFrame:
     frame = pd.read_csv(world / "_truth" / "promotions.csv", parse_dates=["start_date",

@@ -139,3 +139,24 @@ def test_the_message_names_the_promotion_lifts_and_an_injected_stockout(promo_wa
     assert promo["promo_id"] in text and "stock-outs" in text
     assert "Predicted lift" in text and "Actual lift" in text
     assert len(fake_slack.posted()) >= 2  # the 500 was retried
+
+
+def test_postgresql_measures_and_judges_as_sqlite_does(warehouse, promo_world, promo_warehouse,
+                                                       tmp_path):
+    if warehouse.dialect.name == "sqlite":
+        pytest.skip("compared with the SQLite warehouse: needs LIFTLINE_TEST_POSTGRES_URL")
+    from feature_helpers import build_tables, ingest_all
+    from forecast_helpers import SALES_TABLES, deliver
+    from lift_helpers import PROMO_SOURCES
+
+    deliver(promo_world, tmp_path / "pg_home", PROMO_SOURCES)
+    ingest_all(tmp_path / "pg_home", warehouse)
+    build_tables(warehouse, (*SALES_TABLES, "feat_promo_effectiveness"))
+    found = {name: _measure(engine).promos.set_index("promo_id").sort_index()
+             for name, engine in (("sqlite", promo_warehouse), ("postgresql", warehouse))}
+    columns = ["actual_lift_pct", "baseline_units", "actual_units", "observed_days",
+               "dip_units", "cannibalized_units", "incremental_margin"]
+    pd.testing.assert_frame_equal(found["sqlite"][columns], found["postgresql"][columns],
+                                  check_dtype=False, rtol=1e-6)
+    seed_predictions(warehouse, _diverging_predictions(warehouse, gap=25.0))
+    assert monitor_lift(warehouse, "pg-1", as_of=AS_OF, log=lambda _: None)["alerts"] >= 1

@@ -162,8 +162,9 @@ def lift_model_holdout(engine, truth: pd.DataFrame, as_of) -> pd.DataFrame:
               f"{(column - per['true_lift_pct']).abs().mean():>13.2f}"
               f"{(column - per['realized_lift_pct']).abs().mean():>17.2f}")
     print(f"   classifier: Brier {metrics.get('brier', float('nan')):.4f} (base rate's "
-          f"{metrics.get('brier_base_rate', float('nan')):.4f}); interval half-width "
-          f"{metrics.get('interval_halfwidth_pp', float('nan')):.1f} pp")
+          f"{metrics.get('brier_base_rate', float('nan')):.4f}); 90% interval half-width "
+          f"{metrics.get('promo_interval_halfwidth_pp', float('nan')):.1f} pp per promotion, "
+          f"{metrics.get('interval_halfwidth_pp', float('nan')):.1f} pp per store")
     per["chosen"] = per[f"{model.kind}_lift_pct"] if model.kind in kinds else per[
         "baseline_lift_pct"]
     return per

@@ -97,6 +97,9 @@ def test_json_round_trip_gives_identical_predictions(model, measured):
     again = LiftModel.from_json(json.loads(text))
     pd.testing.assert_frame_equal(model.predict(measured), again.predict(measured))
     assert again.kind == model.kind and again.metrics["mae_pp"] == model.metrics["mae_pp"]
+    # The per-promotion interval (holdout promotions' pooled residuals) survives too.
+    assert np.isfinite(model.promo_halfwidth_pp)
+    assert again.promo_halfwidth_pp == model.promo_halfwidth_pp
 
 
 def test_conformal_interval_covers_the_holdout_at_its_level():

@@ -183,10 +183,16 @@ def _difference(rows: pd.DataFrame, keys: list[str], name: str) -> pd.Series:
 
 
 def _share_spread(pre: pd.DataFrame, keys: list[str]) -> pd.Series:
-    """Relative standard error of the pre-period share: how sure the baseline's level is."""
+    """Relative standard error of the pre-period share: how sure the baseline's level is.
+
+    From weekly blocks, not days: neighbouring days' errors are correlated (a week of good
+    weather, a campaign), so a daily standard error would claim too much precision.
+    """
     clean = pre.loc[pre["baseline_day"] & (pre["baseline"] > 0)]
-    ratio = clean["units"] / clean["baseline"]
-    grouped = ratio.groupby([clean[k] for k in keys])
+    week = (clean["start_date"] - clean["date"]).dt.days // 7
+    blocks = clean.groupby([*(clean[k] for k in keys), week])[["units", "baseline"]].sum()
+    ratio = blocks["units"] / blocks["baseline"]
+    grouped = ratio.groupby(level=list(range(len(keys))))
     se = grouped.std() / np.sqrt(grouped.size().clip(lower=1)) / grouped.mean()
     return se.replace([np.inf, -np.inf], np.nan).rename("baseline_se")
 

@@ -122,6 +122,9 @@ class LiftModel:
     discount_range: dict[str, list[float]] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     version: str | None = None  # the registry version (training run id) it was loaded from
+    # The interval of a whole promotion's lift (its stores pooled) is narrower than a store's:
+    # calibrated on the holdout's per-promotion residuals (NaN: use the store interval).
+    promo_halfwidth_pp: float = math.nan
 
     def predict(self, rows: pd.DataFrame) -> pd.DataFrame:
         """One row per input row (same index): p_any_lift, lift_pct, lift_lower, lift_upper."""
@@ -165,7 +168,7 @@ class LiftModel:
             "vocab": None if self.encoder is None else self.encoder.vocab,
             "boosters": {name: b.model_to_string() for name, b in self.boosters.items()},
             "below_mean": self.below_mean, "discount_range": self.discount_range,
-            "metrics": self.metrics,
+            "metrics": self.metrics, "promo_halfwidth_pp": self.promo_halfwidth_pp,
         }
 
     @classmethod
@@ -179,7 +182,8 @@ class LiftModel:
             encoder=None if d["vocab"] is None else FeatureEncoder(d["vocab"]),
             boosters={name: lgb.Booster(model_str=text) for name, text in d["boosters"].items()},
             below_mean=d["below_mean"], discount_range=d.get("discount_range", {}),
-            metrics=d["metrics"], version=version)
+            metrics=d["metrics"], version=version,
+            promo_halfwidth_pp=d.get("promo_halfwidth_pp", math.nan))
 
 
 def train_lift_model(measured: pd.DataFrame, spec: PromoSpec, log: Log = print) -> LiftModel:
@@ -208,10 +212,21 @@ def train_lift_model(measured: pd.DataFrame, spec: PromoSpec, log: Log = print) 
                   "category mean lift is the model")
         return _fallback(data, cfg, reason, metrics, log, residuals["baseline"])
     final = _fit(metrics["kind"], data, cfg)
-    final.halfwidth_pp = conformal_halfwidth(residuals[metrics["kind"]],
-                                             float(cfg["interval_level"]))
-    final.metrics = {**metrics, "interval_halfwidth_pp": final.halfwidth_pp, "reason": None}
+    level = float(cfg["interval_level"])
+    final.halfwidth_pp = conformal_halfwidth(residuals[metrics["kind"]], level)
+    final.promo_halfwidth_pp = conformal_halfwidth(_promotion_residuals(metrics), level)
+    final.metrics = {**metrics, "interval_halfwidth_pp": final.halfwidth_pp,
+                     "promo_interval_halfwidth_pp": final.promo_halfwidth_pp, "reason": None}
     return final
+
+
+def _promotion_residuals(metrics: dict[str, Any]) -> np.ndarray:
+    """Measured minus predicted lift of each holdout promotion (its stores pooled)."""
+    per_promo = pd.DataFrame(metrics.get("holdout_promotions") or [])
+    column = f"{metrics['kind']}_lift_pct"
+    if per_promo.empty or column not in per_promo:
+        return np.array([])
+    return (per_promo["measured_lift_pct"] - per_promo[column]).to_numpy(dtype="float64")
 
 
 def backtest(train: pd.DataFrame, holdout: pd.DataFrame, cfg: dict[str, Any]

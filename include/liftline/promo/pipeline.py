@@ -129,6 +129,9 @@ def promotion_predictions(bind: Engine | Connection, model: LiftModel
         predicted_lift_upper=sums["lift_upper"] / total,
         p_any_lift=sums["p_any_lift"] / total,
         model_version=model.version, predicted_at=_now())
+    if np.isfinite(model.promo_halfwidth_pp):  # the promotion's own interval, when calibrated
+        out["predicted_lift_lower"] = out["predicted_lift_pct"] - model.promo_halfwidth_pp
+        out["predicted_lift_upper"] = out["predicted_lift_pct"] + model.promo_halfwidth_pp
     return out.reset_index().replace({np.inf: np.nan})
 
 

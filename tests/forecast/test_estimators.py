@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -126,3 +128,28 @@ def test_estimators_refuse_unknown_series_and_non_future_rows():
     with pytest.raises(RuntimeError, match="call fit"):
         SeasonalNaive().predict(future)
     assert SeasonalNaive(weeks=3).set_params(weeks=5).weeks == 5
+
+
+def test_the_counterfactual_switches_promotions_off_and_reads_nothing_after_the_origin():
+    """On promotion days the counterfactual is the promotion-free demand, not the actual."""
+    frame = store_days(stores=2, days=300, noise=0.03, promo_every=13, promo_lift=0.8, seed=2)
+    model = LightGBMForecaster(n_estimators=200).fit(frame)
+    promo_days = frame.loc[(frame["promo_sku_share"] > 0) & (frame["date"] > START
+                                                             + pd.Timedelta(days=200))]
+    first = promo_days["date"].min()
+    windows = pd.DataFrame({"window_id": ["w1", "w2"], "series_key": ["ST-0001", "ST-0002"],
+                            "origin": first - pd.Timedelta(days=1), "first": first,
+                            "last": first + pd.Timedelta(days=4)})
+    found = model.counterfactual(windows).merge(frame, on=["series_key", "date"])
+    free = found["expected"] / (1 + 0.8 * found["promo_sku_share"])  # demand without it
+    assert (found["promo_sku_share"] > 0).all() and len(found) == 10
+    assert np.abs(found["yhat"] - free).sum() / free.sum() < 0.1
+    assert (found["yhat"] < 0.85 * found["units"]).all()  # the 40% promotion lift is gone
+
+    # Units after the origin cannot move it: the same trees over a history whose later
+    # units are scrambled give the same counterfactual.
+    blind = copy.copy(model)
+    after = model.history_["date"] > first - pd.Timedelta(days=1)
+    blind.history_ = model.history_.assign(units=np.where(after, 1.0, model.history_["units"]))
+    again = blind.counterfactual(windows)
+    np.testing.assert_allclose(again["yhat"], model.counterfactual(windows)["yhat"])

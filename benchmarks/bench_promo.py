@@ -46,7 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--world", type=Path, help="reuse a generated small world")
-    parser.add_argument("--replay-days", type=int, default=120)
+    parser.add_argument("--replay-days", type=int, default=120, help="0: no replay")
     parser.add_argument("--keep", type=Path, help="keep the work folder here")
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench_promo_"))
@@ -63,7 +63,8 @@ def main() -> None:
         measurement_accuracy(engine, truth, as_of)
         holdout = lift_model_holdout(engine, truth, as_of)
         window_forecast_error(holdout)
-        replay_alerts(engine, truth, as_of, args.replay_days)
+        if args.replay_days > 0:
+            replay_alerts(engine, truth, as_of, args.replay_days)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -122,7 +122,7 @@ class LiftModel:
     discount_range: dict[str, list[float]] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     version: str | None = None  # the registry version (training run id) it was loaded from
-    # The interval of a whole promotion's lift (its stores pooled) is narrower than a store's:
+    # The interval of a whole promotion's lift (its stores pooled), as ml_promo_lift holds it:
     # calibrated on the holdout's per-promotion residuals (NaN: use the store interval).
     promo_halfwidth_pp: float = math.nan
 

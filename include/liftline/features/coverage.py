@@ -17,6 +17,7 @@ from sqlalchemy import (
     Connection,
     Date,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -57,13 +58,20 @@ def fill(conn: Connection, tmp: Table, query) -> Table:
     return tmp
 
 
-def sales_cells(conn: Connection, as_of: date) -> Table:
-    """Every store x SKU that sold on or before `as_of`: first sale, store and product attributes."""
-    pos, stores, products = clean_table("pos"), clean_table("stores"), clean_table("products")
+def sales_cells(conn: Connection, as_of: date, sold: Table | None = None) -> Table:
+    """Every store x SKU that sold on or before `as_of`: first sale, store and product attributes.
+
+    `sold` is the table whose (date, store_id, sku) rows say what sold: clean POS by default.
+    The tables built after feat_sales_daily pass it instead: it holds one row per POS row up to
+    the as-of date, and its (store_id, sku, date) index answers this GROUP BY in order, where
+    POS's (date, store_id, sku) key makes it sort millions of rows.
+    """
+    stores, products = clean_table("stores"), clean_table("products")
+    sold = clean_table("pos") if sold is None else sold
     firsts = (
-        select(pos.c.store_id, pos.c.sku, func.min(pos.c.date).label("first_date"))
-        .where(pos.c.date <= as_of)
-        .group_by(pos.c.store_id, pos.c.sku)
+        select(sold.c.store_id, sold.c.sku, func.min(sold.c.date).label("first_date"))
+        .where(sold.c.date <= as_of)
+        .group_by(sold.c.store_id, sold.c.sku)
         .subquery()
     )
     tmp = temp_table(
@@ -84,7 +92,10 @@ def sales_cells(conn: Connection, as_of: date) -> Table:
         .outerjoin(stores, stores.c.store_id == firsts.c.store_id)
         .outerjoin(products, products.c.sku == firsts.c.sku)
     )
-    return fill(conn, tmp, query)
+    fill(conn, tmp, query)
+    # Looked up by code for every feature row of feat_sales_daily.
+    Index(f"{tmp.name}_code", tmp.c.cell_code, unique=True).create(conn)
+    return tmp
 
 
 def promo_cover(conn: Connection, cells: Table) -> Table:

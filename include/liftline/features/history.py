@@ -6,7 +6,7 @@ every POS row (SQLite: ~15 s per pass at medium scale, seven passes). Here the r
 by cell and day number, sorted once, and every feature is a `searchsorted` over that one
 array: sums over "the k days before" are differences of a prefix sum, so a day without a POS
 row counts as zero units and the row's own day is never included. The result goes back to the
-warehouse as a temporary table keyed by (cell_code, day_num) for the SQL that assembles rows.
+warehouse as a temporary table keyed by (day_num, cell_code) for the SQL that assembles rows.
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ MEANS = (7, 28)
 PROMO_LOOKAHEAD_DAYS = 28
 _WRITE_ROWS = 250_000
 
+# The POS measures each feature row repeats: read with the history's units anyway, they ride
+# along in its temporary table, so the final SELECT never goes back to the POS table.
+POS_MEASURES = ("units", "revenue", "unit_price")
 HISTORY_COLUMNS = (
     *(f"units_lag_{k}" for k in LAGS),
     *(f"units_mean_{k}" for k in MEANS),
@@ -40,16 +43,21 @@ HISTORY_COLUMNS = (
 def history_table(
     conn: Connection, cells: Table, cover: Table, lookback: date, since: date, as_of: date
 ) -> Table:
-    """A temporary table of the history features of every POS row dated since..as_of."""
+    """A temporary table of every POS row dated since..as_of: its measures and history."""
     sales = _cell_sales(conn, cells, lookback, as_of)
     first_dn = _first_days(conn, cells)
     features = history_features(sales, first_dn, _promo_spans(conn, cells, cover),
                                 to_day_number(since))
+    del sales  # bounded memory: the features are the next big thing
+    # Keyed (day, cell) and written in that order: cell codes follow (store_id, sku), so this is
+    # the order of POS's (date, store_id, sku) key, the order feat_sales_daily's rows are
+    # inserted in (its key B-tree grows by appending), and this one's B-tree is built by
+    # appending too.
     tmp = temp_table(
         conn, "history",
-        Column("cell_code", Integer, primary_key=True, autoincrement=False),
         Column("day_num", Integer, primary_key=True, autoincrement=False),
-        *(Column(name, Float) for name in HISTORY_COLUMNS),
+        Column("cell_code", Integer, primary_key=True, autoincrement=False),
+        *(Column(name, Float) for name in POS_MEASURES + HISTORY_COLUMNS),
     )
     _write(conn, tmp, features)
     return tmp
@@ -58,10 +66,11 @@ def history_table(
 def history_features(
     sales: pd.DataFrame, first_dn: np.ndarray, spans: pd.DataFrame, since_dn: int
 ) -> pd.DataFrame:
-    """History features of each sales row (cell_code, day_num, units) on or after `since_dn`.
+    """History features of each sales row (cell_code, day_num, units) on or after `since_dn`,
+    ordered by (day_num, cell_code).
 
     `first_dn[cell]` is the cell's first sale; `spans` holds (cell_code, start_dn, end_dn) of
-    every promotion covering a cell.
+    every promotion covering a cell. Other columns of `sales` are passed through.
     """
     all_keys = _keys(sales["cell_code"], sales["day_num"])
     order = np.argsort(all_keys, kind="stable")
@@ -72,6 +81,8 @@ def history_features(
     cells, day = keys >> DAY_BITS, keys & DAY_MASK
     age = day - first_dn[cells]  # days of history before the row's day
     out = {"cell_code": cells, "day_num": day}
+    for name in sales.columns.drop(["cell_code", "day_num"]):
+        out[name] = sales[name].to_numpy()[order][keep]
     for k in LAGS:
         out[f"units_lag_{k}"] = np.where(age >= k, _units_at(keys - k, all_keys, units), np.nan)
     for k in MEANS:
@@ -81,7 +92,10 @@ def history_features(
                  - prefix[np.searchsorted(all_keys, keys - k - 1, side="right")])
         out[f"units_mean_{k}"] = np.where(age >= k, total / k, np.nan)
     out["days_since_promo"], out["days_until_promo"] = _promo_distance(keys, cells, day, spans)
-    return pd.DataFrame(out)
+    by_day = np.lexsort((cells, day))
+    for name in out:  # one column at a time: memory for one extra column, not a whole copy
+        out[name] = out[name][by_day]
+    return pd.DataFrame(out, copy=False)
 
 
 def _keys(cells, days) -> np.ndarray:
@@ -120,16 +134,19 @@ def _promo_distance(keys, cells, day, spans: pd.DataFrame) -> tuple[np.ndarray, 
 def _cell_sales(conn: Connection, cells: Table, first: date, last: date) -> pd.DataFrame:
     pos = clean_table("pos")
     query = (
-        select(cells.c.cell_code, day_number(pos.c.date), pos.c.units)
+        select(cells.c.cell_code, day_number(pos.c.date), *(pos.c[m] for m in POS_MEASURES))
         .select_from(pos.join(cells, and_(cells.c.store_id == pos.c.store_id,
                                           cells.c.sku == pos.c.sku)))
         .where(pos.c.date.between(first, last))
     )
-    chunks = [np.asarray(chunk, dtype="float64").reshape(-1, 3)
+    width = 2 + len(POS_MEASURES)
+    # NULL measures arrive as None and become NaN (written back as NULL).
+    chunks = [np.asarray(chunk, dtype="float64").reshape(-1, width)
               for chunk in _driver_chunks(conn, query)]
-    array = np.concatenate(chunks) if chunks else np.empty((0, 3))
+    array = np.concatenate(chunks) if chunks else np.empty((0, width))
     return pd.DataFrame({"cell_code": array[:, 0].astype("int64"),
-                         "day_num": array[:, 1].astype("int64"), "units": array[:, 2]})
+                         "day_num": array[:, 1].astype("int64"),
+                         **{m: array[:, 2 + i] for i, m in enumerate(POS_MEASURES)}})
 
 
 def _driver_chunks(conn: Connection, query, size: int = 500_000):
@@ -183,3 +200,5 @@ def _write(conn: Connection, tmp: Table, features: pd.DataFrame) -> None:
                                  list(zip(*columns, strict=True)))
         return
     bulk_insert(conn, tmp, features)
+    # Autovacuum never analyzes temporary tables; the planner needs this one's size.
+    conn.exec_driver_sql("ANALYZE " + conn.dialect.identifier_preparer.format_table(tmp))

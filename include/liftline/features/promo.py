@@ -37,7 +37,7 @@ def build_promo_effectiveness(
     since = rebuild_from(changes)
     # Rows whose window (post-period included) reaches `since` are rebuilt.
     ends_from = date.min if since == date.min else since - timedelta(days=POST_DAYS)
-    cells = sales_cells(conn, ctx.as_of)
+    cells = sales_cells(conn, ctx.as_of, sold=table("feat_sales_daily"))
     all_cover = read_frame(conn, select(promo_cover(conn, cells)))
     cover = all_cover.loc[all_cover["end_date"] >= pd.Timestamp(ends_from)]
     if cover.empty:

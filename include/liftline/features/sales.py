@@ -1,10 +1,10 @@
 """feat_sales_daily (store x SKU x day) in SQL, and its store x day roll-up in pandas.
 
-The SKU table is the big one (every POS row), so it is one INSERT ... SELECT: no row passes
-through Python. Lags and rolling means are window frames over day numbers, "the k days before"
-(`RANGE BETWEEN k PRECEDING AND 1 PRECEDING`): a day without a POS row counts as zero units,
-and the row's own day is never included. Days since a promotion ended and until the next
-planned start come from marker rows unioned into the same window (one sort, no range join).
+The SKU table is the big one (every POS row), so it is one INSERT ... SELECT over temporary
+tables. Its history (lags, rolling means over "the k days before", promotion distance) is
+computed in numpy (history.py) and written back keyed (day, cell) with the POS measures, so the
+SELECT walks that table in POS's key order, joins small lookups and never reads POS again.
+A whole-table rebuild empties the table and builds its indexes after the load (sql.reloaded).
 
 Incremental: every row on or after the earliest changed date is rebuilt (a change on day d
 moves lags up to 28 days later, and a promotion moves `days_until_promo` up to 28 days earlier).
@@ -18,11 +18,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import (
     Connection,
-    Float,
     and_,
     case,
-    cast,
-    delete,
     func,
     literal,
     null,
@@ -35,7 +32,7 @@ from .base import BuildContext, BuildOutcome, Changes, FeatureSpec
 from .calendar import require_calendar
 from .coverage import country_spend, promo_cover, promo_daily, sales_cells, store_events
 from .history import LAGS, MEANS, PROMO_LOOKAHEAD_DAYS, history_table
-from .sql import day_number, indexes_dropped, rewrite
+from .sql import fresh_statistics, reloaded, rewrite, to_day_number
 
 LOOKBACK_DAYS = max(LAGS + MEANS)
 HORIZON_DAYS = 56  # the store roll-up runs this far past the as-of date (forecast horizon)
@@ -73,9 +70,7 @@ def build_sales_daily(conn: Connection, ctx: BuildContext, changes: Changes) -> 
     since = max(rebuild_from(changes), first_pos)
     require_calendar(conn, since, ctx.as_of)
     whole_table = since <= first_pos
-    with indexes_dropped(conn, feat, when=whole_table):
-        # Without a WHERE, SQLite empties the table in one step instead of row by row.
-        conn.execute(delete(feat) if whole_table else delete(feat).where(feat.c.date >= since))
+    with reloaded(conn, feat, whole=whole_table, since_condition=feat.c.date >= since):
         if since <= ctx.as_of:
             conn.execute(feat.insert().from_select([c.name for c in feat.columns],
                                                    _rows_query(conn, ctx, since)))
@@ -86,25 +81,30 @@ def build_sales_daily(conn: Connection, ctx: BuildContext, changes: Changes) -> 
 def _rows_query(conn: Connection, ctx: BuildContext, since: date):
     """The SELECT of every feat_sales_daily row dated since..as_of, over temporary tables."""
     lookback = since - timedelta(days=LOOKBACK_DAYS)
+    fresh_statistics(conn, clean_table("pos"), clean_table("inventory"), table("feat_calendar"))
     cells = sales_cells(conn, ctx.as_of)
     cover = promo_cover(conn, cells)
     daily = promo_daily(conn, cover, since, ctx.as_of)
     events = store_events(conn, cells, since, ctx.as_of)
     spend = country_spend(conn, cells, since, ctx.as_of)
     history = history_table(conn, cells, cover, lookback, since, ctx.as_of)
-    query = _feature_select(history, cells, daily, events, spend, since, ctx.as_of)
+    query = _feature_select(history, cells, daily, events, spend)
     return query.add_columns(literal(ctx.run_id).label("run_id"))
 
 
-def _feature_select(history, cells, daily, events, spend, since: date, as_of: date):
-    pos, inventory, cal = clean_table("pos"), clean_table("inventory"), table("feat_calendar")
-    unit_price = func.coalesce(pos.c.unit_price, pos.c.revenue / func.nullif(pos.c.units, 0))
+def _feature_select(history, cells, daily, events, spend):
+    """Driven by the history table: it holds every POS row of the range with its measures,
+    keyed (day, cell) in POS's own order, so no row goes back to the POS table and the rows
+    arrive in feat_sales_daily's key order."""
+    inventory, cal = clean_table("inventory"), table("feat_calendar")
+    unit_price = func.coalesce(history.c.unit_price,
+                               history.c.revenue / func.nullif(history.c.units, 0))
     is_stockout = case((inventory.c.on_hand.is_(None), null()),
                        else_=inventory.c.on_hand <= 0)
     return (
         select(
-            pos.c.date, pos.c.store_id, pos.c.sku, cells.c.category, cells.c.region,
-            cells.c.country, pos.c.units, pos.c.revenue, unit_price.label("unit_price"),
+            cal.c.date, cells.c.store_id, cells.c.sku, cells.c.category, cells.c.region,
+            cells.c.country, history.c.units, history.c.revenue, unit_price.label("unit_price"),
             cells.c.list_price,
             (unit_price / func.nullif(cells.c.list_price, 0)).label("price_index"),
             func.coalesce(daily.c.promo_count, 0).label("promo_count"),
@@ -120,20 +120,17 @@ def _feature_select(history, cells, daily, events, spend, since: date, as_of: da
             *(history.c[f"units_mean_{k}"] for k in MEANS),
             cal.c.dow, cal.c.month,
         )
-        .select_from(pos)
-        .join(cells, and_(cells.c.store_id == pos.c.store_id, cells.c.sku == pos.c.sku))
-        .join(history, and_(history.c.cell_code == cells.c.cell_code,
-                            history.c.day_num == day_number(pos.c.date)))
-        .join(cal, cal.c.date == pos.c.date)
-        .outerjoin(daily, and_(daily.c.date == pos.c.date, daily.c.store_id == pos.c.store_id,
-                               daily.c.sku == pos.c.sku))
-        .outerjoin(events, and_(events.c.date == pos.c.date,
-                                events.c.store_id == pos.c.store_id))
-        .outerjoin(spend, and_(spend.c.date == pos.c.date, spend.c.country == cells.c.country))
-        .outerjoin(inventory, and_(inventory.c.date == pos.c.date,
-                                   inventory.c.store_id == pos.c.store_id,
-                                   inventory.c.sku == pos.c.sku))
-        .where(pos.c.date.between(since, as_of))
+        .select_from(history)
+        .join(cells, cells.c.cell_code == history.c.cell_code)
+        .join(cal, cal.c.day_num == history.c.day_num)
+        .outerjoin(daily, and_(daily.c.date == cal.c.date, daily.c.store_id == cells.c.store_id,
+                               daily.c.sku == cells.c.sku))
+        .outerjoin(events, and_(events.c.date == cal.c.date,
+                                events.c.store_id == cells.c.store_id))
+        .outerjoin(spend, and_(spend.c.date == cal.c.date, spend.c.country == cells.c.country))
+        .outerjoin(inventory, and_(inventory.c.date == cal.c.date,
+                                   inventory.c.store_id == cells.c.store_id,
+                                   inventory.c.sku == cells.c.sku))
     )
 
 
@@ -155,7 +152,7 @@ def build_store_daily(conn: Connection, ctx: BuildContext, changes: Changes) -> 
     last = ctx.as_of + timedelta(days=HORIZON_DAYS)
     lookback = since - timedelta(days=LOOKBACK_DAYS)
     require_calendar(conn, since, last)
-    cells = sales_cells(conn, ctx.as_of)
+    cells = sales_cells(conn, ctx.as_of, sold=table("feat_sales_daily"))
     cover = promo_cover(conn, cells)
     grid = _store_grid(conn, cells, lookback, last)
     if grid.empty:
@@ -213,28 +210,45 @@ def _with_sales(conn: Connection, grid: pd.DataFrame, first: date, as_of: date) 
 
 def _with_store_promos(conn: Connection, frame: pd.DataFrame, cells, cover, first: date,
                        last: date) -> pd.DataFrame:
-    daily = promo_daily(conn, cover, first, last)
-    n_cells = select(cells.c.store_id, func.count().label("n")).group_by(cells.c.store_id)
-    n_cells = n_cells.subquery()
-    share = read_frame(conn, select(
-        daily.c.date, daily.c.store_id,
-        (cast(func.count(), Float) / n_cells.c.n).label("promo_sku_share"),
-        func.max(daily.c.max_discount).label("promo_max_discount"),
-    ).join(n_cells, n_cells.c.store_id == daily.c.store_id)
-        .group_by(daily.c.date, daily.c.store_id, n_cells.c.n))
-    cal = table("feat_calendar")
-    active = read_frame(conn, select(
-        cal.c.date, cover.c.store_id,
-        func.count(func.distinct(cover.c.promo_id)).label("promo_count"),
-    ).select_from(cover.join(cal, cal.c.date.between(cover.c.start_date, cover.c.end_date)))
-        .where(cal.c.date.between(first, last)).group_by(cal.c.date, cover.c.store_id))
-    frame = frame.merge(share, on=["date", "store_id"], how="left").merge(
-        active, on=["date", "store_id"], how="left")
-    frame["promo_sku_share"] = frame["promo_sku_share"].fillna(0.0)
+    """Per store and day: distinct promotions, share of the store's SKUs on one, deepest
+    discount; then the distance to the store's promotions."""
+    spans = read_frame(conn, select(cover.c.promo_id, cover.c.store_id, cover.c.sku,
+                                    cover.c.start_dn, cover.c.end_dn, cover.c.discount_pct))
+    n_cells = read_frame(conn, select(cells.c.store_id, func.count().label("n_cells"))
+                         .group_by(cells.c.store_id))
+    per_day = _store_promo_days(spans, to_day_number(first), to_day_number(last))
+    frame = frame.merge(per_day, on=["store_id", "day_num"], how="left").merge(
+        n_cells, on="store_id", how="left")
+    frame["promo_sku_share"] = (frame.pop("promoted_skus") / frame.pop("n_cells")).fillna(0.0)
     frame["promo_count"] = frame["promo_count"].fillna(0).astype("int64")
-    spans = read_frame(conn, select(cover.c.store_id, cover.c.start_dn, cover.c.end_dn)
-                       .distinct())
-    return _with_promo_distance(frame, spans)
+    return _with_promo_distance(frame, spans[["store_id", "start_dn", "end_dn"]]
+                                .drop_duplicates())
+
+
+def _store_promo_days(spans: pd.DataFrame, first_dn: int, last_dn: int) -> pd.DataFrame:
+    """Aggregates of the promotions active per store and day in [first_dn, last_dn].
+
+    In pandas rather than over a calendar join in SQL: the promotion x SKU x day rows are a
+    few hundred thousand, where SQLite took seconds per pass to spread and count them.
+    """
+    start = spans["start_dn"].clip(lower=first_dn).to_numpy(dtype="int64")
+    end = spans["end_dn"].clip(upper=last_dn).to_numpy(dtype="int64")
+    length = np.maximum(end - start + 1, 0)
+    row = np.repeat(np.arange(len(spans)), length)
+    offset = np.arange(len(row)) - np.repeat(np.cumsum(length) - length, length)
+    days = pd.DataFrame({
+        "store_id": spans["store_id"].to_numpy()[row],
+        "day_num": start[row] + offset,
+        "promo_id": spans["promo_id"].to_numpy()[row],
+        "sku": spans["sku"].to_numpy()[row],
+        "discount_pct": spans["discount_pct"].to_numpy(dtype="float64")[row],
+    })
+    grouped = days.groupby(["store_id", "day_num"], sort=False)
+    return pd.DataFrame({
+        "promo_count": grouped["promo_id"].nunique(),
+        "promoted_skus": grouped["sku"].nunique(),
+        "promo_max_discount": grouped["discount_pct"].max(),
+    }).reset_index()
 
 
 def _with_promo_distance(frame: pd.DataFrame, spans: pd.DataFrame) -> pd.DataFrame:

@@ -200,23 +200,34 @@ def _with_history(conn: Connection, frame: pd.DataFrame, ends_from: date) -> pd.
     kept = read_frame(conn, select(feat.c.promo_id, feat.c.store_id, feat.c.category,
                                    feat.c.start_date, feat.c.end_date, feat.c.observed_lift_pct)
                       .where(feat.c.end_date < ends_from))
-    history = pd.concat([kept, frame[kept.columns]], ignore_index=True)
-    pairs = frame[["promo_id", "store_id", "category", "start_date"]].merge(
-        history, on=["store_id", "category"], suffixes=("", "_past"))
+    return with_category_history(frame, pd.concat([kept, frame[kept.columns]],
+                                                  ignore_index=True))
+
+
+def with_category_history(rows: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
+    """`rows` (store_id, category, start_date) with the store's promotions of the category in
+    `history` that ended before each start: how many, their mean and last observed lift, and
+    the days since the last one ended. Point in time: what was known when each one started.
+
+    Also how the lift model's what-if and recommendation rows get these features, so a
+    prediction sees them exactly as training did.
+    """
+    keys = ["store_id", "category", "start_date"]
+    past = history[["store_id", "category", "end_date", "observed_lift_pct"]]
+    pairs = rows[keys].drop_duplicates().merge(past, on=["store_id", "category"])
     pairs = pairs.loc[pairs["end_date"] < pairs["start_date"]]
-    pairs = pairs.sort_values("end_date", kind="mergesort")
-    grouped = pairs.groupby(["promo_id", "store_id"])
+    grouped = pairs.sort_values("end_date", kind="mergesort").groupby(keys)
     summary = pd.DataFrame({
         "past_promos_category": grouped.size(),
         "past_lift_mean_category": grouped["observed_lift_pct"].mean(),
         "past_lift_last_category": grouped["observed_lift_pct"].last(),
         "last_end": grouped["end_date"].max(),
     }).reset_index()
-    frame = frame.merge(summary, on=["promo_id", "store_id"], how="left")
-    frame["past_promos_category"] = frame["past_promos_category"].fillna(0).astype("int64")
-    frame["days_since_category_promo"] = pd.array(
-        (frame["start_date"] - frame.pop("last_end")).dt.days, dtype="Int64")
-    return frame
+    rows = rows.merge(summary, on=keys, how="left")
+    rows["past_promos_category"] = rows["past_promos_category"].fillna(0).astype("int64")
+    rows["days_since_category_promo"] = pd.array(
+        (rows["start_date"] - rows.pop("last_end")).dt.days, dtype="Int64")
+    return rows
 
 
 def _outcome(changes: Changes, rows: int, ends_from: date) -> BuildOutcome:

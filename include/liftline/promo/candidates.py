@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
+from liftline.features.promo import with_category_history
 from liftline.warehouse import clean_table, read_frame, table
 
 BASELINE_DAYS = 28  # unpromoted open days averaged for the baseline ...
@@ -82,7 +83,7 @@ def feature_rows(candidates: pd.DataFrame, cat: Catalogue) -> pd.DataFrame:
     for column in ("region", "country"):
         rows[column] = _lookup(rows, "store_id", cat.stores, column)
     rows = _with_concurrency(rows, cat.history)
-    return _with_history(rows, cat.history)
+    return with_category_history(rows, cat.history)
 
 
 def _lookup(rows: pd.DataFrame, key: str, dimension: pd.DataFrame, column: str) -> pd.Series:
@@ -103,26 +104,6 @@ def _with_concurrency(rows: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame
               .nunique().rename("concurrent_promos").reset_index())
     rows = rows.merge(counts, on=["store_id", "start_date", "end_date"], how="left")
     rows["concurrent_promos"] = rows["concurrent_promos"].fillna(0).astype("int64")
-    return rows
-
-
-def _with_history(rows: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
-    """The store's promotions of the category that end before the start (point in time)."""
-    keys = rows[["store_id", "category", "start_date"]].drop_duplicates()
-    past = history[["store_id", "category", "end_date", "observed_lift_pct"]]
-    pairs = keys.merge(past, on=["store_id", "category"])
-    pairs = pairs.loc[pairs["end_date"] < pairs["start_date"]].sort_values(
-        "end_date", kind="mergesort")
-    grouped = pairs.groupby(["store_id", "category", "start_date"])
-    summary = pd.DataFrame({
-        "past_promos_category": grouped.size(),
-        "past_lift_mean_category": grouped["observed_lift_pct"].mean(),
-        "past_lift_last_category": grouped["observed_lift_pct"].last(),
-        "last_end": grouped["end_date"].max(),
-    }).reset_index()
-    rows = rows.merge(summary, on=["store_id", "category", "start_date"], how="left")
-    rows["past_promos_category"] = rows["past_promos_category"].fillna(0).astype("int64")
-    rows["days_since_category_promo"] = (rows["start_date"] - rows.pop("last_end")).dt.days
     return rows
 
 

@@ -144,7 +144,7 @@ def test_the_message_names_the_promotion_lifts_and_an_injected_stockout(promo_wa
 def test_postgresql_measures_and_judges_as_sqlite_does(warehouse, promo_world, promo_warehouse,
                                                        tmp_path):
     if warehouse.dialect.name == "sqlite":
-        pytest.skip("compared with the SQLite warehouse: needs LIFTLINE_TEST_POSTGRES_URL")
+        pytest.skip("SQLite is the reference this test compares PostgreSQL with")
     from feature_helpers import build_tables, ingest_all
     from forecast_helpers import SALES_TABLES, deliver
     from lift_helpers import PROMO_SOURCES

@@ -10,7 +10,14 @@ from datetime import datetime
 
 from airflow.sdk import TriggerRule, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
-from liftline_airflow import DEFAULT_ARGS, pipeline_params, run_url, slack_target
+from liftline_airflow import (
+    DEFAULT_ARGS,
+    for_xcom,
+    pipeline_params,
+    run_url,
+    slack_target,
+    warehouse,
+)
 
 DOC_MD = """
 ### Monitor promotion lift
@@ -41,17 +48,12 @@ Daily, after `score_models` (so predictions of promotions starting today are fro
 def monitor_lift():
     @task(task_id="monitor_lift")
     def measure_and_judge() -> dict:
-        import json
-
         from liftline.monitor.lift import monitor_lift as monitor
-        from liftline.warehouse import create_schema, get_engine
 
         ctx = get_current_context()
-        engine = get_engine()
-        create_schema(engine)
-        summary = monitor(engine, run_id=ctx["run_id"], as_of=ctx["params"]["as_of"],
+        summary = monitor(warehouse(), run_id=ctx["run_id"], as_of=ctx["params"]["as_of"],
                           link=run_url(ctx["dag"].dag_id, ctx["run_id"]))
-        return json.loads(json.dumps(summary, default=str))
+        return for_xcom(summary)
 
     @task(trigger_rule=TriggerRule.ALL_DONE)
     def deliver_alerts() -> str:

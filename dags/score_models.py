@@ -11,7 +11,7 @@ from datetime import datetime
 
 from airflow.sdk import TriggerRule, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
-from liftline_airflow import DEFAULT_ARGS, pipeline_params, slack_target
+from liftline_airflow import DEFAULT_ARGS, for_xcom, pipeline_params, slack_target, warehouse
 
 DOC_MD = """
 ### Score models
@@ -46,29 +46,17 @@ baseline forecasts, with a log line saying so).
 def score_models():
     @task
     def score_forecasts() -> dict:
-        import json
-
         from liftline.forecast import score_forecasts as score
-        from liftline.warehouse import create_schema, get_engine
 
         ctx = get_current_context()
-        engine = get_engine()
-        create_schema(engine)
-        summary = score(engine, run_id=ctx["run_id"], as_of=ctx["params"]["as_of"])
-        return json.loads(json.dumps(summary, default=str))
+        return for_xcom(score(warehouse(), run_id=ctx["run_id"], as_of=ctx["params"]["as_of"]))
 
     @task
     def score_promotions() -> dict:
-        import json
-
         from liftline.promo import score_promotions as score
-        from liftline.warehouse import create_schema, get_engine
 
         ctx = get_current_context()
-        engine = get_engine()
-        create_schema(engine)
-        summary = score(engine, run_id=ctx["run_id"], as_of=ctx["params"]["as_of"])
-        return json.loads(json.dumps(summary, default=str))
+        return for_xcom(score(warehouse(), run_id=ctx["run_id"], as_of=ctx["params"]["as_of"]))
 
     @task(trigger_rule=TriggerRule.ALL_DONE)
     def deliver_alerts() -> str:

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from airflow.sdk import TriggerRule, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
-from liftline_airflow import DEFAULT_ARGS, pipeline_params
+from liftline_airflow import DEFAULT_ARGS, for_xcom, pipeline_params, warehouse
 
 DOC_MD = """
 ### Train models
@@ -52,11 +52,8 @@ def train_models():
     @task
     def forecast_regions() -> list[str]:
         from liftline.forecast import training_regions
-        from liftline.warehouse import create_schema, get_engine
 
-        engine = get_engine()
-        create_schema(engine)
-        return training_regions(engine)
+        return training_regions(warehouse())
 
     @task(max_active_tis_per_dagrun=2)
     def train_forecast(region: str) -> dict:
@@ -66,16 +63,13 @@ def train_models():
         ctx = get_current_context()
         summary = train_forecasts(get_engine(), run_id=ctx["run_id"], region=region or None,
                                   as_of=ctx["params"]["as_of"])
-        return _plain(summary)
+        return for_xcom(summary)
 
     @task
     def mmm_fits() -> list[dict]:
         from liftline.mmm import fit_keys, load_spec
-        from liftline.warehouse import create_schema, get_engine
 
-        engine = get_engine()
-        create_schema(engine)
-        return fit_keys(engine, load_spec())
+        return fit_keys(warehouse(), load_spec())
 
     @task(max_active_tis_per_dagrun=2)
     def fit_mmm(fit: dict) -> dict:
@@ -84,17 +78,14 @@ def train_models():
 
         ctx = get_current_context()
         outcome = fit_and_write_mmm(get_engine(), run_id=ctx["run_id"], **fit)
-        return _plain(outcome)
+        return for_xcom(outcome)
 
     @task
     def train_promo_lift() -> dict:
         from liftline.promo import train_promo_lift as train
-        from liftline.warehouse import create_schema, get_engine
 
         ctx = get_current_context()
-        engine = get_engine()
-        create_schema(engine)
-        return _plain(train(engine, run_id=ctx["run_id"], as_of=ctx["params"]["as_of"]))
+        return for_xcom(train(warehouse(), run_id=ctx["run_id"], as_of=ctx["params"]["as_of"]))
 
     @task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)
     def fail_if_any_failed() -> None:
@@ -103,16 +94,6 @@ def train_models():
     forecasts = train_forecast.expand(region=forecast_regions())
     mixes = fit_mmm.expand(fit=mmm_fits())
     [forecasts, mixes, train_promo_lift()] >> fail_if_any_failed()
-
-
-def _plain(value) -> dict:
-    """A JSON-safe summary for XCom (drops frames and other objects the UI cannot show)."""
-    import json
-    from dataclasses import asdict, is_dataclass
-
-    if is_dataclass(value):
-        value = asdict(value)
-    return json.loads(json.dumps(value, default=str))
 
 
 train_models()

@@ -9,6 +9,7 @@ so parsing a DAG stays cheap. `.airflowignore` keeps the DAG parser out of this 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 from urllib.parse import quote
 
 from airflow.sdk import Asset, AssetAlias, Connection, Param, conf
@@ -75,3 +76,23 @@ def run_url(dag_id: str, run_id: str) -> str:
     """Link to a DAG run in the Airflow UI (base from `[api] base_url`, as task log links use)."""
     base = conf.get("api", "base_url", fallback=None) or "http://localhost:8080"
     return f"{base.rstrip('/')}/dags/{dag_id}/runs/{quote(run_id, safe='')}"
+
+
+def warehouse():
+    """The configured warehouse's engine, its schema created or migrated (idempotent)."""
+    from liftline.warehouse import create_schema, get_engine
+
+    engine = get_engine()
+    create_schema(engine)
+    return engine
+
+
+def for_xcom(value: Any) -> Any:
+    """A task's summary as strict JSON for XCom: dataclasses as dicts, dates and other objects
+    as strings, NaN and infinities as null (XCom refuses them)."""
+    import json
+    from dataclasses import asdict, is_dataclass
+
+    if is_dataclass(value):
+        value = asdict(value)
+    return json.loads(json.dumps(value, default=str), parse_constant=lambda _: None)

@@ -58,7 +58,7 @@ def train_promo_lift(engine: Engine, run_id: str, as_of: date | str | None = Non
     uri = save_lift_model(engine, run_id, model)
     seconds = round(time.perf_counter() - started, 1)
     log(f"promo lift model kept as {uri} ({model.kind}; {seconds} s)")
-    headline = {k: _finite(v) for k, v in model.metrics.items() if not isinstance(v, dict | list)}
+    headline = {k: v for k, v in model.metrics.items() if not isinstance(v, dict | list)}
     return {"status": "trained", "version": run_id, "kind": model.kind, "seconds": seconds,
             **headline}
 
@@ -133,13 +133,6 @@ def promotion_predictions(bind: Engine | Connection, model: LiftModel
         out["predicted_lift_lower"] = out["predicted_lift_pct"] - model.promo_halfwidth_pp
         out["predicted_lift_upper"] = out["predicted_lift_pct"] + model.promo_halfwidth_pp
     return out.reset_index().replace({np.inf: np.nan})
-
-
-def _finite(value: Any) -> Any:
-    """NaN and infinities as None: summaries go to XCom, which only takes strict JSON."""
-    if isinstance(value, float | np.floating) and not np.isfinite(value):
-        return None
-    return value
 
 
 def _now() -> datetime:

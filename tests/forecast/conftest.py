@@ -17,17 +17,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "features"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from feature_helpers import (  # noqa: E402
-    build_tables,
     copy_warehouse,
-    ingest_all,
     make_world,
 )
+from forecast_helpers import SALES_TABLES, build_featured_template  # noqa: E402
 
 from liftline.forecast.spec import ForecastSpec, load_spec  # noqa: E402
-from liftline.warehouse import create_schema, dispose_engines, get_engine  # noqa: E402
+from liftline.warehouse import dispose_engines  # noqa: E402
 
 SOURCES = ("stores", "products", "pos", "promotions", "events", "spend", "macro")
-from forecast_helpers import SALES_TABLES, deliver  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -38,15 +36,8 @@ def forecast_world(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def featured_template(forecast_world: Path, tmp_path_factory) -> Path:
     """A SQLite warehouse with the world ingested and the sales feature tables built."""
-    home = tmp_path_factory.mktemp("forecast_template")
-    path = home / "warehouse.db"
-    engine = get_engine(f"sqlite:///{path}")
-    create_schema(engine)
-    deliver(forecast_world, home, SOURCES)
-    ingest_all(home, engine)
-    build_tables(engine, SALES_TABLES)
-    dispose_engines()
-    return path
+    return build_featured_template(forecast_world, tmp_path_factory.mktemp("forecast_template"), SOURCES,
+                                   SALES_TABLES)
 
 
 @pytest.fixture

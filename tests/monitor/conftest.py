@@ -14,11 +14,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "alerts"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fake_slack import FakeSlack  # noqa: E402
-from feature_helpers import build_tables, copy_warehouse, ingest_all, make_world  # noqa: E402
-from forecast_helpers import SALES_TABLES, deliver  # noqa: E402
+from feature_helpers import copy_warehouse, make_world  # noqa: E402
+from forecast_helpers import SALES_TABLES, build_featured_template  # noqa: E402
 from lift_helpers import PROMO_SOURCES  # noqa: E402
 
-from liftline.warehouse import create_schema, dispose_engines, get_engine  # noqa: E402
+from liftline.warehouse import dispose_engines  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -28,15 +28,9 @@ def promo_world(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def promo_template(promo_world: Path, tmp_path_factory) -> Path:
-    home = tmp_path_factory.mktemp("promo_template")
-    path = home / "warehouse.db"
-    engine = get_engine(f"sqlite:///{path}")
-    create_schema(engine)
-    deliver(promo_world, home, PROMO_SOURCES)
-    ingest_all(home, engine)
-    build_tables(engine, (*SALES_TABLES, "feat_promo_effectiveness"))
-    dispose_engines()
-    return path
+    """A SQLite warehouse with the world ingested and the sales and promotion tables built."""
+    return build_featured_template(promo_world, tmp_path_factory.mktemp("promo_template"),
+                                   PROMO_SOURCES, (*SALES_TABLES, "feat_promo_effectiveness"))
 
 
 @pytest.fixture

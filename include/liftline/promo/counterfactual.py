@@ -1,12 +1,13 @@
 """The counterfactual baseline: what the promoted SKUs would have sold without the promotion.
 
 Method `forecast` (the default): the sales-forecast stage's global LightGBM model, fitted on
-every store-day up to the as-of date, forecasts each covered store from `pre_days` before the
+every store-day up to the as-of date, forecasts each covered store from `lookback_days` before the
 promotion's start with every promotion switched off until 14 days after the window
 (`LightGBMForecaster.counterfactual`). That gives the store's promotion-free shape: weekday,
 season, holidays, closures. The promoted SKUs' part of it is their share of that store
-counterfactual on the clean pre-period days (trading, and no covered SKU on another
-promotion):
+counterfactual on the latest `share_days` clean pre-period days within `lookback_days` before
+the start (trading, and no SKU of the category in the store on a promotion or in the dip after
+one; a sibling's promotion cannibalises the promoted SKUs):
 
     baseline(day) = store_cf(day) x sum(promoted units, clean pre days) / sum(store_cf, same days)
 

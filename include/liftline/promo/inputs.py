@@ -63,7 +63,6 @@ def window_sales(engine: Engine, terms: pd.DataFrame, as_of: date, pre_days: int
             return pd.DataFrame(columns=["promo_id", "store_id", "role", "date", "units"])
         tmp = _window_table(conn, windows)
         frame = read_frame(conn, _daily_sums(tmp, as_of, post_days))
-        conn.rollback()
     frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
     return frame
 

@@ -25,7 +25,12 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from .counterfactual import pre_period_baseline, scale_to_cells, store_counterfactuals
+from .counterfactual import (
+    MIN_CLEAN_DAYS,
+    pre_period_baseline,
+    scale_to_cells,
+    store_counterfactuals,
+)
 from .inputs import PROMOTED, SIBLING, promotion_terms, store_units, window_sales
 from .spec import PromoSpec
 
@@ -79,8 +84,9 @@ def _with_same_category_overlaps(terms: pd.DataFrame) -> pd.DataFrame:
 
 
 def _baseline_days(days: pd.DataFrame, share_days: int) -> pd.Series:
-    """The latest `share_days` clean pre-period days of each window and role: trading, and
-    no covered SKU on a promotion or in the dip after one."""
+    """The latest `share_days` clean pre-period days of each window and role: trading, and no
+    SKU of the category in the store (covered or sibling) on a promotion or in the dip after
+    one. A sibling's promotion cannibalises the promoted SKUs, so its days are out too."""
     busy = days.groupby(["promo_id", "store_id", "date"])["promo_cells"].transform("sum")
     clean = (days["date"] < days["start_date"]) & days["trading"] & (busy == 0)
     recency = (days["date"].where(clean).groupby([days["promo_id"], days["store_id"],
@@ -95,8 +101,7 @@ def _dense_days(terms: pd.DataFrame, sales: pd.DataFrame, engine: Engine, as_of:
     roles = sales[["promo_id", "store_id", "role"]].drop_duplicates()
     spans = roles.merge(terms[["promo_id", "store_id", "start_date", "end_date"]],
                         on=["promo_id", "store_id"])
-    first = spans["start_date"] - pd.Timedelta(days=pre_days)
-    last = (spans["end_date"] + pd.Timedelta(days=post_days)).clip(upper=pd.Timestamp(as_of))
+    first, last = _window_bounds(spans, pre_days, post_days, as_of)
     spans["date"] = [pd.date_range(a, b) for a, b in zip(first, last, strict=True)]
     days = spans.explode("date").dropna(subset=["date"])
     days["date"] = days["date"].astype("datetime64[ns]")
@@ -136,14 +141,23 @@ def _baselines(engine: Engine, daily: pd.DataFrame, terms: pd.DataFrame, as_of: 
         if cfg["method"] == "forecast":
             count = daily.loc[fallback & (daily["role"] == PROMOTED), "window_id"].nunique()
             notes.append(f"{count} promotion-store window(s) measured against the pre-period "
-                         "mean: no forecast counterfactual, or under 7 clean pre-period days")
+                         "mean: no forecast counterfactual, or under "
+                         f"{MIN_CLEAN_DAYS} clean pre-period days")
     return daily, notes
+
+
+def _window_bounds(frame: pd.DataFrame, pre_days: int, post_days: int, as_of: date
+                   ) -> tuple[pd.Series, pd.Series]:
+    """First and last day read for each window: the pre-period to the post-period's end,
+    never after as-of."""
+    first = frame["start_date"] - pd.Timedelta(days=pre_days)
+    last = (frame["end_date"] + pd.Timedelta(days=post_days)).clip(upper=pd.Timestamp(as_of))
+    return first, last
 
 
 def _forecast_windows(terms: pd.DataFrame, pre_days: int, post_days: int,
                       as_of: date) -> pd.DataFrame:
-    first = terms["start_date"] - pd.Timedelta(days=pre_days)
-    last = (terms["end_date"] + pd.Timedelta(days=post_days)).clip(upper=pd.Timestamp(as_of))
+    first, last = _window_bounds(terms, pre_days, post_days, as_of)
     return pd.DataFrame({"window_id": terms["promo_id"] + "|" + terms["store_id"],
                          "store_id": terms["store_id"],
                          "origin": first - pd.Timedelta(days=1), "first": first, "last": last})

@@ -47,8 +47,7 @@ def history_table(
     sales = _cell_sales(conn, cells, lookback, as_of)
     first_dn = _first_days(conn, cells)
     features = history_features(sales, first_dn, _promo_spans(conn, cells, cover),
-                                to_day_number(since))
-    del sales  # bounded memory: the features are the next big thing
+                                to_day_number(since))  # consumes `sales`: bounded memory
     # Keyed (day, cell) and written in that order: cell codes follow (store_id, sku), so this is
     # the order of POS's (date, store_id, sku) key, the order feat_sales_daily's rows are
     # inserted in (its key B-tree grows by appending), and this one's B-tree is built by
@@ -64,34 +63,43 @@ def history_table(
 
 
 def history_features(
-    sales: pd.DataFrame, first_dn: np.ndarray, spans: pd.DataFrame, since_dn: int
+    sales: dict[str, np.ndarray], first_dn: np.ndarray, spans: pd.DataFrame, since_dn: int
 ) -> pd.DataFrame:
     """History features of each sales row (cell_code, day_num, units) on or after `since_dn`,
     ordered by (day_num, cell_code).
 
-    `first_dn[cell]` is the cell's first sale; `spans` holds (cell_code, start_dn, end_dn) of
-    every promotion covering a cell. Other columns of `sales` are passed through.
+    `sales` maps column names to equal-length arrays; it is consumed (each array is dropped
+    from it once used, so peak memory holds one copy of the rows, not two). `first_dn[cell]`
+    is the cell's first sale; `spans` holds (cell_code, start_dn, end_dn) of every promotion
+    covering a cell. Other columns of `sales` are passed through.
     """
-    all_keys = _keys(sales["cell_code"], sales["day_num"])
+    day_num = sales.pop("day_num")
+    all_keys = _keys(sales.pop("cell_code"), day_num)
     order = np.argsort(all_keys, kind="stable")
-    all_keys, units = all_keys[order], sales["units"].to_numpy(dtype="float64")[order]
-    prefix = np.concatenate(([0.0], np.cumsum(np.nan_to_num(units))))
-    keep = sales["day_num"].to_numpy()[order] >= since_dn
+    all_keys = all_keys[order]
+    keep = day_num[order] >= since_dn
+    del day_num
+    units = np.asarray(sales["units"], dtype="float64")[order]
     keys = all_keys[keep]
     cells, day = keys >> DAY_BITS, keys & DAY_MASK
-    age = day - first_dn[cells]  # days of history before the row's day
     out = {"cell_code": cells, "day_num": day}
-    for name in sales.columns.drop(["cell_code", "day_num"]):
-        out[name] = sales[name].to_numpy()[order][keep]
+    for name in list(sales):
+        out[name] = sales.pop(name)[order][keep]
+    del order
+    age = day - first_dn[cells]  # days of history before the row's day
     for k in LAGS:
         out[f"units_lag_{k}"] = np.where(age >= k, _units_at(keys - k, all_keys, units), np.nan)
+    prefix = np.concatenate(([0.0], np.cumsum(np.nan_to_num(units))))
+    del units
     for k in MEANS:
         # Sum of the days [d-k, d-1]: prefix up to key-1 minus prefix up to key-k-1. Rows of
         # other cells lie wholly below or above both bounds, so they cancel.
         total = (prefix[np.searchsorted(all_keys, keys - 1, side="right")]
                  - prefix[np.searchsorted(all_keys, keys - k - 1, side="right")])
         out[f"units_mean_{k}"] = np.where(age >= k, total / k, np.nan)
+    del prefix, all_keys, age, total
     out["days_since_promo"], out["days_until_promo"] = _promo_distance(keys, cells, day, spans)
+    del keys
     by_day = np.lexsort((cells, day))
     for name in out:  # one column at a time: memory for one extra column, not a whole copy
         out[name] = out[name][by_day]
@@ -131,7 +139,9 @@ def _promo_distance(keys, cells, day, spans: pd.DataFrame) -> tuple[np.ndarray, 
     return since.astype("float64"), until.astype("float64")
 
 
-def _cell_sales(conn: Connection, cells: Table, first: date, last: date) -> pd.DataFrame:
+def _cell_sales(conn: Connection, cells: Table, first: date, last: date
+                ) -> dict[str, np.ndarray]:
+    """cell_code, day_num and the POS measures of every POS row in [first, last], as arrays."""
     pos = clean_table("pos")
     query = (
         select(cells.c.cell_code, day_number(pos.c.date), *(pos.c[m] for m in POS_MEASURES))
@@ -139,14 +149,19 @@ def _cell_sales(conn: Connection, cells: Table, first: date, last: date) -> pd.D
                                           cells.c.sku == pos.c.sku)))
         .where(pos.c.date.between(first, last))
     )
-    width = 2 + len(POS_MEASURES)
-    # NULL measures arrive as None and become NaN (written back as NULL).
-    chunks = [np.asarray(chunk, dtype="float64").reshape(-1, width)
-              for chunk in _driver_chunks(conn, query)]
-    array = np.concatenate(chunks) if chunks else np.empty((0, width))
-    return pd.DataFrame({"cell_code": array[:, 0].astype("int64"),
-                         "day_num": array[:, 1].astype("int64"),
-                         **{m: array[:, 2 + i] for i, m in enumerate(POS_MEASURES)}})
+    names = ("cell_code", "day_num", *POS_MEASURES)
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    for chunk in _driver_chunks(conn, query):
+        # NULL measures arrive as None and become NaN (written back as NULL). Each chunk is
+        # split into its columns at once, so only one chunk is ever held as a 2-D array.
+        array = np.asarray(chunk, dtype="float64").reshape(-1, len(names))
+        for i, name in enumerate(names):
+            parts[name].append(array[:, i].copy())
+    columns = {}
+    for name in names:  # concatenated one column at a time: bounded memory
+        column = np.concatenate(parts.pop(name)) if parts[name] else np.empty(0)
+        columns[name] = column.astype("int64") if name in ("cell_code", "day_num") else column
+    return columns
 
 
 def _driver_chunks(conn: Connection, query, size: int = 500_000):

@@ -28,8 +28,8 @@ import pandas as pd
 from .base import Forecaster
 from .conformal import ResidualQuantiles
 from .frames import KEY
-from .panel import Panel, build_panels
-from .seasonal import YearlyIndex, promo_response, promotion_factor
+from .panel import Panel, build_panels, without_holidays
+from .seasonal import HOLIDAY_AFTER, YearlyIndex, promo_response, promotion_factor
 
 YEAR = 364  # 52 weeks: the same weekday last year
 MIN_LEVEL_DAYS = 3
@@ -38,7 +38,7 @@ FEATURES = (
     "season", "promo_factor", "horizon", "dow", "day_of_year", "month", "day_of_month",
     "share", "depth", "promo_count", "until", "since", "events", "holiday",
     "ended", "share_ended_7", "share_days_14", "depth_days_14",
-    "before_closed", "after_closed", "holiday_ratio",
+    "before_closed", "after_closed", "holiday_ratio", "after_holiday",
     "level_7_ratio", "level_91_ratio", "dow_ratio", "log_level",
     "ly_ratio", "ly_day_ratio", "ly_share", "ly_growth",
     "share_at_origin", "spend_ratio", "spend_7_ratio", "age", "format",
@@ -179,9 +179,11 @@ class LightGBMForecaster(Forecaster):
                                     _day_number(panel, t))
         level_56 = panel.mean(origin - 55, origin, MIN_LEVEL_DAYS)
         level_ly = panel.mean(origin - YEAR - 27, origin - YEAR, 14)
-        ly_window = panel.mean(t - YEAR - 3, t - YEAR + 3, 3)
+        plain = without_holidays(panel, HOLIDAY_AFTER)  # last year's days, holidays aside
+        ly_window = plain.mean(t - YEAR - 3, t - YEAR + 3, 3)
         spend_28 = panel.spend_mean(origin - 27, origin)
         spend_91 = panel.spend_mean(origin - 90, origin)
+        after_holiday, holiday_ratio = _holiday_ratio(panel, origin, t)
         features = {
             "season": season,
             "promo_factor": panel.at(factor, t, 1.0),
@@ -200,7 +202,8 @@ class LightGBMForecaster(Forecaster):
             "holiday": panel.at(panel.holiday.astype("float64"), t, 0.0),
             "before_closed": panel.at(panel.closed.astype("float64"), t + 1, 0.0),
             "after_closed": panel.at(panel.closed.astype("float64"), t - 1, 0.0),
-            "holiday_ratio": _holiday_ratio(panel, origin, t),
+            "holiday_ratio": holiday_ratio,
+            "after_holiday": after_holiday,
             **_recent_promotion(panel, t),
             "level": level,
             "level_7_ratio": panel.mean(origin - 6, origin, 2) / level,
@@ -208,7 +211,7 @@ class LightGBMForecaster(Forecaster):
             "dow_ratio": _same_weekday_mean(panel, origin, horizon) / level_56,
             "log_level": np.log1p(level),
             "ly_ratio": ly_window / level_ly,
-            "ly_day_ratio": panel.at(panel.units, t - YEAR) / level_ly,
+            "ly_day_ratio": plain.at(plain.units, t - YEAR) / level_ly,
             "ly_share": panel.at(panel.share, t - YEAR, np.nan),
             "ly_growth": level / level_ly,
             "share_at_origin": panel.share_mean(origin - 27, origin),
@@ -281,25 +284,46 @@ def _same_weekday_mean(panel: Panel, origin: np.ndarray, horizon: np.ndarray,
     return np.where(count >= 2, total / np.maximum(count, 1), np.nan)
 
 
-def _holiday_ratio(panel: Panel, origin: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Units on the last occurrence (<= origin) of t's holiday, over the 28 days before it."""
-    out = np.full(len(t), np.nan)
-    named = [i for i, day in enumerate(t) if 0 <= day < len(panel) and panel.names[day]]
-    if not named:
-        return out
+def _holiday_ratio(panel: Panel, origin: np.ndarray, t: np.ndarray, after: int = HOLIDAY_AFTER
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """(days since the latest named day within `after` days before t, or NaN; how that day
+    offset sold the last time, <= origin: units there over the 28 days before the holiday).
+
+    Offset 0 is the holiday itself; 1..`after` are the days after it (a shopping weekend after
+    Black Friday, the return after a closure), which carry no name of their own.
+    """
+    offset = np.full(len(t), np.nan)
+    ratio = np.full(len(t), np.nan)
+    named_days = np.flatnonzero([bool(n) for n in panel.names])
+    if not len(named_days):
+        return offset, ratio
     last_seen: dict[str, list[int]] = {}
-    for index, names in enumerate(panel.names[: panel.last_history + 1]):
-        for name in names:
-            last_seen.setdefault(name, []).append(index)
-    for i in named:
-        best = -1
-        for name in panel.names[t[i]]:
-            seen = last_seen.get(name, [])
-            pos = np.searchsorted(seen, origin[i], side="right") - 1
-            if pos >= 0:
-                best = max(best, seen[pos])
-        if best >= 0 and panel.trading[best]:
-            base = panel.mean(np.array([best - 28]), np.array([best - 1]), 7)[0]
-            if base > 0:
-                out[i] = panel.units[best] / base
-    return out
+    for index in named_days[named_days <= panel.last_history]:
+        for name in panel.names[index]:
+            last_seen.setdefault(name, []).append(int(index))
+    is_named = np.zeros(len(panel), dtype=bool)
+    is_named[named_days] = True
+    for d in range(after + 1):
+        day = t - d
+        hit = np.isnan(offset) & (day >= 0) & (day < len(panel))
+        hit[hit] = is_named[day[hit]]
+        for i in np.flatnonzero(hit):
+            offset[i] = d
+            ratio[i] = _last_time_ratio(panel, last_seen, panel.names[day[i]], origin[i] - d, d)
+    return offset, ratio
+
+
+def _last_time_ratio(panel: Panel, last_seen: dict[str, list[int]], names: list[str],
+                     latest: int, d: int) -> float:
+    """Units `d` days after the last occurrence (<= latest) of any of `names`, over its base."""
+    best = -1
+    for name in names:
+        seen = last_seen.get(name, [])
+        pos = np.searchsorted(seen, latest, side="right") - 1
+        if pos >= 0:
+            best = max(best, seen[pos])
+    day = best + d
+    if best < 0 or day >= len(panel) or not panel.trading[day]:
+        return np.nan
+    base = panel.mean(np.array([best - 28]), np.array([best - 1]), 7)[0]
+    return float(panel.units[day] / base) if base > 0 else np.nan

@@ -8,7 +8,7 @@ over trading days, so a statistic "as of origin o" can only read indices <= o.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -75,6 +75,26 @@ class Panel:
     def first_trading(self) -> int:
         found = np.flatnonzero(self.trading[: self.last_history + 1])
         return int(found[0]) if len(found) else self.last_history
+
+
+def holiday_window(panel: Panel, after: int) -> np.ndarray:
+    """True on each named day (holiday or event) and the `after` days that follow it."""
+    named = np.array([bool(n) for n in panel.names], dtype=bool)
+    out = named.copy()
+    for d in range(1, after + 1):
+        out[d:] |= named[:-d]
+    return out
+
+
+def without_holidays(panel: Panel, after: int) -> Panel:
+    """The panel with its holiday windows treated as non-trading: what ordinary days sold.
+
+    Seasonal statistics read a year back would otherwise move last year's Black Friday to
+    this year's same weekday, days away from where it falls now; the holiday features carry
+    those days instead.
+    """
+    plain = panel.trading & ~holiday_window(panel, after)
+    return replace(panel, trading=plain, units=np.where(plain, panel.units, np.nan))
 
 
 def _window(cum: np.ndarray, cnt: np.ndarray, start, end) -> tuple[np.ndarray, np.ndarray]:

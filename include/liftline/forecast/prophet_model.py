@@ -3,8 +3,10 @@
 Multiplicative seasonality (weekly; yearly once a year of history exists) and multiplicative
 regressors: the share of SKUs on promotion, the promotion depth (share x discount), events, the
 day before a closure (shoppers come a day early), campaign spend (held at its mean of the last
-28 days over the horizon: future spend is not in any extract), and one indicator per holiday
-or event name seen on a trading day in the history. Closed days are neither fitted nor
+28 days over the horizon: future spend is not in any extract), and, per holiday or event
+name in the history, one indicator for its day and one for each of the HOLIDAY_AFTER days after
+it (a shopping weekend after Black Friday carries no name of its own); indicators that never
+vary over the trading days are left out. Closed days are neither fitted nor
 forecast (they are 0). A regressor that is constant in a series' history is left out, with a
 note. Stan's and Prophet's chatter is silenced; fits use the optimizer (MAP), no sampling.
 """
@@ -20,6 +22,7 @@ import pandas as pd
 from .base import Forecaster
 from .conformal import ResidualQuantiles
 from .frames import KEY, TARGET, holiday_names
+from .seasonal import HOLIDAY_AFTER
 
 SPEND_DAYS = 28
 QUIET_LOGGERS = ("cmdstanpy", "prophet", "prophet.plot", "prophet.models")
@@ -67,7 +70,8 @@ class ProphetForecaster(Forecaster):
     def _fit(self, history: pd.DataFrame) -> None:
         self.models_: dict[str, object] = {}
         self.columns_: dict[str, list[str]] = {}
-        self.holiday_columns_: dict[str, dict[str, str]] = {}
+        self.holiday_columns_: dict[str, dict[tuple[str, int], str]] = {}
+        self.named_days_: dict[str, dict[pd.Timestamp, list[str]]] = {}
         self.spend_: dict[str, float] = {}
         history = _with_closure_eves(history)
         with quiet_prophet():
@@ -83,8 +87,11 @@ class ProphetForecaster(Forecaster):
                              "needs at least 14 (route it to the global model)")
         spend = rows["media_spend"].dropna().tail(SPEND_DAYS)
         self.spend_[key] = float(spend.mean()) if len(spend) else 0.0
-        names = _trading_holiday_names(train)
-        self.holiday_columns_[key] = {name: f"holiday_{i}" for i, name in enumerate(names)}
+        self.named_days_[key] = _named_days(rows)
+        names = sorted({n for day in self.named_days_[key].values() for n in day})
+        self.holiday_columns_[key] = {
+            (name, d): f"holiday_{i}_{d}" for i, name in enumerate(names)
+            for d in range(HOLIDAY_AFTER + 1)}
         frame = self._design(train, key)
         columns = [c for c in frame.columns if c not in ("ds", "y")]
         kept = [c for c in columns if frame[c].nunique() > 1]
@@ -137,9 +144,13 @@ class ProphetForecaster(Forecaster):
         for name in self.regressors:
             if name in values:
                 frame[name] = values[name]
-        names = [holiday_names(v) for v in rows["holiday_name"]]
-        for name, column in self.holiday_columns_.get(key, {}).items():
-            frame[column] = [1.0 if name in day else 0.0 for day in names]
+        # A holiday's own day and the HOLIDAY_AFTER days after it (Black Friday's weekend),
+        # each its own indicator; days before the first row are read from the history.
+        named = {**self.named_days_.get(key, {}), **_named_days(rows)}
+        dates = pd.DatetimeIndex(rows["date"])
+        for (name, d), column in self.holiday_columns_.get(key, {}).items():
+            before = dates - pd.Timedelta(days=d)
+            frame[column] = [1.0 if name in named.get(day, ()) else 0.0 for day in before]
         return frame
 
 
@@ -151,8 +162,11 @@ def _with_closure_eves(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(before_closed=(nxt.fillna(False).astype(bool) & consecutive))
 
 
-def _trading_holiday_names(train: pd.DataFrame) -> list[str]:
-    seen: set[str] = set()
-    for value in train["holiday_name"]:
-        seen.update(holiday_names(value))
-    return sorted(seen)
+def _named_days(rows: pd.DataFrame) -> dict[pd.Timestamp, list[str]]:
+    """Date -> the holiday and event names on it, for the rows that have any."""
+    out = {}
+    for day, value in zip(rows["date"], rows["holiday_name"].fillna(""), strict=True):
+        names = holiday_names(value)
+        if names:
+            out[pd.Timestamp(day)] = names
+    return out

@@ -5,23 +5,26 @@ Both are learned from history only (indices <= each series' last history day):
 - `promo_response`: how much units move per unit of sales-weighted promotion exposure
   (`promo_share`) and of the post-promotion dip (`promo_ended`), against the mean of the same
   weekday in the 4 weeks before without either (least squares, pooled over series);
-- `YearlyIndex`: per country, the mean over its series of "7-day centred mean of de-promoted
+- `YearlyIndex`: per country, the mean over its series of "21-day centred mean of de-promoted
   units / the series' mean over the 364 days before" on each day. `ratio(o, t)` reads it a year
   back, index(t - 364) / mean index over the 28 days to o - 364: how the season moved from the
   origin's weeks to the target's last year. Pooled over stores, so one store's noise or last
-  year's promotions do not pass for season.
+  year's promotions do not pass for season; holiday windows (a named day and the
+  HOLIDAY_AFTER days after it) are left out, because a holiday moves on the calendar from one
+  year to the next and the holiday features place it where it falls now.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .panel import Panel
+from .panel import Panel, without_holidays
 
 YEAR = 364
 HALF_WINDOW = 10
+HOLIDAY_AFTER = 3  # days after a named day that still follow it (Black Friday to Cyber Monday)
 
 
 def promo_response(panels: list[Panel], days: int = 365) -> tuple[float, float]:
@@ -104,9 +107,10 @@ class YearlyIndex:
 
 
 def _store_index(panel: Panel, uplift: float, dip: float) -> np.ndarray:
-    """7-day centred mean of de-promoted units over the mean of the 364 days before."""
-    clean = Panel(**{**{name: getattr(panel, name) for name in panel.__dataclass_fields__},
-                     "units": panel.units / promotion_factor(panel, uplift, dip)})
+    """21-day centred mean of de-promoted units (holiday windows aside) over the mean of the
+    364 days before."""
+    plain = without_holidays(panel, HOLIDAY_AFTER)
+    clean = replace(plain, units=plain.units / promotion_factor(plain, uplift, dip))
     days = np.arange(len(panel))
     history = days <= panel.last_history
     local = clean.mean(days - HALF_WINDOW, np.minimum(days + HALF_WINDOW, panel.last_history), 3)

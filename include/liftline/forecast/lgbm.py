@@ -41,7 +41,7 @@ FEATURES = (
     "before_closed", "after_closed", "holiday_ratio", "after_holiday",
     "level_7_ratio", "level_91_ratio", "dow_ratio", "log_level",
     "ly_ratio", "ly_day_ratio", "ly_share", "ly_growth",
-    "share_at_origin", "spend_ratio", "spend_7_ratio", "age", "format",
+    "share_at_origin", "spend_ratio", "spend_7_ratio", "carry_50", "carry_85", "age", "format",
 )
 
 
@@ -218,6 +218,7 @@ class LightGBMForecaster(Forecaster):
             "spend_ratio": spend_28 / np.where(spend_91 > 0, spend_91, np.nan),
             "spend_7_ratio": panel.spend_mean(origin - 6, origin)
             / np.where(spend_91 > 0, spend_91, np.nan),
+            **_media_carry(panel, origin, horizon, spend_91),
             "age": origin - panel.first_trading(),
             "format": np.full(len(t), self.formats_.get(panel.fmt, -1)),
         }
@@ -327,3 +328,25 @@ def _last_time_ratio(panel: Panel, last_seen: dict[str, list[int]], names: list[
         return np.nan
     base = panel.mean(np.array([best - 28]), np.array([best - 1]), 7)[0]
     return float(panel.units[day] / base) if base > 0 else np.nan
+
+
+CARRY_WEEKLY_DECAYS = {"carry_50": 0.5, "carry_85": 0.85}
+
+
+def _media_carry(panel: Panel, origin: np.ndarray, horizon: np.ndarray, spend_91: np.ndarray
+                 ) -> dict[str, np.ndarray]:
+    """Ad spend up to the origin, geometrically decayed to the target day, over the recent mean.
+
+    Spend after the origin is unknown, but what was spent before it still works on the first
+    weeks of the horizon (adstock): two weekly decay rates, so the trees can pick the carry-over.
+    """
+    from scipy.signal import lfilter
+
+    spend = np.nan_to_num(panel.spend)
+    out = {}
+    for name, weekly in CARRY_WEEKLY_DECAYS.items():
+        daily = weekly ** (1 / 7)
+        stock = lfilter([1.0 - daily], [1.0, -daily], spend)  # decayed mean spend per day
+        at_origin = panel.at(stock, origin, np.nan)
+        out[name] = at_origin * daily ** horizon / np.where(spend_91 > 0, spend_91, np.nan)
+    return out

@@ -9,7 +9,7 @@ import pytest
 from synthetic import START, split, store_days
 
 from liftline.forecast import LightGBMForecaster, ProphetForecaster
-from liftline.forecast.panel import build_panels, holiday_window, without_holidays
+from liftline.forecast.panel import build_panels, moved_holidays, without_moved_holidays
 
 EVENTS = (pd.Timestamp("2024-11-22"), pd.Timestamp("2025-11-28"))  # Fridays, 371 days apart
 LIFT = 1.6  # the event's day and the 3 days after it
@@ -24,17 +24,28 @@ def _with_events(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def test_the_holiday_window_covers_the_named_day_and_the_days_after_it():
-    frame = _with_events(store_days(stores=1, days=740, seed=3))
+def _panel(frame: pd.DataFrame):
     prepared = LightGBMForecaster(n_estimators=5).fit(frame).history_  # closed/trading marked
-    panel = build_panels(prepared)["ST-0001"]
-    window = pd.DatetimeIndex(panel.dates[holiday_window(panel, after=3)])
-    expected = pd.DatetimeIndex([d + pd.Timedelta(days=k) for d in EVENTS for k in range(4)])
-    assert list(window) == list(expected)
-    plain = without_holidays(panel, after=3)
-    assert not plain.trading[holiday_window(panel, after=3)].any()
-    assert np.isnan(plain.units[holiday_window(panel, after=3)]).all()
+    return build_panels(prepared)["ST-0001"]
+
+
+def test_a_holiday_that_moves_is_left_out_of_the_year_ago_statistics_with_its_weekend():
+    panel = _panel(_with_events(store_days(stores=1, days=740, seed=3)))
+    moved = pd.DatetimeIndex(panel.dates[moved_holidays(panel, after=3)])
+    # Both windows: 2024's recurs 371 days on, not 364; 2025's year on is past the calendar.
+    assert list(moved) == [d + pd.Timedelta(days=k) for d in EVENTS for k in range(4)]
+    plain = without_moved_holidays(panel, after=3)
+    assert not plain.trading[moved_holidays(panel, after=3)].any()
     assert plain.trading.sum() == panel.trading.sum() - 8
+
+
+def test_a_holiday_that_recurs_fifty_two_weeks_on_stays_in():
+    frame = store_days(stores=1, days=740, seed=3)
+    for day in (pd.Timestamp("2024-11-22"), pd.Timestamp("2024-11-22") + pd.Timedelta(days=364)):
+        frame.loc[frame["date"] == day, "holiday_name"] = "Black Friday"
+    panel = _panel(frame)
+    moved = pd.DatetimeIndex(panel.dates[moved_holidays(panel, after=3)])
+    assert list(moved) == [pd.Timestamp("2025-11-21") + pd.Timedelta(days=k) for k in range(4)]
 
 
 @pytest.mark.parametrize("model", [ProphetForecaster(), LightGBMForecaster(n_estimators=200)],

@@ -28,7 +28,7 @@ import pandas as pd
 from .base import Forecaster
 from .conformal import ResidualQuantiles
 from .frames import KEY
-from .panel import Panel, build_panels, without_holidays
+from .panel import Panel, build_panels, without_moved_holidays
 from .seasonal import HOLIDAY_AFTER, YearlyIndex, promo_response, promotion_factor
 
 YEAR = 364  # 52 weeks: the same weekday last year
@@ -179,7 +179,7 @@ class LightGBMForecaster(Forecaster):
                                     _day_number(panel, t))
         level_56 = panel.mean(origin - 55, origin, MIN_LEVEL_DAYS)
         level_ly = panel.mean(origin - YEAR - 27, origin - YEAR, 14)
-        plain = without_holidays(panel, HOLIDAY_AFTER)  # last year's days, holidays aside
+        plain = without_moved_holidays(panel, HOLIDAY_AFTER)  # last year's days, holidays aside
         ly_window = plain.mean(t - YEAR - 3, t - YEAR + 3, 3)
         spend_28 = panel.spend_mean(origin - 27, origin)
         spend_91 = panel.spend_mean(origin - 90, origin)

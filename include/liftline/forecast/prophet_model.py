@@ -149,8 +149,8 @@ class ProphetForecaster(Forecaster):
         named = {**self.named_days_.get(key, {}), **_named_days(rows)}
         dates = pd.DatetimeIndex(rows["date"])
         for (name, d), column in self.holiday_columns_.get(key, {}).items():
-            before = dates - pd.Timedelta(days=d)
-            frame[column] = [1.0 if name in named.get(day, ()) else 0.0 for day in before]
+            frame[column] = [1.0 if _days_after(named, name, day) == d else 0.0
+                             for day in dates]
         return frame
 
 
@@ -160,6 +160,15 @@ def _with_closure_eves(frame: pd.DataFrame) -> pd.DataFrame:
     consecutive = frame.groupby(KEY, sort=False)["date"].shift(-1) == frame["date"] + pd.Timedelta(
         days=1)
     return frame.assign(before_closed=(nxt.fillna(False).astype(bool) & consecutive))
+
+
+def _days_after(named: dict[pd.Timestamp, list[str]], name: str, day: pd.Timestamp) -> int:
+    """Days since `name` last fell on or before `day` (0 on the day), or -1 beyond
+    HOLIDAY_AFTER: a holiday week's days are all 0, the days after it 1, 2, 3."""
+    for offset in range(HOLIDAY_AFTER + 1):
+        if name in named.get(day - pd.Timedelta(days=offset), ()):
+            return offset
+    return -1
 
 
 def _named_days(rows: pd.DataFrame) -> dict[pd.Timestamp, list[str]]:

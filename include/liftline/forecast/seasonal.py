@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .panel import Panel, without_holidays
+from .panel import Panel, without_moved_holidays
 
 YEAR = 364
 HALF_WINDOW = 10
@@ -109,7 +109,7 @@ class YearlyIndex:
 def _store_index(panel: Panel, uplift: float, dip: float) -> np.ndarray:
     """21-day centred mean of de-promoted units (holiday windows aside) over the mean of the
     364 days before."""
-    plain = without_holidays(panel, HOLIDAY_AFTER)
+    plain = without_moved_holidays(panel, HOLIDAY_AFTER)
     clean = replace(plain, units=plain.units / promotion_factor(plain, uplift, dip))
     days = np.arange(len(panel))
     history = days <= panel.last_history

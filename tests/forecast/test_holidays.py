@@ -36,6 +36,7 @@ def test_a_holiday_that_moves_is_left_out_of_the_year_ago_statistics_with_its_we
     assert list(moved) == [d + pd.Timedelta(days=k) for d in EVENTS for k in range(4)]
     plain = without_moved_holidays(panel, after=3)
     assert not plain.trading[moved_holidays(panel, after=3)].any()
+    assert np.isnan(plain.units[moved_holidays(panel, after=3)]).all()
     assert plain.trading.sum() == panel.trading.sum() - 8
 
 

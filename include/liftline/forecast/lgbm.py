@@ -24,6 +24,7 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
+from scipy.signal import lfilter
 
 from .base import Forecaster
 from .conformal import ResidualQuantiles
@@ -33,6 +34,7 @@ from .seasonal import HOLIDAY_AFTER, YearlyIndex, promo_response, promotion_fact
 
 YEAR = 364  # 52 weeks: the same weekday last year
 MIN_LEVEL_DAYS = 3
+CARRY_WEEKLY_DECAYS = {"carry_50": 0.5, "carry_85": 0.85}  # ad spend's carry-over per week
 
 FEATURES = (
     "season", "promo_factor", "horizon", "dow", "day_of_year", "month", "day_of_month",
@@ -330,9 +332,6 @@ def _last_time_ratio(panel: Panel, last_seen: dict[str, list[int]], names: list[
     return float(panel.units[day] / base) if base > 0 else np.nan
 
 
-CARRY_WEEKLY_DECAYS = {"carry_50": 0.5, "carry_85": 0.85}
-
-
 def _media_carry(panel: Panel, origin: np.ndarray, horizon: np.ndarray, spend_91: np.ndarray
                  ) -> dict[str, np.ndarray]:
     """Ad spend up to the origin, geometrically decayed to the target day, over the recent mean.
@@ -340,8 +339,6 @@ def _media_carry(panel: Panel, origin: np.ndarray, horizon: np.ndarray, spend_91
     Spend after the origin is unknown, but what was spent before it still works on the first
     weeks of the horizon (adstock): two weekly decay rates, so the trees can pick the carry-over.
     """
-    from scipy.signal import lfilter
-
     spend = np.nan_to_num(panel.spend)
     out = {}
     for name, weekly in CARRY_WEEKLY_DECAYS.items():

@@ -148,9 +148,11 @@ class ProphetForecaster(Forecaster):
         # each its own indicator; days before the first row are read from the history.
         named = {**self.named_days_.get(key, {}), **_named_days(rows)}
         dates = pd.DatetimeIndex(rows["date"])
+        since: dict[str, np.ndarray] = {}
         for (name, d), column in self.holiday_columns_.get(key, {}).items():
-            frame[column] = [1.0 if _days_after(named, name, day) == d else 0.0
-                             for day in dates]
+            if name not in since:
+                since[name] = _days_after(named, name, dates)
+            frame[column] = (since[name] == d).astype("float64")
         return frame
 
 
@@ -162,13 +164,15 @@ def _with_closure_eves(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(before_closed=(nxt.fillna(False).astype(bool) & consecutive))
 
 
-def _days_after(named: dict[pd.Timestamp, list[str]], name: str, day: pd.Timestamp) -> int:
-    """Days since `name` last fell on or before `day` (0 on the day), or -1 beyond
+def _days_after(named: dict[pd.Timestamp, list[str]], name: str, dates: pd.DatetimeIndex
+                ) -> np.ndarray:
+    """Per date, days since `name` last fell on or before it (0 on the day), -1 beyond
     HOLIDAY_AFTER: a holiday week's days are all 0, the days after it 1, 2, 3."""
-    for offset in range(HOLIDAY_AFTER + 1):
-        if name in named.get(day - pd.Timedelta(days=offset), ()):
-            return offset
-    return -1
+    days = pd.DatetimeIndex([day for day, names in named.items() if name in names])
+    out = np.full(len(dates), -1)
+    for offset in range(HOLIDAY_AFTER, -1, -1):  # the nearest offset is written last, and wins
+        out[(dates - pd.Timedelta(days=offset)).isin(days)] = offset
+    return out
 
 
 def _named_days(rows: pd.DataFrame) -> dict[pd.Timestamp, list[str]]:

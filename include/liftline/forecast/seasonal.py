@@ -9,9 +9,10 @@ Both are learned from history only (indices <= each series' last history day):
   units / the series' mean over the 364 days before" on each day. `ratio(o, t)` reads it a year
   back, index(t - 364) / mean index over the 28 days to o - 364: how the season moved from the
   origin's weeks to the target's last year. Pooled over stores, so one store's noise or last
-  year's promotions do not pass for season; holiday windows (a named day and the
-  HOLIDAY_AFTER days after it) are left out, because a holiday moves on the calendar from one
-  year to the next and the holiday features place it where it falls now.
+  year's promotions do not pass for season. The windows (a named day and the HOLIDAY_AFTER
+  days after it) of holidays that do not recur 364 days on are left out: such a holiday moves
+  on the calendar from one year to the next, and the holiday features place it where it falls
+  now.
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ class YearlyIndex:
 
 
 def _store_index(panel: Panel, uplift: float, dip: float) -> np.ndarray:
-    """21-day centred mean of de-promoted units (holiday windows aside) over the mean of the
+    """21-day centred mean of de-promoted units (moved holidays aside) over the mean of the
     364 days before."""
     plain = without_moved_holidays(panel, HOLIDAY_AFTER)
     clean = replace(plain, units=plain.units / promotion_factor(plain, uplift, dip))

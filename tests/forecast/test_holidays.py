@@ -31,12 +31,12 @@ def _panel(frame: pd.DataFrame):
 
 def test_a_holiday_that_moves_is_left_out_of_the_year_ago_statistics_with_its_weekend():
     panel = _panel(_with_events(store_days(stores=1, days=740, seed=3)))
-    moved = pd.DatetimeIndex(panel.dates[moved_holidays(panel, after=3)])
+    moved = pd.DatetimeIndex(panel.dates[moved_holidays(panel)])
     # Both windows: 2024's recurs 371 days on, not 364; 2025's year on is past the calendar.
     assert list(moved) == [d + pd.Timedelta(days=k) for d in EVENTS for k in range(4)]
-    plain = without_moved_holidays(panel, after=3)
-    assert not plain.trading[moved_holidays(panel, after=3)].any()
-    assert np.isnan(plain.units[moved_holidays(panel, after=3)]).all()
+    plain = without_moved_holidays(panel)
+    assert not plain.trading[moved_holidays(panel)].any()
+    assert np.isnan(plain.units[moved_holidays(panel)]).all()
     assert plain.trading.sum() == panel.trading.sum() - 8
 
 
@@ -45,7 +45,7 @@ def test_a_holiday_that_recurs_fifty_two_weeks_on_stays_in():
     for day in (pd.Timestamp("2024-11-22"), pd.Timestamp("2024-11-22") + pd.Timedelta(days=364)):
         frame.loc[frame["date"] == day, "holiday_name"] = "Black Friday"
     panel = _panel(frame)
-    moved = pd.DatetimeIndex(panel.dates[moved_holidays(panel, after=3)])
+    moved = pd.DatetimeIndex(panel.dates[moved_holidays(panel)])
     assert list(moved) == [pd.Timestamp("2025-11-21") + pd.Timedelta(days=k) for k in range(4)]
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 
 KEY = "series_key"
 TARGET = "units"
+HOLIDAY_AFTER = 3  # days after a named day that still follow it (Black Friday to Cyber Monday)
 
 # Driver columns and the value a missing column (or NULL) means.
 DRIVER_DEFAULTS: dict[str, object] = {
@@ -84,6 +85,29 @@ def _with_exposure_fallback(frame: pd.DataFrame) -> pd.DataFrame:
 
 def holiday_names(value: str) -> list[str]:
     return [name for name in (part.strip() for part in str(value).split(";")) if name]
+
+
+def named_days(dates, names) -> dict[pd.Timestamp, list[str]]:
+    """Date -> the holiday and event names on it (`names`: one list per date), named dates only."""
+    return {pd.Timestamp(day): found for day, found in zip(dates, names, strict=True) if found}
+
+
+def days_after_holidays(named: dict[pd.Timestamp, list[str]], dates) -> dict[str, np.ndarray]:
+    """Per holiday name, for each of `dates`: days since the name last fell on or before it (0
+    on the day), or -1 beyond HOLIDAY_AFTER. A holiday week's days are all 0, the days after it
+    1, 2, 3: the shopping weekend after Black Friday carries no name of its own."""
+    dates = pd.DatetimeIndex(dates)
+    by_name: dict[str, list[pd.Timestamp]] = {}
+    for day, names in named.items():
+        for name in names:
+            by_name.setdefault(name, []).append(day)
+    out = {}
+    for name, days in by_name.items():
+        since = np.full(len(dates), -1)
+        for offset in range(HOLIDAY_AFTER, -1, -1):  # the nearest offset is written last, wins
+            since[(dates - pd.Timedelta(days=offset)).isin(days)] = offset
+        out[name] = since
+    return out
 
 
 def dense_days(frame: pd.DataFrame) -> pd.DataFrame:

@@ -29,8 +29,8 @@ from scipy.signal import lfilter
 from .base import Forecaster
 from .conformal import ResidualQuantiles
 from .frames import KEY
-from .panel import Panel, build_panels, without_moved_holidays
-from .seasonal import HOLIDAY_AFTER, YearlyIndex, promo_response, promotion_factor
+from .panel import Panel, build_panels, holiday_offsets, without_moved_holidays
+from .seasonal import YearlyIndex, promo_response, promotion_factor
 
 YEAR = 364  # 52 weeks: the same weekday last year
 MIN_LEVEL_DAYS = 3
@@ -181,7 +181,7 @@ class LightGBMForecaster(Forecaster):
                                     _day_number(panel, t))
         level_56 = panel.mean(origin - 55, origin, MIN_LEVEL_DAYS)
         level_ly = panel.mean(origin - YEAR - 27, origin - YEAR, 14)
-        plain = without_moved_holidays(panel, HOLIDAY_AFTER)  # last year's days, holidays aside
+        plain = without_moved_holidays(panel)  # last year's days, moved holidays aside
         ly_window = plain.mean(t - YEAR - 3, t - YEAR + 3, 3)
         spend_28 = panel.spend_mean(origin - 27, origin)
         spend_91 = panel.spend_mean(origin - 90, origin)
@@ -287,32 +287,34 @@ def _same_weekday_mean(panel: Panel, origin: np.ndarray, horizon: np.ndarray,
     return np.where(count >= 2, total / np.maximum(count, 1), np.nan)
 
 
-def _holiday_ratio(panel: Panel, origin: np.ndarray, t: np.ndarray, after: int = HOLIDAY_AFTER
+def _holiday_ratio(panel: Panel, origin: np.ndarray, t: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray]:
-    """(days since the latest named day within `after` days before t, or NaN; how that day
+    """(days since the latest named day, 0..HOLIDAY_AFTER, before t, or NaN; how that day
     offset sold the last time, <= origin: units there over the 28 days before the holiday).
 
-    Offset 0 is the holiday itself; 1..`after` are the days after it (a shopping weekend after
-    Black Friday, the return after a closure), which carry no name of their own.
+    Offset 0 is the holiday itself; the days after it (a shopping weekend after Black Friday,
+    the return after a closure) carry no name of their own.
     """
     offset = np.full(len(t), np.nan)
     ratio = np.full(len(t), np.nan)
-    named_days = np.flatnonzero([bool(n) for n in panel.names])
-    if not len(named_days):
+    offsets = holiday_offsets(panel)
+    if not offsets:
         return offset, ratio
+    names = list(offsets)
+    since = np.vstack([offsets[name] for name in names]).astype("float64")
+    since[since < 0] = np.inf
+    inside = (t >= 0) & (t < len(panel))
+    nearest = np.full(len(t), np.inf)
+    nearest[inside] = since[:, t[inside]].min(axis=0)
     last_seen: dict[str, list[int]] = {}
-    for index in named_days[named_days <= panel.last_history]:
-        for name in panel.names[index]:
-            last_seen.setdefault(name, []).append(int(index))
-    is_named = np.zeros(len(panel), dtype=bool)
-    is_named[named_days] = True
-    for d in range(after + 1):
-        day = t - d
-        hit = np.isnan(offset) & (day >= 0) & (day < len(panel))
-        hit[hit] = is_named[day[hit]]
-        for i in np.flatnonzero(hit):
-            offset[i] = d
-            ratio[i] = _last_time_ratio(panel, last_seen, panel.names[day[i]], origin[i] - d, d)
+    for index, day_names in enumerate(panel.names[: panel.last_history + 1]):
+        for name in day_names:
+            last_seen.setdefault(name, []).append(index)
+    for i in np.flatnonzero(np.isfinite(nearest)):
+        d = int(nearest[i])
+        fell = [name for k, name in enumerate(names) if since[k, t[i]] == d]
+        offset[i] = d
+        ratio[i] = _last_time_ratio(panel, last_seen, fell, origin[i] - d, d)
     return offset, ratio
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from .frames import KEY, TARGET, dense_days, holiday_names
+from .frames import KEY, TARGET, days_after_holidays, dense_days, holiday_names, named_days
 
 
 @dataclass
@@ -77,48 +77,37 @@ class Panel:
         return int(found[0]) if len(found) else self.last_history
 
 
-def moved_holidays(panel: Panel, after: int, year: int = 364) -> np.ndarray:
+def holiday_offsets(panel: Panel) -> dict[str, np.ndarray]:
+    """Per holiday name, each day's days since it (0..HOLIDAY_AFTER, else -1)."""
+    return days_after_holidays(named_days(panel.dates, panel.names), panel.dates)
+
+
+def moved_holidays(panel: Panel, year: int = 364) -> np.ndarray:
     """True on the holiday-window days whose holiday does not fall `year` days later.
 
-    A day tagged (name, offset) - `offset` days after a day named `name` - is "moved" when the
-    day `year` days on does not carry the same tag: Black Friday or Christmas a year on fall
-    on other days than last year's plus 52 weeks, while a holiday week that recurs on the
-    same weekdays (Walmart's) stays where it is. Days `year` on that lie past the panel
-    (calendar unknown) count as moved.
+    A day `offset` days after a day named `name` is "moved" when the day `year` days on is not
+    `offset` days after `name` too: Black Friday or Christmas a year on fall on other days
+    than last year's plus 52 weeks, while a holiday week that recurs on the same weekdays
+    (Walmart's) stays where it is. Days `year` on that lie past the panel (calendar unknown)
+    count as moved.
     """
-    tags = _holiday_tags(panel, after)
     out = np.zeros(len(panel), dtype=bool)
-    for day, own in enumerate(tags):
-        if own:
-            later = tags[day + year] if day + year < len(panel) else set()
-            out[day] = not own <= later
+    for since in holiday_offsets(panel).values():
+        later = np.full(len(panel), -1)
+        later[: max(len(panel) - year, 0)] = since[year:]
+        out |= (since >= 0) & (later != since)
     return out
 
 
-def without_moved_holidays(panel: Panel, after: int) -> Panel:
+def without_moved_holidays(panel: Panel) -> Panel:
     """The panel with its moved holidays' windows treated as non-trading.
 
     Seasonal statistics read a year back would otherwise carry last year's Black Friday to
     this year's same weekday, days away from where it falls now; the holiday features place
     it instead. Holidays that recur 52 weeks on stay in: the year-ago read is right for them.
     """
-    plain = panel.trading & ~moved_holidays(panel, after)
+    plain = panel.trading & ~moved_holidays(panel)
     return replace(panel, trading=plain, units=np.where(plain, panel.units, np.nan))
-
-
-def _holiday_tags(panel: Panel, after: int) -> list[set[tuple[str, int]]]:
-    """Per day: (name, 0) for each of its names, and (name, k) for k = 1..after when the
-    latest day carrying `name` was k days before (a holiday week's days are all offset 0)."""
-    tags: list[set[tuple[str, int]]] = [set() for _ in range(len(panel))]
-    for day, names in enumerate(panel.names):
-        for name in names:
-            tags[day].add((name, 0))
-            for offset in range(1, after + 1):
-                later = day + offset
-                if later >= len(panel) or name in panel.names[later]:
-                    break
-                tags[later].add((name, offset))
-    return tags
 
 
 def _window(cum: np.ndarray, cnt: np.ndarray, start, end) -> tuple[np.ndarray, np.ndarray]:

@@ -21,8 +21,7 @@ import pandas as pd
 
 from .base import Forecaster
 from .conformal import ResidualQuantiles
-from .frames import KEY, TARGET, holiday_names
-from .seasonal import HOLIDAY_AFTER
+from .frames import HOLIDAY_AFTER, KEY, TARGET, days_after_holidays, holiday_names, named_days
 
 SPEND_DAYS = 28
 QUIET_LOGGERS = ("cmdstanpy", "prophet", "prophet.plot", "prophet.models")
@@ -147,12 +146,9 @@ class ProphetForecaster(Forecaster):
         # A holiday's own day and the HOLIDAY_AFTER days after it (Black Friday's weekend),
         # each its own indicator; days before the first row are read from the history.
         named = {**self.named_days_.get(key, {}), **_named_days(rows)}
-        dates = pd.DatetimeIndex(rows["date"])
-        since: dict[str, np.ndarray] = {}
+        since = days_after_holidays(named, rows["date"])
         for (name, d), column in self.holiday_columns_.get(key, {}).items():
-            if name not in since:
-                since[name] = _days_after(named, name, dates)
-            frame[column] = (since[name] == d).astype("float64")
+            frame[column] = np.equal(since.get(name, -1), d).astype("float64")
         return frame
 
 
@@ -164,22 +160,5 @@ def _with_closure_eves(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(before_closed=(nxt.fillna(False).astype(bool) & consecutive))
 
 
-def _days_after(named: dict[pd.Timestamp, list[str]], name: str, dates: pd.DatetimeIndex
-                ) -> np.ndarray:
-    """Per date, days since `name` last fell on or before it (0 on the day), -1 beyond
-    HOLIDAY_AFTER: a holiday week's days are all 0, the days after it 1, 2, 3."""
-    days = pd.DatetimeIndex([day for day, names in named.items() if name in names])
-    out = np.full(len(dates), -1)
-    for offset in range(HOLIDAY_AFTER, -1, -1):  # the nearest offset is written last, and wins
-        out[(dates - pd.Timedelta(days=offset)).isin(days)] = offset
-    return out
-
-
 def _named_days(rows: pd.DataFrame) -> dict[pd.Timestamp, list[str]]:
-    """Date -> the holiday and event names on it, for the rows that have any."""
-    out = {}
-    for day, value in zip(rows["date"], rows["holiday_name"].fillna(""), strict=True):
-        names = holiday_names(value)
-        if names:
-            out[pd.Timestamp(day)] = names
-    return out
+    return named_days(rows["date"], [holiday_names(v) for v in rows["holiday_name"].fillna("")])

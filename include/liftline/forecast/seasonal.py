@@ -25,7 +25,6 @@ from .panel import Panel, without_moved_holidays
 
 YEAR = 364
 HALF_WINDOW = 10
-HOLIDAY_AFTER = 3  # days after a named day that still follow it (Black Friday to Cyber Monday)
 
 
 def promo_response(panels: list[Panel], days: int = 365) -> tuple[float, float]:
@@ -110,7 +109,7 @@ class YearlyIndex:
 def _store_index(panel: Panel, uplift: float, dip: float) -> np.ndarray:
     """21-day centred mean of de-promoted units (moved holidays aside) over the mean of the
     364 days before."""
-    plain = without_moved_holidays(panel, HOLIDAY_AFTER)
+    plain = without_moved_holidays(panel)
     clean = replace(plain, units=plain.units / promotion_factor(plain, uplift, dip))
     days = np.arange(len(panel))
     history = days <= panel.last_history

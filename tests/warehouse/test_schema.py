@@ -7,8 +7,16 @@ from collections.abc import Callable
 
 import pytest
 from sqlalchemy import Column, Float, MetaData, String, Table, insert, inspect, select
+from sqlalchemy.exc import DBAPIError
 
-from liftline.warehouse import SCHEMA_VERSION, SchemaVersionError, create_schema, metadata, schema
+from liftline.warehouse import (
+    SCHEMA_VERSION,
+    SchemaVersionError,
+    append_audit,
+    create_schema,
+    metadata,
+    schema,
+)
 from liftline.warehouse.schema import schema_version
 from liftline.warehouse.tables import meta_schema_version
 
@@ -109,12 +117,14 @@ def test_a_newer_warehouse_asks_the_user_to_upgrade(engine):
 def test_a_version_1_warehouse_is_migrated_to_the_current_version(engine):
     """A warehouse made by the first release gains ops_alerts.state, the raw layer (v2),
     the feature tables (v3), the mix-model outputs keyed by fit (v4), the forecast's
-    grain and plan columns (v5) and the promotion-lift columns (v6)."""
+    grain and plan columns (v5), the promotion-lift columns (v6) and the append-only audit
+    log (v7)."""
     create_schema(engine)
     with engine.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE ops_alerts DROP COLUMN state")
         conn.exec_driver_sql("DROP TABLE raw_pos")
         conn.exec_driver_sql("DROP TABLE feat_sales_daily")
+        conn.exec_driver_sql("DROP TABLE ops_audit_log")
         conn.exec_driver_sql("ALTER TABLE ml_promo_lift DROP COLUMN baseline_method")
         conn.execute(meta_schema_version.delete())
         conn.execute(
@@ -122,12 +132,16 @@ def test_a_version_1_warehouse_is_migrated_to_the_current_version(engine):
                 version=1, applied_at=dt.datetime(2026, 11, 1), description="initial schema"
             )
         )
-    assert create_schema(engine) == SCHEMA_VERSION == 6
+    assert create_schema(engine) == SCHEMA_VERSION == 7
     inspector = inspect(engine)
     assert "state" in {c["name"] for c in inspector.get_columns("ops_alerts")}
     assert "baseline_method" in {c["name"] for c in inspector.get_columns("ml_promo_lift")}
     assert inspector.has_table("raw_pos") and inspector.has_table("feat_sales_daily")
-    assert [version for version, _ in _versions(engine)] == [1, 2, 3, 4, 5, 6]
+    assert inspector.has_table("ops_audit_log")
+    assert [version for version, _ in _versions(engine)] == [1, 2, 3, 4, 5, 6, 7]
+    append_audit(engine, "rollback", "m", after={}, run_id="r")
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM ops_audit_log")
 
 
 def _old_channel_results() -> Table:

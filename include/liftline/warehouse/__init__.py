@@ -5,6 +5,7 @@ One dialect-agnostic layer on SQLAlchemy Core: SQLite is the embedded default, P
 through `read_frame`.
 """
 
+from .audit import append_audit, read_audit  # noqa: E402 (registers ops_audit_log)
 from .engine import (
     advisory_xact_lock,
     dispose_engines,
@@ -30,6 +31,8 @@ __all__ = [
     "SCHEMA_VERSION",
     "SchemaVersionError",
     "advisory_xact_lock",
+    "append_audit",
+    "read_audit",
     "bulk_insert",
     "clean_table",
     "create_schema",

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, func, insert, inspect, select, text
 
+from .audit import guard_audit_log
 from .engine import write_transaction
 from .forecast_tables import add_forecast_columns
 from .promo_tables import add_promo_columns
@@ -47,12 +48,18 @@ def _v4_model_tables(conn: Connection) -> None:
         conn.exec_driver_sql(f"DROP TABLE {quoted}")
 
 
+def _v7_audit_log(conn: Connection) -> None:
+    """append-only ops_audit_log"""
+    # A new table: create_all makes it after the migrations, and guard_audit_log its triggers.
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_alert_state,
     3: _v3_feature_tables,
     4: _v4_model_tables,
     5: add_forecast_columns,
     6: add_promo_columns,
+    7: _v7_audit_log,
 }
 
 # Arbitrary constant: serializes concurrent create_schema calls on one PostgreSQL database.
@@ -76,6 +83,7 @@ def create_schema(engine: Engine) -> int:
         stored = conn.execute(select(func.max(meta_schema_version.c.version))).scalar()
         if stored is None:
             metadata.create_all(conn)
+            guard_audit_log(conn)
             _record(conn, SCHEMA_VERSION, "initial schema")
             return SCHEMA_VERSION
         if stored > SCHEMA_VERSION:
@@ -94,6 +102,7 @@ def create_schema(engine: Engine) -> int:
             _record(conn, version, (migrate.__doc__ or migrate.__name__).strip().splitlines()[0])
         # Tables added in later versions that no migration created are created here.
         metadata.create_all(conn)
+        guard_audit_log(conn)
         return SCHEMA_VERSION
 
 

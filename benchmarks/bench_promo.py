@@ -96,9 +96,9 @@ def _warehouse(world: Path, path: Path):
 
 
 def _last_day(engine):
-    from liftline.forecast.inputs import feature_as_of
+    from liftline.features import features_as_of
 
-    return feature_as_of(engine)
+    return features_as_of(engine)
 
 
 # --- 1. measurement -------------------------------------------------------------------------

@@ -67,3 +67,10 @@ def warehouse(engine: Engine) -> Engine:
     """`engine` with the Liftline schema created."""
     create_schema(engine)
     return engine
+
+
+@pytest.fixture(autouse=True)
+def _registry_per_test(tmp_path_factory: pytest.TempPathFactory,
+                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Model artifacts of each test go to a folder of its own, never to ./.liftline."""
+    monkeypatch.setenv("LIFTLINE_REGISTRY_URL", str(tmp_path_factory.mktemp("registry")))

@@ -45,3 +45,10 @@ def settle_seconds() -> float:
         raise ValueError(
             f"LIFTLINE_SETTLE_SECONDS={text!r} is not a number of seconds; set e.g. 60"
         ) from None
+
+
+def registry_url() -> str:
+    """Where model artifacts are kept: LIFTLINE_REGISTRY_URL (any fsspec URL, e.g. s3://bucket/
+    liftline for workers on several machines) or LIFTLINE_HOME/registry."""
+    url = os.environ.get("LIFTLINE_REGISTRY_URL", "").strip()
+    return url.rstrip("/") if url else str(liftline_home() / "registry")

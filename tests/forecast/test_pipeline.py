@@ -10,7 +10,7 @@ from forecast_helpers import SALES_TABLES
 from sqlalchemy import delete, func, select
 
 from liftline.forecast import score_forecasts, train_forecasts, training_regions
-from liftline.forecast.artifacts import load_latest
+from liftline.forecast.artifacts import load_champion
 from liftline.warehouse import clean_table, create_schema, read_frame, table, write_transaction
 
 
@@ -24,8 +24,9 @@ def test_train_then_score_writes_both_grains(featured, small_spec, log):
     summary = train_forecasts(featured, "train-1", log=log, spec=small_spec)
     assert summary["status"] == "trained" and len(summary["origins"]) == 2
     assert set(summary["grains"]["store_day"]["wape"]) == {"seasonal_naive", "lightgbm"}
-    saved = load_latest(featured, None)  # in the warehouse: any worker can score with it
-    assert saved["run_id"] == "train-1"
+    saved = load_champion(featured, None)  # in the registry: any worker can score with it
+    assert saved["run_id"] == "train-1" and summary["champion_changed"]
+    assert summary["version"] == saved["version"]
     champion = saved["grains"]["store_day"]["champion"]
     assert champion == summary["grains"]["store_day"]["champion"]
     assert "backtest origin 2/2" in log.text() and "champion" in log.text()
@@ -41,7 +42,7 @@ def test_train_then_score_writes_both_grains(featured, small_spec, log):
     young = days["is_young_series"].astype(bool)
     assert (days.loc[~young, "model_name"] == champion).all()
     assert (days.loc[young, "model_name"] == "lightgbm").all()  # the world has a new store
-    assert days["model_version"].str.endswith("train-1").all()
+    assert (days["model_version"] == saved["version"]).all()
     for grain, frame in rows.groupby("grain"):
         assert (frame["yhat_lower"] <= frame["yhat"]).all(), grain
         assert (frame["yhat"] <= frame["yhat_upper"]).all(), grain

@@ -22,9 +22,10 @@ def _lift(engine) -> pd.DataFrame:
 
 
 def test_predictions_are_what_ifs_until_the_start_then_frozen(promo_warehouse):
-    trained = train_promo_lift(promo_warehouse, "train-1", as_of=AS_OF, **QUIET)
-    assert trained["status"] == "trained"
+    # Scoring a past day uses a model trained on data up to that day, never a later one.
     earlier = date(2023, 4, 30)
+    trained = train_promo_lift(promo_warehouse, "train-0", as_of=earlier, **QUIET)
+    assert trained["status"] == "trained"
     first = score_promotions(promo_warehouse, "score-1", as_of=earlier, **QUIET)
     assert first["status"] == "ok"
     rows = _lift(promo_warehouse)
@@ -41,6 +42,7 @@ def test_predictions_are_what_ifs_until_the_start_then_frozen(promo_warehouse):
     with write_transaction(promo_warehouse) as conn:
         conn.execute(update(lift).where(lift.c.promo_id == promo_id)
                      .values(predicted_lift_pct=42.0))
+    train_promo_lift(promo_warehouse, "train-1", as_of=AS_OF, **QUIET)
     score_promotions(promo_warehouse, "score-2", as_of=AS_OF, **QUIET)
     score_promotions(promo_warehouse, "score-3", as_of=AS_OF, **QUIET)
     after = _lift(promo_warehouse)

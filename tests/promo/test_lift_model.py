@@ -115,14 +115,19 @@ def test_interval_is_symmetric_around_the_lift(model, measured):
     np.testing.assert_allclose(p["lift_pct"] - p["lift_lower"], model.halfwidth_pp)
 
 
-def test_registry_keeps_the_newest_model(warehouse, model, measured):
+def test_the_registered_champion_scores_and_a_rerun_keeps_its_version(warehouse, model,
+                                                                       measured):
     assert load_lift_model(warehouse) is None
     build_warehouse(warehouse)
-    save_lift_model(warehouse, "run-1", model)
-    save_lift_model(warehouse, "run-1", model)  # a rerun replaces, never duplicates
+    first = save_lift_model(warehouse, "run-1", model, quick_spec(), "2024-03-31",
+                            log=lambda _: None)
+    again = save_lift_model(warehouse, "run-1", model, quick_spec(), "2024-03-31",
+                            log=lambda _: None)  # a rerun: same version, no duplicate
+    assert first.version == again.version and first.version.startswith("promo_lift-20240331-")
     loaded = load_lift_model(warehouse)
-    assert loaded.version == "run-1"
+    assert loaded.version == first.version
     pd.testing.assert_frame_equal(loaded.predict(measured), model.predict(measured))
+    assert load_lift_model(warehouse, as_of="2024-03-01") is None  # trained on later data
 
 
 def test_support_is_the_discount_range_trained_on_per_type(model, measured):

@@ -25,14 +25,14 @@ def model() -> LiftModel:
 def ready(warehouse, model):
     """A warehouse with sales, products, stores and a trained lift model."""
     build_warehouse(warehouse)
-    save_lift_model(warehouse, "run-1", model)
+    save_lift_model(warehouse, "run-1", model, quick_spec(), "2024-03-31", log=lambda _: None)
     return warehouse
 
 
 def test_what_if_answers_lift_units_and_margin(ready):
     a = what_if(ready, "A1", "S0", 20, 7)
     assert a["start"] == "2024-04-01" and a["end"] == "2024-04-07" and a["as_of"] == "2024-03-31"
-    assert a["category"] == "snacks" and a["model_version"] == "run-1"
+    assert a["category"] == "snacks" and a["model_version"].startswith("promo_lift-20240331-")
     assert a["lift_lower"] < a["lift_pct"] < a["lift_upper"] and 0 <= a["p_any_lift"] <= 1
     assert a["baseline_units"] == pytest.approx(70)  # 10 units a day, every day unpromoted
     assert a["incremental_units"] == pytest.approx(70 * a["lift_pct"] / 100)

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, exists, func, select
 
 from liftline.warehouse import advisory_xact_lock, clean_table, write_transaction
 
+from .asof import parse_as_of
 from .base import BuildContext, BuildOutcome, Log
 from .changes import DATE_COLUMNS, detect_changes, record_build
 from .registry import FEATURE_SPECS, spec_for
@@ -86,14 +87,7 @@ def default_as_of(conn: Connection) -> date:
 
 
 def _as_of(conn: Connection, as_of: date | str | None) -> date:
-    if as_of is None or as_of == "":
-        return default_as_of(conn)
-    if isinstance(as_of, date):
-        return as_of
-    try:
-        return date.fromisoformat(str(as_of)[:10])
-    except ValueError:
-        raise ValueError(f"as_of {as_of!r} is not a date: use YYYY-MM-DD") from None
+    return parse_as_of(as_of) or default_as_of(conn)
 
 
 def _latest(conn: Connection, source: str) -> date | None:

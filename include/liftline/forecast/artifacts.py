@@ -1,31 +1,34 @@
-"""The training result kept with the model: champion per grain, metrics, conformal quantiles.
+"""The forecast's training result in the model registry: one model per region.
 
-One `ml_model_registry` row per region and training run: `model_name` sales_forecast/<region>,
-`version` the run id, the whole result as JSON in `params_json` and its headline metrics in
-`metrics_json`. In the warehouse rather than on a worker's disk, so a scoring task on another
-Celery worker finds it. JSON rather than a pickled model: the champion is refitted at scoring
-time on the data up to the scoring as-of (seconds), so the result only has to say *which*
-candidate, with which parameters, and how wrong it was: small, diffable, readable by the
-report.
+Model `sales_forecast/<region>` (or `sales_forecast/all`). The artifact is the training result
+as JSON (`training.json`): which candidate is champion per grain, every candidate's backtest
+metrics and conformal calibration. JSON rather than a pickled model: the champion is refitted
+at scoring time on the data up to the scoring as-of (seconds), so the result only has to say
+*which* candidate, with which parameters, and how wrong it was: small, diffable, readable by
+the report.
+
+Promotion is decided on the store x day grain's backtest WAPE. The champion's configuration is
+backtested in every training run (it is one of the candidates), so a challenger is compared
+with it on the same origins; the same configuration retrained is a refresh of the champion.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import re
 from typing import Any
 
-import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from liftline.warehouse import replace_partition, table, write_transaction
+from liftline import registry
+from liftline.modeling import spec_hash
 
 from .conformal import ResidualQuantiles
+from .spec import ForecastSpec
 
 ALL_REGIONS = "all"
 MODEL_NAME = "sales_forecast"
-TRAINED = "trained"
+ARTIFACT_FILE = "training.json"
+DECIDING_GRAIN = "store_day"
 
 
 def region_slug(region: str | None) -> str:
@@ -38,40 +41,42 @@ def registry_name(region: str | None) -> str:
     return f"{MODEL_NAME}/{region_slug(region)}"
 
 
-def save_training(engine: Engine, result: dict[str, Any], run_id: str, region: str | None
-                  ) -> str:
-    """Keep `result` as this run's registry row for `region` (replaced on a rerun); returns
-    the row's address."""
-    name = registry_name(region)
-    row = {
-        "model_name": name, "version": run_id, "run_id": run_id, "status": TRAINED,
-        "trained_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
-        "metrics_json": json.dumps(_headline(result), default=str),
-        "params_json": json.dumps(result, sort_keys=True, default=str),
-        "data_start": _date(result.get("data_start")), "data_end": _date(result.get("as_of")),
-        "artifact_uri": f"warehouse:ml_model_registry?model_name={name}&version={run_id}",
-    }
-    with write_transaction(engine) as conn:
-        replace_partition(conn, table("ml_model_registry"), pd.DataFrame([row]),
-                          {"model_name": name, "version": run_id})
-    return row["artifact_uri"]
+def save_training(engine: Engine, result: dict[str, Any], spec: ForecastSpec, log
+                  ) -> registry.Version:
+    """Register `result` as a version of its region's model; champion if it earns it."""
+    name = registry_name(result.get("region"))
+    current = registry.champion(engine, name)
+    challenger = _deciding(result)
+    champion_config = _deciding(current.load(ARTIFACT_FILE)) if current else None
+    candidates = result["grains"].get(DECIDING_GRAIN, {}).get("candidates", {})
+    metric = str(spec.champion.get("metric", "wape"))
+    same_window = (candidates.get(champion_config["champion"], {}).get("metrics", {})
+                   .get(metric) if champion_config else None)
+    refresh = champion_config is not None and champion_config == challenger
+    baseline = candidates.get(spec.baseline, {}).get("metrics", {}).get(metric)
+    card = registry.ModelCard(
+        model=name, family=MODEL_NAME, run_id=result["run_id"], metric=metric,
+        score=candidates.get(challenger["champion"], {}).get("metrics", {}).get(metric),
+        baseline=spec.baseline,
+        baseline_score=None if challenger["champion"] == spec.baseline else baseline,
+        backtest_window={"origins": result.get("origins", []),
+                         "horizon_days": spec.horizon_days},
+        data_start=result.get("data_start"), data_end=result.get("as_of"),
+        metrics=_headline(result), params=challenger,
+        spec_hash=spec_hash(result.get("params", {})))
+    return registry.register(engine, card, {ARTIFACT_FILE: result}, same_window,
+                             spec.lifecycle, log, refresh=refresh)
 
 
-def load_latest(engine: Engine, region: str | None) -> dict[str, Any] | None:
-    """The newest training result of `region`, or None when it was never trained."""
-    registry = table("ml_model_registry")
-    query = (select(registry.c.params_json)
-             .where(registry.c.model_name == registry_name(region),
-                    registry.c.status == TRAINED)
-             .order_by(registry.c.trained_at.desc(), registry.c.version.desc()).limit(1))
-    with engine.connect() as conn:
-        found = conn.execute(query).scalar()
+def load_champion(engine: Engine, region: str | None, as_of: Any = None
+                  ) -> dict[str, Any] | None:
+    """The champion training result serving `region` at `as_of`, or None (never promoted)."""
+    found = registry.champion(engine, registry_name(region), as_of)
     if found is None:
         return None
-    try:
-        return json.loads(found)
-    except json.JSONDecodeError:
-        return None
+    result = found.load(ARTIFACT_FILE)
+    result["version"] = found.version
+    return result
 
 
 def calibration_of(artifact: dict[str, Any], grain: str, candidate: str
@@ -82,6 +87,15 @@ def calibration_of(artifact: dict[str, Any], grain: str, candidate: str
     return ResidualQuantiles.from_dict(found["calibration"])
 
 
+def _deciding(result: dict[str, Any]) -> dict[str, Any]:
+    """What a version *is*: its champion candidate per grain and that candidate's params."""
+    champions = {g: found.get("champion") for g, found in result.get("grains", {}).items()}
+    params = result.get("params", {})
+    return {"champion": champions.get(DECIDING_GRAIN), "champions": champions,
+            "params": {name: params.get(name) for name in sorted(set(champions.values()))
+                       if name}}
+
+
 def _headline(result: dict[str, Any]) -> dict[str, Any]:
     """Champion and its backtest WAPE and coverage per grain: what a registry reader wants."""
     out = {}
@@ -90,7 +104,3 @@ def _headline(result: dict[str, Any]) -> dict[str, Any]:
         metrics = found.get("candidates", {}).get(champion, {}).get("metrics", {})
         out[grain] = {"champion": champion, **{k: metrics.get(k) for k in ("wape", "coverage")}}
     return out
-
-
-def _date(value: Any) -> dt.date | None:
-    return None if value in (None, "") else pd.Timestamp(value).date()

@@ -1,7 +1,7 @@
-"""The one estimator interface every candidate shares: `fit(history)`, `predict(future)`.
+"""The forecasting candidates' shape of the estimator interface: `fit(history)`, `predict(future)`.
 
-scikit-learn style: parameters in the constructor (`get_params`/`set_params`), fitted state in
-attributes ending in `_`, `fit` returns the estimator. `predict` returns one row per future row:
+`liftline.modeling.Estimator` (scikit-learn style) gives the parameters and the verbs; this base
+adds what every forecaster needs. `predict` returns one row per future row:
 `series_key, date, horizon, closed, yhat, yhat_lower, yhat_upper`. Closed days (known or
 learned, see closures.py) are forecast as exactly 0. Intervals come from the `calibration`
 (conformal residual quantiles from a backtest); without one they are NaN, never invented.
@@ -9,13 +9,13 @@ learned, see closures.py) are forecast as exactly 0. Intervals come from the `ca
 
 from __future__ import annotations
 
-import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from liftline.modeling import Estimator
 
 from .closures import ClosureCalendar
 from .conformal import ResidualQuantiles
@@ -24,7 +24,7 @@ from .frames import KEY, TARGET, prepare
 Log = Callable[[str], None]
 
 
-class Forecaster(ABC):
+class Forecaster(Estimator, ABC):
     """Base class: closure handling, horizons and intervals; subclasses do `_fit`/`_predict`."""
 
     name = "forecaster"
@@ -32,26 +32,6 @@ class Forecaster(ABC):
 
     def __init__(self, calibration: ResidualQuantiles | None = None) -> None:
         self.calibration = calibration
-
-    # --- scikit-learn style parameters ---------------------------------------------------
-
-    def get_params(self) -> dict[str, Any]:
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {name: getattr(self, name) for name in names}
-
-    def set_params(self, **params: Any) -> Forecaster:
-        known = self.get_params()
-        for name, value in params.items():
-            if name not in known:
-                raise ValueError(f"{type(self).__name__} has no parameter {name!r}; "
-                                 f"known: {sorted(known)}")
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items()
-                          if k != "calibration")
-        return f"{type(self).__name__}({shown})"
 
     # --- the interface ---------------------------------------------------------------------
 

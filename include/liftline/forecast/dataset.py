@@ -13,9 +13,11 @@ from datetime import date
 import pandas as pd
 from sqlalchemy import Engine
 
+from liftline.features import features_as_of, resolve_as_of
+
 from .base import Log
 from .exposure import EXPOSURE_COLUMNS, exposure, promotion_cells, sku_weights
-from .inputs import category_days, feature_as_of, store_days, unit_economics
+from .inputs import category_days, store_days, unit_economics
 
 
 @dataclass
@@ -74,12 +76,12 @@ class Dataset:
 
 def load_dataset(engine: Engine, as_of: date | str | None, log: Log) -> Dataset | None:
     """The inputs of a forecast run, or None with the reason logged."""
-    built = feature_as_of(engine)
+    built = features_as_of(engine)
     if built is None:
         log("sales forecast skipped: feat_sales_store_daily has no sales (deliver pos and "
             "build the features first)")
         return None
-    as_of = _resolve_as_of(as_of, built, log)
+    as_of = resolve_as_of(engine, as_of, log)
     frame = store_days(engine, as_of)
     frame = frame.loc[frame["date"] <= pd.Timestamp(built) + pd.Timedelta(days=400)]
     if frame.empty or frame["units"].notna().sum() == 0:
@@ -93,17 +95,6 @@ def load_dataset(engine: Engine, as_of: date | str | None, log: Log) -> Dataset 
     for note in notes:
         log(f"sales forecast: {note}")
     return Dataset(engine=engine, as_of=as_of, store_days=frame, cells=cells, notes=notes)
-
-
-def _resolve_as_of(as_of: date | str | None, built: date, log: Log) -> date:
-    if as_of in (None, ""):
-        return built
-    wanted = pd.Timestamp(str(as_of)[:10]).date()
-    if wanted > built:
-        log(f"as-of {wanted} is after the features' as-of {built}: forecasting from {built} "
-            "(rebuild the features with the later as-of to move it)")
-        return built
-    return wanted
 
 
 def _describe_gaps(frame: pd.DataFrame) -> list[str]:

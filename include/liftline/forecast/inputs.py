@@ -32,17 +32,6 @@ def has_table(engine: Engine, name: str) -> bool:
     return inspect(engine).has_table(name)
 
 
-def feature_as_of(engine: Engine) -> date | None:
-    """The last day the store roll-up has observed sales for (its build's as-of)."""
-    if not has_table(engine, "feat_sales_store_daily"):
-        return None
-    feat = table("feat_sales_store_daily")
-    with engine.connect() as conn:
-        value = conn.execute(select(func.max(feat.c.date)).where(feat.c.is_future.is_(False))
-                             ).scalar()
-    return None if value is None else pd.Timestamp(value).date()
-
-
 def store_days(engine: Engine, as_of: date, stores: list[str] | None = None) -> pd.DataFrame:
     """Every store-day (history and planned horizon), units hidden after `as_of`."""
     if not has_table(engine, "feat_sales_store_daily"):

@@ -1,6 +1,7 @@
 """score_forecasts: the 56 days after the as-of date, at both grains, into ml_sales_forecast.
 
-For each store the champion of its region's latest training (artifacts.py; else the
+For each store the registry champion of its region (artifacts.py; for a past as-of, the one
+trained on data up to it; else the
 all-regions training; else the baseline, calibrated by a quick backtest, logged) is refitted
 on everything up to the as-of date and forecasts the horizon with its planned drivers. Young
 stores get the global fallback model. Intervals come from the champion's backtest residuals,
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from .artifacts import calibration_of, load_latest
+from .artifacts import calibration_of, load_champion
 from .backtest import candidate_metrics, run_backtest, split_at
 from .base import Log
 from .category import category_forecast, promo_uplift
@@ -45,6 +46,7 @@ class Assignment:
     trained_run_id: str
     champion: dict[str, str]
     calibration: dict[str, dict[str, ResidualQuantiles | None]] = field(default_factory=dict)
+    version: str = UNTRAINED  # the registry version that serves these stores
 
     def calibration_for(self, grain: str, model: str) -> ResidualQuantiles | None:
         return self.calibration.get(grain, {}).get(model)
@@ -89,7 +91,7 @@ def score_forecasts(engine: Engine, run_id: str, as_of: date | str | None = None
         "alerts")
     return {"status": "scored", "as_of": str(data.as_of), "seconds": round(seconds, 1),
             "rows": {g: written.get(g, 0) for g in GRAINS},
-            "champions": {a.label: {**a.champion, "trained_run_id": a.trained_run_id}
+            "champions": {a.label: {**a.champion, "version": a.version}
                           for a in assignments},
             "dropping": sorted(flagged.loc[flagged["dropping"], KEY]),
             "alerts": written.get("alerts", 0)}
@@ -101,9 +103,9 @@ def assign_champions(engine: Engine, spec: ForecastSpec, data: Dataset, log: Log
     stores = data.stores
     groups: dict[str, tuple[dict | None, list[str]]] = {}
     for region, rows in stores.groupby(stores["region"].fillna(""), sort=True):
-        artifact = load_latest(engine, region or None) or load_latest(engine, None)
-        serving = artifact["run_id"] + "/" + artifact.get("region_slug", "") if artifact \
-            else UNTRAINED
+        artifact = (load_champion(engine, region or None, data.as_of)
+                    or load_champion(engine, None, data.as_of))
+        serving = artifact["version"] if artifact else UNTRAINED
         groups.setdefault(serving, (artifact, []))[1].extend(rows["store_id"])
     out = []
     for artifact, keys in groups.values():
@@ -115,10 +117,11 @@ def assign_champions(engine: Engine, spec: ForecastSpec, data: Dataset, log: Log
         calibration = {g: {name: calibration_of(artifact, g, name)
                            for name in {champion[g], spec.fallback}} for g in GRAINS}
         label = artifact.get("region") or "all"
-        out.append(Assignment(label, sorted(keys), artifact["run_id"], champion, calibration))
+        out.append(Assignment(label, sorted(keys), artifact["run_id"], champion, calibration,
+                              artifact["version"]))
         log(f"stores {', '.join(sorted(keys)[:5])}{' ...' if len(keys) > 5 else ''}: champion "
             f"{champion['store_day']} (store x day), {champion['store_category_week']} "
-            f"(category x week), trained in run {artifact['run_id']}")
+            f"(category x week), version {artifact['version']}")
     return out
 
 
@@ -170,7 +173,7 @@ def _store_day_rows(spec: ForecastSpec, assignments: list[Assignment],
                            closed_days=rows["closed"].astype(int),
                            is_young_series=rows[KEY].isin(young))
         rows = _intervals_and_plan(rows, a, "store_day", pricing)
-        parts.append(rows.assign(trained_run_id=a.trained_run_id))
+        parts.append(rows.assign(trained_run_id=a.trained_run_id, version=a.version))
     return _concat(parts)
 
 
@@ -195,7 +198,7 @@ def _category_rows(spec: ForecastSpec, data: Dataset, assignments: list[Assignme
         weekly["model_name"] = np.where(weekly["store_id"].isin(young), spec.fallback, champion)
         weekly["is_young_series"] = weekly["store_id"].isin(young)
         weekly = _intervals_and_plan(weekly, a, "store_category_week", pricing)
-        parts.append(weekly.assign(trained_run_id=a.trained_run_id))
+        parts.append(weekly.assign(trained_run_id=a.trained_run_id, version=a.version))
     return _concat(parts)
 
 
@@ -228,7 +231,7 @@ def _finish(rows: pd.DataFrame, spec: ForecastSpec, origin: pd.Timestamp) -> pd.
     if rows.empty:
         return rows
     out = rows.copy()
-    out["model_version"] = f"v{spec.version}." + out["trained_run_id"].astype(str)
+    out["model_version"] = out["version"].astype(str)
     out["as_of_date"] = origin.date()
     out["horizon_days"] = out["horizon"].astype(int)
     out["interval_level"] = spec.level

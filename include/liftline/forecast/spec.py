@@ -1,7 +1,8 @@
 """The forecast spec, `models/sales_forecast.yaml`, as a small frozen dataclass.
 
 Code reads every threshold from here (DESIGN.md, "Declarative where it helps"). A missing key
-takes the default below, so a spec written for an older version still loads.
+takes the default below, so a spec written for an older version still loads; an unknown or
+misspelt key is an error naming it (liftline.modeling.read_spec).
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from liftline import settings
+from liftline.modeling import Lifecycle, SpecError, lifecycle_of, read_spec, reject_unknown
 
 SPEC_FILE = "sales_forecast.yaml"
 CANDIDATES = ("seasonal_naive", "prophet", "lightgbm", "ensemble")
@@ -41,6 +41,8 @@ class ForecastSpec:
         "underage": "margin", "overage": "unit_cost", "default_critical_ratio": 0.5})
     alerts: dict[str, Any] = field(default_factory=lambda: {"forecast_drop": {
         "weeks": 4, "threshold_pct": 20, "min_last_year_units": 1, "severity": "warning"}})
+    model: str = "sales_forecast"
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
 
     @property
     def level(self) -> float:
@@ -72,32 +74,36 @@ def spec_path() -> Path:
 def load_spec(path: Path | str | None = None) -> ForecastSpec:
     """Read the spec (default: models/sales_forecast.yaml); one-line errors on bad content."""
     path = Path(path) if path is not None else spec_path()
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except FileNotFoundError:
-        raise FileNotFoundError(f"forecast spec {path} not found: restore models/{SPEC_FILE}"
-                                ) from None
-    except yaml.YAMLError as exc:
-        raise ValueError(f"forecast spec {path} is not valid YAML: {exc}") from None
-    known = set(ForecastSpec.__dataclass_fields__)
-    values = {key: value for key, value in raw.items() if key in known}
+    raw = read_spec(path, "forecast spec")
+    reject_unknown(raw, ForecastSpec.__dataclass_fields__, path)
+    defaults = ForecastSpec()
+    for section in _FIXED_SECTIONS:
+        reject_unknown(raw.get(section), getattr(defaults, section), path, section)
+    reject_unknown(raw.get("grains"), GRAINS, path, "grains")
+    reject_unknown((raw.get("alerts") or {}).get("forecast_drop"),
+                   defaults.alerts["forecast_drop"], path, "alerts.forecast_drop")
+    values = {**raw, "lifecycle": lifecycle_of(raw, path)}
     spec = ForecastSpec(**values)
     _check(spec, path)
     return spec
+
+
+# Sections whose keys are fixed (the defaults above name them all).
+_FIXED_SECTIONS = ("backtest", "intervals", "champion", "newsvendor", "alerts")
 
 
 def _check(spec: ForecastSpec, path: Path) -> None:
     unknown = sorted(name for name, params in spec.candidates.items()
                      if name not in CANDIDATES and "members" not in (params or {}))
     if unknown:
-        raise ValueError(f"{path}: unknown candidate(s) {unknown}; known: {list(CANDIDATES)}")
+        raise SpecError(f"{path}: unknown candidate(s) {unknown}; known: {list(CANDIDATES)}")
     if spec.baseline not in spec.candidates:
-        raise ValueError(f"{path}: champion.must_beat {spec.baseline!r} is not a candidate")
+        raise SpecError(f"{path}: champion.must_beat {spec.baseline!r} is not a candidate")
     if spec.fallback not in spec.candidates:
-        raise ValueError(f"{path}: fallback {spec.fallback!r} is not a candidate")
+        raise SpecError(f"{path}: fallback {spec.fallback!r} is not a candidate")
     if not 0 < spec.level < 1:
-        raise ValueError(f"{path}: intervals.level must be in (0, 1), got {spec.level}")
+        raise SpecError(f"{path}: intervals.level must be in (0, 1), got {spec.level}")
     if int(spec.backtest.get("origins", 0)) < 1:
-        raise ValueError(f"{path}: backtest.origins must be at least 1")
+        raise SpecError(f"{path}: backtest.origins must be at least 1")
     if spec.buckets[-1] < spec.horizon_days:
-        raise ValueError(f"{path}: the last horizon bucket must reach horizon_days")
+        raise SpecError(f"{path}: the last horizon bucket must reach horizon_days")

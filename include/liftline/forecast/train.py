@@ -4,8 +4,8 @@ Called by the training DAG (a mapped task per region) and by `liftline run`. It 
 feature tables, walks the backtest origins, scores every candidate at both grains, calibrates
 conformal intervals on the backtest residuals, picks the champion per grain (lowest WAPE,
 and only if it beats the seasonal-naive baseline), prices forecast errors with the newsvendor
-costs, and keeps all of it as JSON in the model registry (artifacts.py). The forecasts
-themselves are written by scoring.
+costs, and registers all of it as a version in the model registry (artifacts.py), which
+becomes champion only if it earns it. The forecasts themselves are written by scoring.
 """
 
 from __future__ import annotations
@@ -57,10 +57,11 @@ def train_forecasts(engine: Engine, run_id: str, region: str | None = None, log:
             f"{spec.baseline} baseline, without calibrated intervals")
     grains = {grain: evaluate_grain(spec, data, backtest, grain, keys, log) for grain in GRAINS}
     artifact = _artifact(spec, data, backtest, grains, run_id, region, keys)
-    path = save_training(engine, artifact, run_id, region)
+    version = save_training(engine, artifact, spec, log)
     seconds = time.perf_counter() - started
-    log(f"sales forecast training for {where} done in {seconds:.1f} s; saved {path}")
-    summary = _summary(artifact, path, seconds)
+    log(f"sales forecast training for {where} done in {seconds:.1f} s: version "
+        f"{version.version} ({version.status})")
+    summary = _summary(artifact, version, seconds)
     if keep_backtest:
         summary["backtest"] = backtest
     return summary
@@ -164,7 +165,7 @@ def _artifact(spec: ForecastSpec, data: Dataset, backtest: Backtest, grains: dic
     }
 
 
-def _summary(artifact: dict, path, seconds: float) -> dict[str, Any]:
+def _summary(artifact: dict, version, seconds: float) -> dict[str, Any]:  # noqa: ANN001
     grains = {}
     for grain, found in artifact["grains"].items():
         grains[grain] = {
@@ -175,4 +176,8 @@ def _summary(artifact: dict, path, seconds: float) -> dict[str, Any]:
         }
     return {"status": "trained", "region": artifact["region"], "run_id": artifact["run_id"],
             "stores": len(artifact["stores"]), "origins": artifact["origins"],
-            "seconds": round(seconds, 1), "artifact": str(path), "grains": grains}
+            "seconds": round(seconds, 1), "artifact": version.artifact_uri,
+            "version": version.version, "registry_status": version.status,
+            "champion_changed": version.status == "champion"
+            and version.run_id == artifact["run_id"],
+            "promotion": version.metrics.get("promotion", {}).get("reason"), "grains": grains}

@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from liftline import settings
+from liftline import modeling, settings
 
 GRANULARITIES = ("global", "country", "segment", "country_segment")
 TARGETS = ("revenue", "revenue_pos", "revenue_erp")
@@ -26,8 +24,8 @@ TYPE_KEYS = ("theta", "alpha")  # of a channel_types entry; alpha is optional
 ALPHA_RANGE = (0.05, 10.0)  # valid Hill alpha bounds
 
 
-class SpecError(ValueError):
-    """The MMM spec is unusable; the message names the key."""
+# The one spec error of every model stage: the message (one line) names the file and the key.
+SpecError = modeling.SpecError
 
 
 def default_spec_path() -> Path:
@@ -89,6 +87,7 @@ class MMMSpec:
     target_mroi: float
     target_bounds: Bounds
     source: str = "models/mmm.yaml"
+    lifecycle: modeling.Lifecycle = modeling.Lifecycle()
 
     def channel_type(self, channel: str) -> str:
         """The channel's type by the spec's name mapping (case-insensitive), else "default"."""
@@ -146,17 +145,7 @@ def merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        loaded = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise SpecError(f"MMM spec {str(path)!r} not found: restore models/mmm.yaml "
-                        "or pass the path of a spec") from None
-    except yaml.YAMLError as exc:
-        raise SpecError(f"MMM spec {str(path)!r} is not valid YAML: "
-                        f"{str(exc).splitlines()[0]}") from None
-    if not isinstance(loaded, dict):
-        raise SpecError(f"MMM spec {str(path)!r} must be a mapping of settings")
-    return loaded
+    return modeling.read_spec(path, "MMM spec")
 
 
 def spec_from_dict(raw: Mapping[str, Any], source: str = "<dict>") -> MMMSpec:
@@ -180,6 +169,7 @@ def spec_from_dict(raw: Mapping[str, Any], source: str = "<dict>") -> MMMSpec:
         raise SpecError(f"{source}: channels map to unknown type(s) {', '.join(unknown)}; "
                         f"define them under channel_types ({', '.join(sorted(type_theta))})")
     include = r.get("data.controls.include")
+    r.choice("transforms.saturation", ("hill",))  # the one saturation there is, named
     spec = MMMSpec(
         model_name=str(r.get("model_name")),
         seed=int(r.get("seed")),
@@ -232,7 +222,9 @@ def spec_from_dict(raw: Mapping[str, Any], source: str = "<dict>") -> MMMSpec:
         target_mroi=r.number("optimizer.target_mroi", 0.0, 1e6),
         target_bounds=r.bounds("optimizer.target_bounds", -1.0, 100.0),
         source=source,
+        lifecycle=modeling.lifecycle_of(raw, source),
     )
+    r.reject_unread(free=("channel_types", "channels", "lifecycle"))
     if not spec.grade_excellent <= spec.grade_good <= spec.grade_acceptable:
         raise SpecError(f"{source}: quality thresholds must grow: excellent <= good <= acceptable")
     if spec.zone_saturated > spec.zone_efficient:
@@ -248,8 +240,24 @@ class _Reader:
 
     def __init__(self, raw: Mapping[str, Any], source: str):
         self.raw, self.source = raw, source
+        self.read: set[str] = set()
+
+    def reject_unread(self, free: tuple[str, ...]) -> None:
+        """A key the spec never reads is a misspelling or a setting that does nothing: say so."""
+        def walk(node: Mapping[str, Any], prefix: str) -> None:
+            for key, value in node.items():
+                path = f"{prefix}{key}"
+                if path in self.read or path in free:
+                    continue
+                if not any(r.startswith(path + ".") for r in self.read):
+                    raise SpecError(f"{self.source}: unknown key {path!r} (see models/mmm.yaml "
+                                    "for the valid settings)")
+                if isinstance(value, Mapping):
+                    walk(value, path + ".")
+        walk(self.raw, "")
 
     def get(self, dotted: str) -> Any:
+        self.read.add(dotted)
         node: Any = self.raw
         for part in dotted.split("."):
             if not isinstance(node, Mapping) or part not in node:

@@ -27,10 +27,17 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from liftline.alerts import record_alert
-from liftline.forecast.inputs import feature_as_of
-from liftline.promo.lift_table import ACTUAL_COLUMNS, current_rows, write_rows
-from liftline.promo.measure import measure_promotions, probable_causes
-from liftline.promo.spec import PromoSpec, load_spec
+from liftline.modeling import resolve_as_of
+from liftline.promo import (
+    ACTUAL_COLUMNS,
+    PromoSpec,
+    current_rows,
+    load_counterfactual,
+    load_spec,
+    measure_promotions,
+    probable_causes,
+    write_rows,
+)
 from liftline.warehouse import write_transaction
 
 Log = Callable[[str], None]
@@ -44,11 +51,12 @@ def monitor_lift(engine: Engine, run_id: str, as_of: date | str | None = None,
                  link: str | None = None, store_model=None) -> dict[str, Any]:
     """Measure, judge and alert; returns a summary (status, promotions, alerts).
 
-    `store_model`: a fitted sales-forecast model to reuse for the counterfactual (a replay
-    refits it weekly); by default one is fitted on everything up to as-of.
+    `store_model`: a fitted sales-forecast model to reuse for the counterfactual; by default
+    the one registered with the champion lift model (trained weekly), so the daily monitor
+    does not refit it. Without a registered one it is fitted on everything up to as-of.
     """
     spec = spec or load_spec()
-    as_of = _as_of(engine, as_of)
+    as_of = resolve_as_of(engine, as_of, log)
     if as_of is None:
         log("lift monitor skipped: no sales features yet (deliver pos and build features)")
         return {"status": "skipped", "promotions": 0, "alerts": 0}
@@ -57,6 +65,11 @@ def monitor_lift(engine: Engine, run_id: str, as_of: date | str | None = None,
     measured_before = len(existing) and existing["actual_lift_pct"].notna().any()
     reach = int(spec.section("baseline")["post_days"]) + int(rule["alert_window_days"])
     ends_after = as_of - timedelta(days=reach) if measured_before else None
+    if store_model is None:
+        store_model = load_counterfactual(engine, as_of)
+        if store_model is None:
+            log("lift monitor: no registered counterfactual model (the lift model has not been "
+                "trained yet): fitting one on the history up to the as-of date")
     found = measure_promotions(engine, as_of, spec, log, ends_after=ends_after,
                                store_model=store_model)
     if found.promos.empty:
@@ -221,8 +234,3 @@ def _round(value: Any) -> float | None:
 def _day(value: Any) -> str:
     return str(pd.Timestamp(value).date())
 
-
-def _as_of(engine: Engine, as_of: date | str | None) -> date | None:
-    if as_of not in (None, ""):
-        return pd.Timestamp(as_of).date()
-    return feature_as_of(engine)

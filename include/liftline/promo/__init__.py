@@ -2,6 +2,22 @@
 recommendations and the what-if. The daily lift monitor is in `liftline.monitor.lift`.
 The method: README.md in this folder."""
 
+from .artifacts import load_counterfactual, load_lift_model
+from .lift_table import ACTUAL_COLUMNS, current_rows, write_rows
+from .measure import measure_promotions, probable_causes
 from .pipeline import score_promotions, train_promo_lift
+from .spec import PromoSpec, load_spec
 
-__all__ = ["score_promotions", "train_promo_lift"]
+__all__ = [
+    "ACTUAL_COLUMNS",
+    "PromoSpec",
+    "current_rows",
+    "load_counterfactual",
+    "load_lift_model",
+    "load_spec",
+    "measure_promotions",
+    "probable_causes",
+    "score_promotions",
+    "train_promo_lift",
+    "write_rows",
+]

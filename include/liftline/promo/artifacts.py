@@ -1,63 +1,86 @@
-"""The lift model in the warehouse: one `ml_model_registry` row per training run.
+"""The lift model in the model registry: model `promo_lift`, one version per training run.
 
-`model_name` promo_lift, `version` the run id, the whole model as JSON in `params_json` (its
-LightGBM boosters as model strings, a few hundred kB) and the holdout metrics in
-`metrics_json`. In the warehouse rather than on a worker's disk, so scoring on another Celery
-worker, the lift monitor and `liftline promo whatif` all find the same model.
+Each version holds the lift model as JSON (`model.json`: its LightGBM boosters as model
+strings, a few hundred kB) and the store-level counterfactual model fitted on the same data
+(`counterfactual.pkl`), so scoring, the daily lift monitor and `liftline promo whatif` all use
+the champion and the monitor never refits the counterfactual.
+
+Promotion is decided on the holdout MAE of the lift (points). Every training run fits each
+candidate kind on the same time-based split, so the champion's kind is scored on the same
+holdout; the same kind retrained under the same spec is a refresh of the champion.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 from typing import Any
 
-import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from liftline.warehouse import replace_partition, table, write_transaction
+from liftline import registry
+from liftline.modeling import spec_hash
 
 from .model import LiftModel
+from .spec import PromoSpec
 
 MODEL_NAME = "promo_lift"
-TRAINED = "trained"
+MODEL_FILE = "model.json"
+COUNTERFACTUAL_FILE = "counterfactual.pkl"
 
 
-def save_lift_model(engine: Engine, run_id: str, model: LiftModel) -> str:
-    """Keep `model` as this run's registry row (replaced on a rerun); returns its address."""
+def save_lift_model(engine: Engine, run_id: str, model: LiftModel, spec: PromoSpec,
+                    as_of: Any, store_model: Any = None, log=print  # noqa: ANN001
+                    ) -> registry.Version:
+    """Register `model` (and the counterfactual store model), trained on facts up to `as_of`,
+    as a version of promo_lift."""
     metrics = model.metrics
-    row = {
-        "model_name": MODEL_NAME, "version": run_id, "run_id": run_id, "status": TRAINED,
-        "trained_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
-        "metrics_json": json.dumps(_headline(metrics), default=str),
-        "params_json": json.dumps(model.to_json(), default=str),
-        "data_start": _date(metrics.get("data_start")), "data_end": _date(metrics.get("data_end")),
-        "artifact_uri": f"warehouse:ml_model_registry?model_name={MODEL_NAME}&version={run_id}",
-    }
-    with write_transaction(engine) as conn:
-        replace_partition(conn, table("ml_model_registry"), pd.DataFrame([row]),
-                          {"model_name": MODEL_NAME, "version": run_id})
-    model.version = run_id
-    return row["artifact_uri"]
+    current = registry.champion(engine, MODEL_NAME)
+    config = {"kind": model.kind, "spec": spec_hash(spec.section("model"))}
+    champion_config = current.card().params if current else None
+    candidates = metrics.get("candidates", {})
+    same_window = (candidates.get(champion_config.get("kind"), {}).get("mae_pp")
+                   if champion_config else None)
+    is_baseline = model.kind not in candidates
+    card = registry.ModelCard(
+        model=MODEL_NAME, family=MODEL_NAME, run_id=run_id, metric="mae_pp",
+        score=metrics.get("mae_pp", metrics.get("baseline_mae_pp")),
+        baseline="category_mean",
+        baseline_score=None if is_baseline else metrics.get("baseline_mae_pp"),
+        backtest_window={k: metrics.get(k) for k in ("holdout_start", "holdout_end",
+                                                     "n_holdout_promos", "n_train_promos")},
+        data_start=_text(metrics.get("data_start")), data_end=_text(as_of),
+        metrics=_headline(metrics), params=config, spec_hash=config["spec"])
+    files = {MODEL_FILE: model.to_json()}
+    if store_model is not None:
+        files[COUNTERFACTUAL_FILE] = store_model
+    version = registry.register(engine, card, files, same_window, spec.lifecycle, log,
+                                refresh=champion_config == config)
+    model.version = version.version
+    return version
 
 
-def load_lift_model(engine: Engine) -> LiftModel | None:
-    """The newest trained lift model, or None when none was ever trained."""
-    registry = table("ml_model_registry")
-    query = (select(registry.c.version, registry.c.params_json)
-             .where(registry.c.model_name == MODEL_NAME, registry.c.status == TRAINED)
-             .order_by(registry.c.trained_at.desc(), registry.c.version.desc()).limit(1))
-    with engine.connect() as conn:
-        found = conn.execute(query).first()
+def load_lift_model(engine: Engine, as_of: Any = None) -> LiftModel | None:
+    """The champion lift model at `as_of` (default: now), or None when none was promoted."""
+    found = registry.champion(engine, MODEL_NAME, as_of)
     if found is None:
         return None
-    return LiftModel.from_json(json.loads(found.params_json), version=found.version)
+    return LiftModel.from_json(found.load(MODEL_FILE), version=found.version)
+
+
+def load_counterfactual(engine: Engine, as_of: Any = None) -> Any:
+    """The champion's counterfactual store model, or None (not registered: fit one)."""
+    found = registry.champion(engine, MODEL_NAME, as_of)
+    if found is None:
+        return None
+    try:
+        return found.load(COUNTERFACTUAL_FILE)
+    except FileNotFoundError:
+        return None
 
 
 def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
-    """What a registry reader wants at a glance; the per-promotion table stays in params."""
+    """What a registry reader wants at a glance; the per-promotion table stays in the file."""
     return {k: v for k, v in metrics.items() if k != "holdout_promotions"}
 
 
-def _date(value: Any) -> dt.date | None:
-    return None if value in (None, "") else pd.Timestamp(value).date()
+def _text(value: Any) -> str | None:
+    return None if value in (None, "") else str(value)[:10]

@@ -50,11 +50,9 @@ def store_counterfactuals(engine: Engine, windows: pd.DataFrame, as_of: date, lo
     empty = pd.DataFrame(columns=["window_id", "store_id", "date", "store_cf"])
     if windows.empty:
         return empty, ""
-    data = load_dataset(engine, as_of, log=lambda _: None)
-    if data is None:
+    frame = _store_history(engine, as_of)
+    if frame is None:
         return empty, "no store-day history to fit the forecast model on"
-    frame = data.frame_at(pd.Timestamp(as_of))
-    frame = frame.loc[frame["date"] <= pd.Timestamp(as_of)]
     if model is None:
         try:
             model = fit_store_model(frame, forecast_spec)
@@ -67,6 +65,28 @@ def store_counterfactuals(engine: Engine, windows: pd.DataFrame, as_of: date, lo
     missing = set(windows["store_id"]) - set(found["store_id"])
     note = f"no forecast history for stores {sorted(missing)[:5]}" if missing else ""
     return found, note
+
+
+def fit_counterfactual_model(engine: Engine, as_of: date,
+                             forecast_spec: ForecastSpec | None = None
+                             ) -> LightGBMForecaster | None:
+    """The store model fitted on every store-day up to `as_of`, to register with the lift
+    model so the daily monitor reuses it; None when there is too little history."""
+    frame = _store_history(engine, as_of)
+    if frame is None:
+        return None
+    try:
+        return fit_store_model(frame, forecast_spec)
+    except ValueError:
+        return None
+
+
+def _store_history(engine: Engine, as_of: date) -> pd.DataFrame | None:
+    data = load_dataset(engine, as_of, log=lambda _: None)
+    if data is None:
+        return None
+    frame = data.frame_at(pd.Timestamp(as_of))
+    return frame.loc[frame["date"] <= pd.Timestamp(as_of)]
 
 
 def fit_store_model(history: pd.DataFrame, forecast_spec: ForecastSpec | None = None

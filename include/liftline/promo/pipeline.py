@@ -2,8 +2,9 @@
 
 - `train_promo_lift`: measure every promotion that has ended (its lift against the
   counterfactual baseline, per store), train the lift model on them with a time-based holdout,
-  and keep it in ml_model_registry (model_name `promo_lift`).
-- `score_promotions`: with the latest model, predict every promotion's lift (what-if while it
+  and register it (with the counterfactual store model) as a version of `promo_lift` in the
+  model registry; it becomes champion only if it earns it (artifacts.py).
+- `score_promotions`: with the champion, predict every promotion's lift (what-if while it
   is planned; frozen from its start), write ml_promo_lift's prediction columns, and write this
   run's recommendations to ml_promo_recommendations.
 
@@ -21,10 +22,12 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, delete
 
-from liftline.forecast.inputs import feature_as_of
+from liftline.modeling import resolve_as_of
+from liftline.registry import register_skipped
 from liftline.warehouse import bulk_insert, table, write_transaction
 
-from .artifacts import load_lift_model, save_lift_model
+from .artifacts import MODEL_NAME, load_lift_model, save_lift_model
+from .counterfactual import fit_counterfactual_model
 from .inputs import promotion_terms
 from .lift_table import (
     PREDICTION_COLUMNS,
@@ -46,26 +49,31 @@ def train_promo_lift(engine: Engine, run_id: str, as_of: date | str | None = Non
     """Measure the finished promotions, train and keep the lift model; returns its metrics."""
     started = time.perf_counter()
     spec = spec or load_spec()
-    as_of = _as_of(engine, as_of)
+    as_of = resolve_as_of(engine, as_of, log)
     if as_of is None:
         log("promo lift training skipped: no sales features yet (deliver pos and promotions)")
         return {"status": "skipped", "reason": "no sales features"}
-    measured = training_rows(engine, as_of, spec, log)
+    store_model = fit_counterfactual_model(engine, as_of)
+    measured = training_rows(engine, as_of, spec, log, store_model)
     if measured.empty:
         log("promo lift training skipped: no promotion has ended and been measured yet")
+        register_skipped(engine, MODEL_NAME, run_id, "no finished promotion")
         return {"status": "skipped", "reason": "no finished promotion"}
     model = train_lift_model(measured, spec, log)
-    uri = save_lift_model(engine, run_id, model)
+    version = save_lift_model(engine, run_id, model, spec, as_of, store_model, log)
     seconds = round(time.perf_counter() - started, 1)
-    log(f"promo lift model kept as {uri} ({model.kind}; {seconds} s)")
+    log(f"promo lift model {version.version} ({model.kind}; {version.status}; {seconds} s)")
     headline = {k: v for k, v in model.metrics.items() if not isinstance(v, dict | list)}
-    return {"status": "trained", "version": run_id, "kind": model.kind, "seconds": seconds,
-            **headline}
+    return {"status": "trained", **headline, "version": version.version, "kind": model.kind,
+            "seconds": seconds, "registry_status": version.status,
+            "champion_changed": version.status == "champion" and version.run_id == run_id,
+            "promotion": version.metrics.get("promotion", {}).get("reason")}
 
 
-def training_rows(engine: Engine, as_of: date, spec: PromoSpec, log: Log) -> pd.DataFrame:
+def training_rows(engine: Engine, as_of: date, spec: PromoSpec, log: Log,
+                  store_model: Any = None) -> pd.DataFrame:
     """Promotion x store rows of promotions that ended by as-of, with `lift_pct` and `weight`."""
-    found = measure_promotions(engine, as_of, spec, log)
+    found = measure_promotions(engine, as_of, spec, log, store_model=store_model)
     stores = found.stores
     if stores.empty:
         return stores
@@ -77,13 +85,13 @@ def score_promotions(engine: Engine, run_id: str, as_of: date | str | None = Non
                      spec: PromoSpec | None = None, log: Log = print) -> dict[str, Any]:
     """Predict and freeze ml_promo_lift, and write this run's recommendations."""
     spec = spec or load_spec()
-    as_of = _as_of(engine, as_of)
+    as_of = resolve_as_of(engine, as_of, log)
     if as_of is None:
         log("promo scoring skipped: no sales features yet")
         return {"status": "skipped", "reason": "no sales features"}
-    model = load_lift_model(engine)
+    model = load_lift_model(engine, as_of)
     if model is None:
-        log("promo scoring skipped: no lift model trained yet (run train_models first)")
+        log("promo scoring skipped: no lift model is champion yet (run train_models first)")
         return {"status": "skipped", "reason": "no lift model"}
     recommendations = recommend_promotions(engine, model, as_of, run_id, spec, log)
     with write_transaction(engine) as conn:
@@ -138,8 +146,3 @@ def promotion_predictions(bind: Engine | Connection, model: LiftModel
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
-
-def _as_of(engine: Engine, as_of: date | str | None) -> date | None:
-    if as_of not in (None, ""):
-        return pd.Timestamp(as_of).date()
-    return feature_as_of(engine)

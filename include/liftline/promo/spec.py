@@ -1,7 +1,8 @@
 """The promotion-lift spec, `models/promo_lift.yaml`, as a small frozen dataclass.
 
 Code reads every threshold from here (DESIGN.md, "Declarative where it helps"). A missing key
-takes the default below, so a spec written for an older version still loads.
+takes the default below, so a spec written for an older version still loads; an unknown or
+misspelt key is an error naming it (liftline.modeling.read_spec).
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from liftline import settings
+from liftline.modeling import Lifecycle, SpecError, lifecycle_of, read_spec, reject_unknown
 
 SPEC_FILE = "promo_lift.yaml"
 BASELINE_METHODS = ("forecast", "pre_period")
@@ -40,6 +40,8 @@ class PromoSpec:
         "min_discount_pct": 5, "max_discount_pct": 50, "min_days": 3, "max_days": 28,
         "weeks_ahead": 4, "promo_type": "price_discount", "top_skus_per_store": 5,
         "min_incremental_margin": 0})
+    name: str = "promo_lift"
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
 
     def section(self, name: str) -> dict[str, Any]:
         """A section with the defaults filled in for keys the YAML leaves out."""
@@ -57,17 +59,13 @@ def spec_path() -> Path:
 def load_spec(path: Path | str | None = None) -> PromoSpec:
     """Read the spec (default: models/promo_lift.yaml); one-line errors on bad content."""
     path = Path(path) if path is not None else spec_path()
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except FileNotFoundError:
-        raise FileNotFoundError(f"promotion-lift spec {path} not found: restore "
-                                f"models/{SPEC_FILE}") from None
-    except yaml.YAMLError as exc:
-        raise ValueError(f"promotion-lift spec {path} is not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ValueError(f"promotion-lift spec {path} must be a mapping of sections")
-    values = {key: raw[key] for key in ("version", *_SECTIONS) if key in raw}
-    spec = PromoSpec(**values)
+    raw = read_spec(path, "promotion-lift spec")
+    reject_unknown(raw, ("name", "version", "lifecycle", *_SECTIONS), path)
+    defaults = PromoSpec()
+    for section in _SECTIONS:
+        reject_unknown(raw.get(section), getattr(defaults, section), path, section)
+    values = {key: raw[key] for key in ("name", "version", *_SECTIONS) if key in raw}
+    spec = PromoSpec(**values, lifecycle=lifecycle_of(raw, path))
     _check(spec, path)
     return spec
 
@@ -75,16 +73,16 @@ def load_spec(path: Path | str | None = None) -> PromoSpec:
 def _check(spec: PromoSpec, path: Path) -> None:
     method = spec.section("baseline")["method"]
     if method not in BASELINE_METHODS:
-        raise ValueError(f"{path}: baseline.method {method!r} is not one of {BASELINE_METHODS}")
+        raise SpecError(f"{path}: baseline.method {method!r} is not one of {BASELINE_METHODS}")
     kind = spec.section("model")["kind"]
     if kind not in MODEL_KINDS:
-        raise ValueError(f"{path}: model.kind {kind!r} is not one of {MODEL_KINDS}")
+        raise SpecError(f"{path}: model.kind {kind!r} is not one of {MODEL_KINDS}")
     level = float(spec.section("model")["interval_level"])
     if not 0 < level < 1:
-        raise ValueError(f"{path}: model.interval_level must be in (0, 1), got {level}")
+        raise SpecError(f"{path}: model.interval_level must be in (0, 1), got {level}")
     monitor = spec.section("monitor")
     if not 0 <= float(monitor["recover_pp"]) <= float(monitor["divergence_pp"]):
-        raise ValueError(f"{path}: monitor.recover_pp must lie between 0 and divergence_pp")
+        raise SpecError(f"{path}: monitor.recover_pp must lie between 0 and divergence_pp")
     _check_grid(spec.section("recommend"), path)
 
 
@@ -92,10 +90,10 @@ def _check_grid(rec: dict[str, Any], path: Path) -> None:
     lo, hi = float(rec["min_discount_pct"]), float(rec["max_discount_pct"])
     bad = [d for d in rec["discounts"] if not lo <= float(d) <= hi]
     if bad:
-        raise ValueError(f"{path}: recommend.discounts {bad} lie outside "
+        raise SpecError(f"{path}: recommend.discounts {bad} lie outside "
                          f"min/max_discount_pct {lo:g}-{hi:g}")
     lo_d, hi_d = int(rec["min_days"]), int(rec["max_days"])
     bad = [d for d in rec["durations"] if not lo_d <= int(d) <= hi_d]
     if bad:
-        raise ValueError(f"{path}: recommend.durations {bad} lie outside min/max_days "
+        raise SpecError(f"{path}: recommend.durations {bad} lie outside min/max_days "
                          f"{lo_d}-{hi_d}")

@@ -74,7 +74,7 @@ def test_a_fit_without_inputs_is_skipped_with_the_reason(warehouse):
     assert "feat_mmm_weekly has no rows for country 'ALL'" in outcome.reason
     assert lines == [outcome.line()]
     registry = read_frame(warehouse, table("ml_model_registry"))
-    assert registry[["model_name", "version", "status"]].values.tolist() == [
+    assert registry[["model_name", "run_id", "status"]].values.tolist() == [
         ["mmm/ALL/all", "r1", "skipped"]]
     assert "no rows" in json.loads(registry["metrics_json"].iat[0])["reason"]
 
@@ -84,7 +84,7 @@ def test_rerunning_a_fit_replaces_exactly_its_rows(warehouse, simulated):
     _with_features(warehouse, data, countries=("ALL", "DE"))
     spec = small_spec()
     first = fit_and_write_mmm(warehouse, "r1", spec=spec, log=quiet)
-    assert first.status in ("promoted", "not_promoted")
+    assert first.status in ("champion", "challenger")
     assert first.rows == {"ml_mmm_channel_results": 3, "ml_mmm_response_curves": 300,
                           "ml_budget_allocation": 6, "ml_model_registry": 1}
     once = _snapshot(warehouse)

@@ -1,9 +1,15 @@
 """Fitting one (country, segment) from the warehouse and writing its outputs, idempotently.
 
 `fit_and_write_mmm` is the one call a training task makes. Its rows (channel results, response
-curves, budget scenarios and the registry row) replace those of the same run and fit key in one
-transaction, so a rerun leaves the warehouse as one run would. Inputs that are missing are a
+curves, budget scenarios and the registry version) replace those of the same run and fit key in
+one transaction, so a rerun leaves the warehouse as one run would. Inputs that are missing are a
 skipped outcome with the reason, never a failed run.
+
+Each fit is registered as a version of `mmm/<country>/<segment>`. It becomes champion only if
+its CV grade is acceptable and it beats the no-media baseline, and (against an earlier champion)
+its CV MAPE is better by the spec's margin or it is the same spec refitted on newer weeks. A
+fit that is not champion still writes its results, marked `model_status = challenger` with the
+reason in `model_note`, so nobody acts on its budget without being told.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine
 
+from liftline import registry
+from liftline.modeling import spec_hash
 from liftline.warehouse import create_schema, replace_partition, table, write_transaction
 
 from .design import MMMInputError
@@ -26,7 +34,7 @@ from .model import MarketingMixModel, MMMFit
 from .spec import MMMSpec, load_spec
 
 Log = Callable[[str], None]
-PROMOTED, NOT_PROMOTED, SKIPPED = "promoted", "not_promoted", "skipped"
+SKIPPED = registry.SKIPPED
 PROMOTABLE_GRADES = ("excellent", "good", "acceptable")
 
 
@@ -34,7 +42,7 @@ PROMOTABLE_GRADES = ("excellent", "good", "acceptable")
 class MMMOutcome:
     country: str
     segment: str
-    status: str  # promoted / not_promoted / skipped
+    status: str  # champion / challenger / skipped
     reason: str = ""
     rows: dict[str, int] = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
@@ -68,9 +76,12 @@ def fit_and_write_mmm(engine: Engine, run_id: str, country: str = "ALL",
         return outcome
     crm = crm_last_touch(engine, country, fit.design.weeks[0], fit.design.weeks[-1]) \
         if segment == ALL_SEGMENTS else None
-    status, reason = promotion(fit)
-    rows = write_mmm_fit(engine, run_id, fit, crm, status)
-    outcome = MMMOutcome(country, segment, status, reason, rows, _summary(fit))
+    rows, version = write_mmm_fit(engine, run_id, fit, crm, log)
+    reason = version.metrics.get("promotion", {}).get("reason", "")
+    outcome = MMMOutcome(country, segment, version.status, reason, rows,
+                         _summary(fit) | {"version": version.version,
+                                          "champion_changed": version.status == registry.CHAMPION
+                                          and version.run_id == run_id})
     log(outcome.line())
     return outcome
 
@@ -84,33 +95,63 @@ def fit_and_write_all(engine: Engine, run_id: str, spec: MMMSpec | None = None,
             for key in fit_keys(engine, spec)]
 
 
-def promotion(fit: MMMFit) -> tuple[str, str]:
-    """Promoted when the CV grade is acceptable or better and it beats the no-media baseline."""
+def promotion(fit: MMMFit) -> tuple[bool, str]:
+    """The stage's own bar: a CV grade of acceptable or better, and beating the no-media
+    baseline. (The registry then compares with the champion.)"""
     m = fit.metrics
     if m["grade"] not in PROMOTABLE_GRADES:
-        return NOT_PROMOTED, f"CV MAPE {m['cv_mape']:.1%} grades {m['grade']}"
+        return False, f"CV MAPE {m['cv_mape']:.1%} grades {m['grade']}"
     if not m["beats_baseline"]:
-        return NOT_PROMOTED, (f"CV MAPE {m['cv_mape']:.1%} does not beat the baseline without "
-                              f"media ({m['baseline_cv_mape']:.1%})")
-    return PROMOTED, (f"{len(fit.channels)} channels, media {m['media_share_of_revenue']:.1%} of "
-                      f"revenue, ROI spread across trials {m['roi_trial_max_relative_spread']:.0%}")
+        return False, (f"CV MAPE {m['cv_mape']:.1%} does not beat the baseline without "
+                       f"media ({m['baseline_cv_mape']:.1%})")
+    return True, (f"{len(fit.channels)} channels, media {m['media_share_of_revenue']:.1%} of "
+                  f"revenue, ROI spread across trials {m['roi_trial_max_relative_spread']:.0%}")
 
 
 def write_mmm_fit(bind: Engine | Connection, run_id: str, fit: MMMFit,
-                  crm: pd.DataFrame | None = None, status: str = PROMOTED) -> dict[str, int]:
-    """Replace the fit's rows of every output table in one transaction; rows written."""
+                  crm: pd.DataFrame | None = None, log: Log = print
+                  ) -> tuple[dict[str, int], registry.Version]:
+    """Register the fit and replace its rows of every output table, in one transaction."""
     key = {"run_id": run_id, "country": fit.country, "segment": fit.segment}
-    frames = {
-        "ml_mmm_channel_results": channel_rows(fit, crm),
-        "ml_mmm_response_curves": fit.response_curves(),
-        "ml_budget_allocation": fit.allocation,
-    }
     with write_transaction(bind) as conn:
+        version = register_fit(conn, run_id, fit, log)
+        verdict = {"model_status": version.status,
+                   "model_note": version.metrics.get("promotion", {}).get("reason")}
+        frames = {
+            "ml_mmm_channel_results": channel_rows(fit, crm).assign(**verdict),
+            "ml_mmm_response_curves": fit.response_curves(),
+            "ml_budget_allocation": fit.allocation.assign(**verdict),
+        }
         rows = {name: replace_partition(conn, table(name), frame, key)
                 for name, frame in frames.items()}
-        rows["ml_model_registry"] = _write_registry(conn, run_id, fit.spec, fit.country,
-                                                    fit.segment, registry_row(fit, status))
-    return rows
+        rows["ml_model_registry"] = 1
+    return rows, version
+
+
+def register_fit(conn: Connection, run_id: str, fit: MMMFit, log: Log) -> registry.Version:
+    """The fit as a registry version (its parameters and metrics as JSON)."""
+    passes, reason = promotion(fit)
+    m = fit.metrics
+    name = model_name(fit.spec, fit.country, fit.segment)
+    current = registry.champion(conn, name)
+    config = spec_hash({k: v for k, v in vars(fit.spec).items() if k != "source"})
+    card = registry.ModelCard(
+        model=name, family="mmm", run_id=run_id, metric="cv_mape", score=m.get("cv_mape"),
+        baseline="no_media", baseline_score=m.get("baseline_cv_mape"),
+        backtest_window={"cv_train_weeks": fit.spec.cv_train_weeks,
+                         "cv_test_weeks": fit.spec.cv_test_weeks,
+                         "weeks": [str(fit.design.weeks[0].date()),
+                                   str(fit.design.weeks[-1].date())]},
+        data_start=str(fit.design.weeks[0].date()),
+        data_end=str((fit.design.weeks[-1] + pd.Timedelta(days=6)).date()),
+        metrics=registry_metrics(fit), params=fit.params(), spec_hash=config,
+        promotion={} if passes else {"reason": reason})
+    refresh = current is not None and current.card().spec_hash == config
+    files = {"fit.json": json.loads(json.dumps({"params": fit.params(),
+                                                "metrics": registry_metrics(fit)},
+                                               default=_json_default))}
+    return registry.register(conn, card, files, None, fit.spec.lifecycle, log,
+                             promote=None if passes else False, refresh=refresh and passes)
 
 
 def channel_rows(fit: MMMFit, crm: pd.DataFrame | None) -> pd.DataFrame:
@@ -129,28 +170,12 @@ def channel_rows(fit: MMMFit, crm: pd.DataFrame | None) -> pd.DataFrame:
     return frame
 
 
-def registry_row(fit: MMMFit, status: str) -> dict:
+def registry_metrics(fit: MMMFit) -> dict:
     lift = fit.lift_report.replace({np.nan: None}).to_dict("records")
-    metrics = {**fit.metrics, "lift_tests": lift, "search_trace": fit.search_trace(),
-               "timings_s": {k: round(v, 3) for k, v in fit.timings.items()}}
-    return {
-        "trained_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
-        "status": status,
-        "metrics_json": json.dumps(metrics, default=_json_default),
-        "params_json": json.dumps(fit.params(), default=_json_default),
-        "data_start": fit.design.weeks[0].date(),
-        "data_end": (fit.design.weeks[-1] + pd.Timedelta(days=6)).date(),
-    }
-
-
-def _write_registry(conn: Connection, run_id: str, spec: MMMSpec, country: str, segment: str,
-                    row: dict) -> int:
-    registry = table("ml_model_registry")
-    name = model_name(spec, country, segment)
-    artifact = (f"warehouse:ml_mmm_channel_results?run_id={run_id}&country={country}"
-                f"&segment={segment}")
-    frame = pd.DataFrame([{**row, "artifact_uri": artifact, "run_id": run_id}])
-    return replace_partition(conn, registry, frame, {"model_name": name, "version": run_id})
+    return json.loads(json.dumps(
+        {**fit.metrics, "lift_tests": lift, "search_trace": fit.search_trace(),
+         "timings_s": {k: round(v, 3) for k, v in fit.timings.items()}},
+        default=_json_default))
 
 
 def _write_skipped(engine: Engine, run_id: str, spec: MMMSpec, outcome: MMMOutcome) -> None:
@@ -159,10 +184,8 @@ def _write_skipped(engine: Engine, run_id: str, spec: MMMSpec, outcome: MMMOutco
     with write_transaction(engine) as conn:
         for name in ("ml_mmm_channel_results", "ml_mmm_response_curves", "ml_budget_allocation"):
             replace_partition(conn, table(name), pd.DataFrame(), key)
-        row = {"trained_at": dt.datetime.now(dt.UTC).replace(tzinfo=None), "status": SKIPPED,
-               "metrics_json": json.dumps({"reason": outcome.reason}), "params_json": None,
-               "data_start": None, "data_end": None}
-        _write_registry(conn, run_id, spec, outcome.country, outcome.segment, row)
+        registry.register_skipped(conn, model_name(spec, outcome.country, outcome.segment),
+                                  run_id, outcome.reason)
 
 
 def _summary(fit: MMMFit) -> dict:

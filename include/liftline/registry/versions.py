@@ -117,7 +117,7 @@ def decide(card: ModelCard, champion: Version | None, champion_score: float | No
                            "the champion keeps scoring")
 
 
-def register(engine: Engine, card: ModelCard, files: dict[str, Any],
+def register(engine: Engine | Connection, card: ModelCard, files: dict[str, Any],
              champion_score: float | None = None, lifecycle_settings: Lifecycle | None = None,
              log: Log = print, promote: bool | None = None, refresh: bool = False) -> Version:
     """Store a trained version's artifact and card, decide champion or challenger, record it.
@@ -131,7 +131,7 @@ def register(engine: Engine, card: ModelCard, files: dict[str, Any],
     card.version = card.version or make_version(card)
     current = champion(engine, card.model)
     existing = _row(engine, card.model, card.version)
-    if existing is not None and existing.status in (CHAMPION, RETIRED):
+    if existing is not None:  # a rerun of the same training run: the decision stands
         log(f"{card.model}: version {card.version} is already registered ({existing.status})")
         return existing
     decision = decide(card, current, champion_score, settings_.promotion_margin, refresh)
@@ -153,7 +153,7 @@ def register(engine: Engine, card: ModelCard, files: dict[str, Any],
     return _row(engine, card.model, card.version)
 
 
-def register_skipped(engine: Engine, model: str, run_id: str, reason: str) -> None:
+def register_skipped(engine: Engine | Connection, model: str, run_id: str, reason: str) -> None:
     """Record that a training run had nothing to train `model` on (replaced on a rerun)."""
     registry = table("ml_model_registry")
     version = f"{model.replace('/', '-')}-skipped-{hashlib.sha256(run_id.encode()).hexdigest()[:7]}"
@@ -319,7 +319,7 @@ def _versions(bind: Engine | Connection, *where: Any) -> list[Version]:
             for r in frame.itertuples(index=False)]
 
 
-def _row(engine: Engine, model: str, version: str) -> Version | None:
+def _row(engine: Engine | Connection, model: str, version: str) -> Version | None:
     registry = table("ml_model_registry")
     found = _versions(engine, registry.c.model_name == model, registry.c.version == version)
     return found[0] if found else None

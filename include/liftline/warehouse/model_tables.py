@@ -12,8 +12,9 @@ Defined on the same MetaData as every other table (imported by liftline.warehous
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Date, Float, Integer, String, Table
+from sqlalchemy import Boolean, Column, Connection, Date, Float, Integer, String, Table
 
+from .columns import add_missing_columns
 from .tables import metadata, ml_model_registry
 
 __all__ = ["MODEL_TABLES", "ml_budget_allocation", "ml_mmm_channel_results",
@@ -58,6 +59,10 @@ ml_mmm_channel_results = Table(
     Column("crm_last_touch_roi", Float),
     Column("data_start", Date),
     Column("data_end", Date),
+    # The registry's verdict on the fit these rows come from: champion, or challenger (its
+    # figures are shown, but it is not the model to act on; model_note says why).
+    Column("model_status", String),
+    Column("model_note", String),
 )
 
 ml_mmm_response_curves = Table(
@@ -88,7 +93,18 @@ ml_budget_allocation = Table(
     Column("recommended_mroi", Float),
     Column("lower_spend", Float),  # the bounds the optimizer kept to
     Column("upper_spend", Float),
+    Column("model_status", String),  # champion / challenger (a recommendation not to act on)
+    Column("model_note", String),
 )
+
+STATUS_COLUMNS = ("model_status", "model_note")
+
+
+def add_model_status_columns(conn: Connection) -> None:
+    """The registry verdict beside the mix model's results and budget recommendations."""
+    for target in (ml_mmm_channel_results, ml_budget_allocation):
+        add_missing_columns(conn, target, STATUS_COLUMNS)
+
 
 MODEL_TABLES: tuple[str, ...] = (
     "ml_mmm_channel_results",

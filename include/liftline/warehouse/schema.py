@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine, func, insert, inspect, select, text
 from .audit import guard_audit_log
 from .engine import write_transaction
 from .forecast_tables import add_forecast_columns
+from .model_tables import add_model_status_columns
 from .promo_tables import add_promo_columns
 from .tables import SCHEMA_VERSION, meta_schema_version, metadata, ops_alerts
 
@@ -49,8 +50,10 @@ def _v4_model_tables(conn: Connection) -> None:
 
 
 def _v7_audit_log(conn: Connection) -> None:
-    """append-only ops_audit_log"""
-    # A new table: create_all makes it after the migrations, and guard_audit_log its triggers.
+    """append-only ops_audit_log; the registry verdict beside mix-model outputs"""
+    # ops_audit_log is new: create_all makes it after the migrations, guard_audit_log its
+    # triggers.
+    add_model_status_columns(conn)
 
 
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {

@@ -71,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="promotion type (default: the spec's recommend.promo_type)")
     whatif.add_argument("--json", action="store_true", help="print the answer as JSON")
     whatif.set_defaults(func=cmd_promo_whatif)
+
+    from liftline.cli.models import add_models_parser
+
+    add_models_parser(sub)
     return parser
 
 

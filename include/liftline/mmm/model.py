@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from liftline.modeling import Estimator
+
 from .bootstrap import block_indices, percentile_interval
 from .curves import CurveDraws, ResponseCurve, curve_table
 from .design import Design, MMMData, base_controls, build_design
@@ -126,8 +128,11 @@ class MMMFit:
                 for t in self.trials]
 
 
-class MarketingMixModel:
-    """scikit-learn-style: configuration in the constructor, `fit(data)` sets `fit_`."""
+class MarketingMixModel(Estimator):
+    """The estimator interface (liftline.modeling): configuration in the constructor,
+    `fit(data)` sets `fit_` and returns the model, `predict` gives revenue."""
+
+    name = "mmm"
 
     def __init__(self, spec: MMMSpec | None = None, log: Log = print):
         self.spec = spec if spec is not None else load_spec()

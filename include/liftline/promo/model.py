@@ -29,6 +29,8 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from liftline.modeling import Estimator
+
 from .spec import PromoSpec
 
 HURDLE, SINGLE, CATEGORY_MEAN = "hurdle", "single", "category_mean"
@@ -184,6 +186,29 @@ class LiftModel:
             below_mean=d["below_mean"], discount_range=d.get("discount_range", {}),
             metrics=d["metrics"], version=version,
             promo_halfwidth_pp=d.get("promo_halfwidth_pp", math.nan))
+
+
+class LiftEstimator(Estimator):
+    """The lift model behind the estimator interface (liftline.modeling): the spec in the
+    constructor, `fit(measured)` trains (`train_lift_model`) and keeps the fitted `model_`,
+    `predict(rows)` answers p_any_lift, lift_pct and its interval per row."""
+
+    name = "promo_lift"
+
+    def __init__(self, spec: PromoSpec | None = None, log: Log = print) -> None:
+        self.spec = spec
+        self.log = log
+
+    def fit(self, measured: pd.DataFrame) -> LiftEstimator:
+        from .spec import load_spec
+
+        self.model_ = train_lift_model(measured, self.spec or load_spec(), self.log)
+        return self
+
+    def predict(self, rows: pd.DataFrame) -> pd.DataFrame:
+        if not hasattr(self, "model_"):
+            raise RuntimeError("promo_lift: call fit(measured) before predict(rows)")
+        return self.model_.predict(rows)
 
 
 def train_lift_model(measured: pd.DataFrame, spec: PromoSpec, log: Log = print) -> LiftModel:

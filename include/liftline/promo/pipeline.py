@@ -37,7 +37,7 @@ from .lift_table import (
     write_rows,
 )
 from .measure import measure_promotions
-from .model import LiftModel, train_lift_model
+from .model import LiftEstimator, LiftModel
 from .recommend import recommend_promotions
 from .spec import PromoSpec, load_spec
 
@@ -59,7 +59,7 @@ def train_promo_lift(engine: Engine, run_id: str, as_of: date | str | None = Non
         log("promo lift training skipped: no promotion has ended and been measured yet")
         register_skipped(engine, MODEL_NAME, run_id, "no finished promotion")
         return {"status": "skipped", "reason": "no finished promotion"}
-    model = train_lift_model(measured, spec, log)
+    model = LiftEstimator(spec, log).fit(measured).model_
     version = save_lift_model(engine, run_id, model, spec, as_of, store_model, log)
     seconds = round(time.perf_counter() - started, 1)
     log(f"promo lift model {version.version} ({model.kind}; {version.status}; {seconds} s)")

@@ -61,6 +61,7 @@ def ran(warehouse):
         alert_row("a2", "data_quality", "failed", ingest, last_error="SlackApiError: 503"),
         alert_row("a3", "lift_divergence", "delivered", monitor),
         alert_row("a4", "forecast_drop", "not_configured", monitor),
+        alert_row("a5", "lift_divergence", "pending", monitor),  # left when delivery stopped
         alert_row("b1", "data_quality", "failed", EARLIER, last_error="timeout"),
         alert_row("b2", "data_quality", "delivered", EARLIER),
         alert_row("b3", "drift", "pending", None),
@@ -81,9 +82,9 @@ def test_counts_only_this_runs_rows(ran):
     s = summarize_run(ran, THIS_RUN)
     assert dict(s.file_counts) == {"loaded": 3, "partial": 1, "quarantined": 2}
     assert s.quarantined == 2
-    assert dict(s.alerts_by_kind) == {"data_quality": 2, "lift_divergence": 1, "forecast_drop": 1}
-    assert dict(s.undelivered_by_status) == {"failed": 2, "not_configured": 1}
-    assert s.undelivered == 3
+    assert dict(s.alerts_by_kind) == {"data_quality": 2, "lift_divergence": 2, "forecast_drop": 1}
+    assert dict(s.undelivered_by_status) == {"failed": 2, "not_configured": 1, "pending": 1}
+    assert s.undelivered == 4
     assert s.last_delivery_error == "SlackApiError: 503"
     assert s.earlier_undelivered == 2  # b1 failed and b3 pending; delivered and final ones not
     assert [(m.model_name, m.status, m.reason) for m in s.models] == [
@@ -98,7 +99,7 @@ def test_the_text_names_the_problems_first_and_says_where_to_look(ran, tmp_path)
     text = summarize_run(ran, THIS_RUN, log_path=log, home=tmp_path).text()
     lines = text.splitlines()
     assert lines[0] == ("summary of this run: 2 file(s) quarantined, 1 file(s) with rejected "
-                        "rows, 3 alert(s) not delivered, 2 earlier alert(s) still undelivered")
+                        "rows, 4 alert(s) not delivered, 2 earlier alert(s) still undelivered")
     assert "6 ingested: 3 loaded, 1 partial, 2 quarantined" in text
     # Quarantined before partial; the "quarantined: " prefix and second lines are dropped.
     flagged = [line.split()[0:2] for line in lines if line.strip().startswith(
@@ -108,9 +109,10 @@ def test_the_text_names_the_problems_first_and_says_where_to_look(ran, tmp_path)
     assert "crm/crm_feb.csv: missing required column(s) stage" in text
     assert "second line" not in text and "old news" not in text
     assert f"{tmp_path / 'quarantine'}/<source>/<file>.reason.json" in text
-    assert "4 raised (2 data_quality, 1 forecast_drop, 1 lift_divergence), 1 delivered" in text
+    assert "5 raised (2 data_quality, 1 forecast_drop, 2 lift_divergence), 1 delivered" in text
     assert "2 failed to reach Slack (SlackApiError: 503); they stay in the outbox" in text
     assert "1 not sent: no Slack connection" in text
+    assert "1 not tried yet (delivery stopped early" in text
     assert "2 alert(s) of earlier runs still wait in the outbox" in text
     assert "promoted to champion: sales_forecast/all" in text
     assert ("not promoted, the champion keeps scoring: promo_lift (WAPE 0.31 does not beat the "
@@ -132,8 +134,8 @@ def test_a_run_that_did_nothing_still_reports_the_outbox(ran):
     s = summarize_run(ran, ["manual__nothing_happened"])
     assert s.files == [] and s.undelivered == 0
     text = s.text()
-    # Every failed or pending alert is now an earlier run's: a1, a2, b1 and b3.
-    assert text.splitlines()[0] == "summary of this run: 4 earlier alert(s) still undelivered"
+    # Every failed or pending alert is now an earlier run's: a1, a2, a5, b1 and b3.
+    assert text.splitlines()[0] == "summary of this run: 5 earlier alert(s) still undelivered"
     assert "files      none ingested" in text and "alerts     none raised" in text
 
 

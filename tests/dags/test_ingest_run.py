@@ -250,3 +250,26 @@ def test_a_dags_folder_without_the_pipeline_is_a_setup_error(home, first_run, tm
     assert proc.returncode == 2
     assert proc.stderr.startswith(
         f"liftline run: none of the pipeline's DAGs ({', '.join(CHAIN)}) is in ")
+
+
+def test_quarantine_with_slack_unreachable_exits_0_and_says_so(world, tmp_path):
+    """As a new user met it: bad files and a Slack that cannot be reached are named plainly."""
+    home = tmp_path / "home"
+    for source, fault in (("pos", "truncated"), ("spend", "renamed_columns")):
+        [bad] = (world / source).glob(f"*_fault_{fault}.csv")
+        (home / "landing" / source).mkdir(parents=True)
+        (home / "landing" / source / bad.name).write_bytes(bad.read_bytes())
+    unreachable = json.dumps({"conn_type": "slack", "password": TOKEN,
+                              "extra": {"base_url": "http://127.0.0.1:1/api/"}})
+    proc = liftline("run", home=home, AIRFLOW_CONN_SLACK_API_DEFAULT=unreachable)
+    assert proc.returncode == 0, proc.stderr  # every DAG succeeded: see README, exit status
+    with sqlite3.connect(home / "warehouse.db") as wh:
+        quarantined = wh.execute(
+            "SELECT COUNT(*) FROM ops_ingest_log WHERE status = 'quarantined'").fetchone()[0]
+        undelivered = wh.execute(
+            "SELECT COUNT(*) FROM ops_alerts WHERE delivery_status != 'delivered'").fetchone()[0]
+    assert quarantined == 2 and undelivered == 2
+    head = next(line for line in proc.stdout.splitlines() if line.startswith("summary"))
+    assert f"{quarantined} file(s) quarantined" in head
+    assert f"{undelivered} alert(s) not delivered" in head
+    assert "failed to reach Slack (cannot reach Slack at http://127.0.0.1:1/api/" in proc.stdout

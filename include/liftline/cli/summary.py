@@ -167,7 +167,8 @@ def undelivered_text(status: str, last_error: str | None) -> str:
         return (f"failed to reach Slack{error}; they stay in the outbox and are retried on "
                 "the next run")
     if status == PENDING:
-        return "not delivered yet (delivery did not run); retried on the next run"
+        return ("not tried yet (delivery stopped early, e.g. after Slack failed, or did not run); "
+                "retried on the next run")
     return f"with delivery status {status!r}"
 
 

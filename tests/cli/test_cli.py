@@ -9,12 +9,15 @@ import sys
 
 import pytest
 
-from liftline.cli.main import main
+from liftline.cli.main import build_parser, command_name, main
+
+UNREACHABLE = "postgresql://u:s3cret@127.0.0.1:1/wh"
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
+def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("LIFTLINE_")}
     return subprocess.run([sys.executable, "-m", "liftline.cli.main", *args],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, timeout=120, env={**clean, **env})
 
 
 def test_generate_prints_a_summary(tmp_path, capsys):
@@ -33,6 +36,38 @@ def test_user_mistakes_are_one_line_with_status_2(tmp_path):
     assert proc.returncode == 2 and "use YYYY-MM-DD" in proc.stderr
 
 
+def test_demo_checks_the_warehouse_before_generating_anything(tmp_path):
+    proc = run_cli("demo", "--days", "14", LIFTLINE_HOME=str(tmp_path),
+                   LIFTLINE_WAREHOUSE_URL=UNREACHABLE)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("liftline demo: cannot connect to the warehouse "
+                                  "postgresql+psycopg://u:***@127.0.0.1:1/wh (Connection refused)")
+    assert list(tmp_path.iterdir()) == []  # no world, no landing/, no Airflow home
+
+
+def test_promo_whatif_on_an_unreachable_warehouse_is_one_line(tmp_path):
+    proc = run_cli("promo", "whatif", "--sku", "SKU-1004", "--store", "ST-0001", "--discount",
+                   "20", "--days", "14", LIFTLINE_HOME=str(tmp_path),
+                   LIFTLINE_WAREHOUSE_URL=UNREACHABLE)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("liftline promo whatif: cannot connect to the warehouse ")
+    assert "s3cret" not in proc.stderr
+
+
+def test_every_command_that_needs_the_warehouse_declares_it():
+    # main() checks the connection for exactly these before they start.
+    parser = build_parser()
+    needs = {}
+    for argv in (["run"], ["demo"], ["generate", "--out", "x"],
+                 ["promo", "whatif", "--sku", "s", "--store", "s", "--discount", "1",
+                  "--days", "1"]):
+        args = parser.parse_args(argv)
+        needs[command_name(args)] = getattr(args, "needs_warehouse", False)
+    assert needs == {"run": True, "demo": True, "generate": False, "promo whatif": True}
+
+
 @pytest.mark.slow
 def test_demo_delivers_the_world_to_landing_and_runs_the_pipeline(tmp_path):
     env = {k: v for k, v in os.environ.items()
@@ -44,6 +79,9 @@ def test_demo_delivers_the_world_to_landing_and_runs_the_pipeline(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "faults injected" in proc.stdout and "delivered " in proc.stdout
     assert re.search(r"^ingest_extracts\s+success", proc.stdout, re.M)
+    # The faults are named in the summary, not only in the log.
+    assert re.search(r"^summary of this run: \d+ file\(s\) quarantined", proc.stdout, re.M)
+    assert "not sent: no Slack connection" in proc.stdout
     assert (tmp_path / "demo_world" / "_truth" / "world.json").exists()  # truth stays out of landing
     assert not (tmp_path / "landing" / "_truth").exists()
     assert list((tmp_path / "archive" / "pos").iterdir())

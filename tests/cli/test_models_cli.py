@@ -46,6 +46,6 @@ def test_list_show_and_rollback(two_versions, capsys) -> None:
 def test_mistakes_are_one_line_errors(two_versions, capsys) -> None:
     assert main(["models", "show", "nope"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("liftline models: no model 'nope'") and "\n" not in err
+    assert err.startswith("liftline models show: no model 'nope'") and "\n" not in err
     assert main(["models", "rollback", "promo_lift", "--to", "v0"]) == 2
     assert "has no version 'v0'" in capsys.readouterr().err

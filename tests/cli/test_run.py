@@ -28,6 +28,35 @@ def test_a_bad_warehouse_url_stops_before_airflow_starts(tmp_path):
     assert not (tmp_path / "airflow").exists()
 
 
+def test_an_unreachable_warehouse_stops_before_airflow_starts(tmp_path):
+    proc = run_cli(tmp_path, LIFTLINE_WAREHOUSE_URL="postgresql://u:s3cret@127.0.0.1:1/wh")
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "liftline run: cannot connect to the warehouse postgresql+psycopg://u:***@127.0.0.1:1/wh "
+        "(Connection refused): start the database, or set LIFTLINE_WAREHOUSE_URL to one this "
+        "machine can reach\n")
+    assert proc.stdout == "" and not (tmp_path / "airflow").exists()
+
+
+def test_a_sqlite_warehouse_that_cannot_be_opened_is_a_setup_error(tmp_path):
+    proc = run_cli(tmp_path, LIFTLINE_WAREHOUSE_URL=f"sqlite:///{tmp_path}")  # a directory
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert proc.stderr.startswith(f"liftline run: cannot open the warehouse sqlite:///{tmp_path} "
+                                  "(unable to open database file)")
+    assert not (tmp_path / "airflow").exists()
+
+
+def test_nothing_to_run_on_is_one_line_and_status_2(tmp_path):
+    (tmp_path / "landing" / "pos").mkdir(parents=True)  # the folders alone are no delivery
+    proc = run_cli(tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        f"liftline run: nothing to run on: landing/ ({tmp_path / 'landing'}) holds no extracts "
+        "and the warehouse holds no data; drop extracts into landing/<source>/ or run "
+        "`liftline demo`\n")
+    assert proc.stdout == "" and not (tmp_path / "airflow").exists()
+
+
 def test_settle_seconds_must_be_a_non_negative_number(tmp_path):
     proc = run_cli(tmp_path, "--settle-seconds", "-5")
     assert proc.returncode == 2 and "is not a number of seconds >= 0" in proc.stderr

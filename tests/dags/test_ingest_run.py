@@ -136,8 +136,33 @@ def test_run_prints_one_line_per_dag(first_run):
     assert re.fullmatch(r"train_models\s+success\s+\d+\.\ds", lines[3])
     assert re.fullmatch(r"score_models\s+success\s+\d+\.\ds", lines[4])
     assert re.fullmatch(r"monitor_lift\s+success\s+\d+\.\ds", lines[5])
-    assert len(lines) == 6  # Airflow's logging went to the run log
+    assert lines[6] == "" and lines[7].startswith("summary of this run: ")
+    assert not any("[info" in line or "[warning" in line for line in lines)  # in the run log
     assert first_run.runs == ["success"]
+
+
+def test_the_summary_tells_what_the_run_did(home, first_run):
+    """Quarantined files and alerts are named on the terminal, counted from the warehouse."""
+    out = first_run.proc.stdout
+    summary = out[out.index("summary of this run"):]
+    with sqlite3.connect(home / "warehouse.db") as wh:
+        files = dict(wh.execute("SELECT status, COUNT(*) FROM ops_ingest_log GROUP BY status"))
+        kinds = dict(wh.execute("SELECT kind, COUNT(*) FROM ops_alerts GROUP BY kind"))
+        quarantined = [f"{s}/{f}" for s, f in wh.execute(
+            "SELECT source, file_name FROM ops_ingest_log WHERE status = 'quarantined'")]
+        models = [m for (m,) in wh.execute("SELECT model_name FROM ml_model_registry")]
+    assert files["quarantined"] > 0 and kinds["data_quality"] == files["quarantined"]
+    assert summary.splitlines()[0].startswith(
+        f"summary of this run: {files['quarantined']} file(s) quarantined")
+    tally = ", ".join(f"{files[s]} {s}" for s in ("loaded", "partial", "quarantined") if s in files)
+    assert f"{sum(files.values())} ingested: {tally}" in summary
+    assert all(f"quarantined {name}: " in summary for name in quarantined)
+    total = sum(kinds.values())
+    assert f"alerts     {total} raised (" in summary and f"{total} delivered to Slack" in summary
+    assert models and all(name in summary for name in models)
+    assert f"warehouse  sqlite:///{home / 'warehouse.db'}" in summary
+    log = re.search(r"^  log\s+(\S+)$", summary, re.M).group(1)
+    assert Path(log).is_file() and Path(log).parent == home / "airflow" / "logs"
 
 
 def test_clean_tables_fill_and_only_changed_tables_emit_asset_events(first_run):
@@ -188,17 +213,36 @@ def test_verbose_shows_the_tasks_output_but_not_airflow_records(second_run):
     assert "[info" not in out and "[warning" not in out
 
 
-def test_a_failed_task_is_one_line_naming_dag_and_task(home, first_run):
-    # A directory is a valid SQLite URL that cannot be opened: the first task fails.
-    proc = liftline("run", home=home, LIFTLINE_WAREHOUSE_URL=f"sqlite:///{home}")
+def test_a_failed_task_is_one_line_naming_dag_and_task(home, first_run, tmp_path):
+    # A delivery with no expectation suite to check it against: its ingest task fails.
+    (home / "landing" / "pos").mkdir(parents=True, exist_ok=True)
+    (home / "landing" / "pos" / "late.csv").write_text("date,store_id,sku,units,revenue\n")
+    proc = liftline("run", home=home, LIFTLINE_EXPECTATIONS_DIR=str(tmp_path))
+    (home / "landing" / "pos" / "late.csv").unlink(missing_ok=True)
     assert proc.returncode == 1
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
-    match = re.fullmatch(r"liftline run: ingest_extracts failed at task prepare: "
-                         r"OperationalError: .*unable to open database file.* \(see (.+\.log)\)\n",
+    match = re.fullmatch(r"liftline run: ingest_extracts failed at task ingest_fact\[pos\]: "
+                         r"SuiteError: no expectation suite .* \(see (.+\.log)\)\n",
                          proc.stderr)
     assert match, proc.stderr
     assert "Traceback" in Path(match.group(1)).read_text()  # the details are in the run log
     assert re.search(r"^ingest_extracts\s+failed", proc.stdout, re.M)
+    assert not re.search(r"^build_features", proc.stdout, re.M)  # the chain stopped
+    assert "summary of this run: ingest_extracts failed" in proc.stdout
+
+
+def test_an_unreachable_warehouse_is_a_setup_error_before_airflow(home, first_run):
+    # A directory is a valid SQLite URL that cannot be opened.
+    proc = liftline("run", home=home, LIFTLINE_WAREHOUSE_URL=f"sqlite:///{home}")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith(f"liftline run: cannot open the warehouse sqlite:///{home} ")
+
+
+def test_an_empty_landing_over_earlier_data_is_a_rerun(home, second_run):
+    assert not [p for p in (home / "landing").rglob("*") if p.is_file()]
+    proc = liftline("run", home=home)
+    assert proc.returncode == 0, proc.stderr
+    assert "files      none ingested" in proc.stdout
 
 
 def test_a_dags_folder_without_the_pipeline_is_a_setup_error(home, first_run, tmp_path):
@@ -206,3 +250,26 @@ def test_a_dags_folder_without_the_pipeline_is_a_setup_error(home, first_run, tm
     assert proc.returncode == 2
     assert proc.stderr.startswith(
         f"liftline run: none of the pipeline's DAGs ({', '.join(CHAIN)}) is in ")
+
+
+def test_quarantine_with_slack_unreachable_exits_0_and_says_so(world, tmp_path):
+    """As a new user met it: bad files and a Slack that cannot be reached are named plainly."""
+    home = tmp_path / "home"
+    for source, fault in (("pos", "truncated"), ("spend", "renamed_columns")):
+        [bad] = (world / source).glob(f"*_fault_{fault}.csv")
+        (home / "landing" / source).mkdir(parents=True)
+        (home / "landing" / source / bad.name).write_bytes(bad.read_bytes())
+    unreachable = json.dumps({"conn_type": "slack", "password": TOKEN,
+                              "extra": {"base_url": "http://127.0.0.1:1/api/"}})
+    proc = liftline("run", home=home, AIRFLOW_CONN_SLACK_API_DEFAULT=unreachable)
+    assert proc.returncode == 0, proc.stderr  # every DAG succeeded: see README, exit status
+    with sqlite3.connect(home / "warehouse.db") as wh:
+        quarantined = wh.execute(
+            "SELECT COUNT(*) FROM ops_ingest_log WHERE status = 'quarantined'").fetchone()[0]
+        undelivered = wh.execute(
+            "SELECT COUNT(*) FROM ops_alerts WHERE delivery_status != 'delivered'").fetchone()[0]
+    assert quarantined == 2 and undelivered == 2
+    head = next(line for line in proc.stdout.splitlines() if line.startswith("summary"))
+    assert f"{quarantined} file(s) quarantined" in head
+    assert f"{undelivered} alert(s) not delivered" in head
+    assert "failed to reach Slack (cannot reach Slack at http://127.0.0.1:1/api/" in proc.stdout

@@ -91,7 +91,7 @@ def test_cli_mistakes_are_one_line_on_stderr_with_status_2(ready, monkeypatch, c
     assert main(["promo", "whatif", "--sku", "A1", "--store", "S0", "--discount", "70",
                  "--days", "7"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("liftline promo: discount 70%") and err.count("\n") == 1
+    assert err.startswith("liftline promo whatif: discount 70%") and err.count("\n") == 1
 
 
 def test_cli_on_an_empty_warehouse_exits_non_zero_with_one_line(tmp_path):

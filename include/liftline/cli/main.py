@@ -1,6 +1,10 @@
 """The `liftline` command (CONTRACT.md, "Commands").
 
-Exit status 0 on success; on a user mistake, one line on standard error and status 2.
+Exit status 0 on success; on a user mistake or a setup problem, one line on standard error and
+status 2. A command that reads or writes the warehouse says so with
+`set_defaults(needs_warehouse=True)`: `main` then connects to it (`preflight.connect_warehouse`)
+before the command starts, so an unreachable database is one line, not a traceback or a
+half-done run.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the pipeline's DAGs in order over what is in landing/")
     add_run_arguments(run)
-    run.set_defaults(func=cmd_run)
+    run.set_defaults(func=cmd_run, needs_warehouse=True)
 
     demo = sub.add_parser("demo", help="the whole flow on a small world in LIFTLINE_HOME")
     demo.add_argument("--scale", default="small", choices=["small", "medium", "large"])
@@ -55,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-faults", dest="faults", action="store_false",
                       help="deliver only good files (default: some bad ones, to show quarantine)")
     add_run_arguments(demo, as_of=False)
-    demo.set_defaults(func=cmd_demo)
+    demo.set_defaults(func=cmd_demo, needs_warehouse=True)
 
     promo = sub.add_parser("promo", help="promotion lift: what-if predictions")
     promo_sub = promo.add_subparsers(dest="promo_command", required=True, metavar="ACTION")
@@ -70,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     whatif.add_argument("--type", dest="promo_type",
                         help="promotion type (default: the spec's recommend.promo_type)")
     whatif.add_argument("--json", action="store_true", help="print the answer as JSON")
-    whatif.set_defaults(func=cmd_promo_whatif)
+    whatif.set_defaults(func=cmd_promo_whatif, needs_warehouse=True)
 
     from liftline.cli.models import add_models_parser
 
@@ -126,22 +130,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     The world (with its ground truth in _truth/) stays in demo_world/; only the extracts are
     copied into landing/, as a delivery would arrive. Evaluation and the report join this flow
-    as they are built.
+    as they are built. `main` has checked the warehouse before the world is generated.
     """
-    from liftline.cli.run import RunError, check_warehouse
     from liftline.synth import generate
 
-    try:
-        check_warehouse()  # before spending time on the world
-    except RunError as exc:
-        raise UserError(str(exc)) from None
     home = settings.liftline_home()
     world = home / "demo_world"
     summary = generate(world, scale=args.scale, seed=args.seed, days=args.days,
                        faults=args.faults, progress=sys.stderr.isatty())
     print(summary.text())
     count = deliver_world(world, home / "landing")
-    print(f"\ndelivered {count} files to {home / 'landing'}")
+    print(f"\ndelivered {count} files to {home / 'landing'}\n")
     return cmd_run(args)
 
 
@@ -201,14 +200,23 @@ def deliver_world(world: Path, landing: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from liftline.cli.preflight import SetupError, connect_warehouse
     from liftline.synth import GenerateError
 
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "needs_warehouse", False):
+            connect_warehouse()
         return args.func(args)
-    except (UserError, GenerateError) as exc:
-        print(f"liftline {args.command}: {exc}", file=sys.stderr)
+    except (UserError, SetupError, GenerateError) as exc:
+        print(f"liftline {command_name(args)}: {exc}", file=sys.stderr)
         return 2
+
+
+def command_name(args: argparse.Namespace) -> str:
+    """The command as typed, e.g. "promo whatif", for the one-line error's prefix."""
+    action = getattr(args, f"{args.command}_command", None)
+    return f"{args.command} {action}" if action else args.command
 
 
 if __name__ == "__main__":

@@ -17,15 +17,15 @@ def add_models_parser(sub: argparse._SubParsersAction) -> None:
     actions = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
     listing = actions.add_parser("list", help="every model with its champion")
     listing.add_argument("--json", action="store_true")
-    listing.set_defaults(func=cmd_models_list)
+    listing.set_defaults(func=cmd_models_list, needs_warehouse=True)
     show = actions.add_parser("show", help="a model's versions and its champion's model card")
     show.add_argument("model", help="e.g. sales_forecast/all, promo_lift, mmm/ALL/all")
     show.add_argument("--json", action="store_true")
-    show.set_defaults(func=cmd_models_show)
+    show.set_defaults(func=cmd_models_show, needs_warehouse=True)
     back = actions.add_parser("rollback", help="make an earlier version the champion again")
     back.add_argument("model")
     back.add_argument("--to", help="the version (default: the champion before the current one)")
-    back.set_defaults(func=cmd_models_rollback)
+    back.set_defaults(func=cmd_models_rollback, needs_warehouse=True)
 
 
 def cmd_models_list(args: argparse.Namespace) -> int:

@@ -19,6 +19,11 @@ Differences from a scheduled run, on purpose:
 - Airflow's logging and the tasks' output go to `$LIFTLINE_HOME/airflow/logs/run-<time>.log`;
   `verbose` also shows the tasks' own output (prints, errors) on the terminal.
 
+Before Airflow starts, the warehouse must answer a query and there must be something to run on
+(a file in landing/ or earlier data): otherwise a one-line setup error (exit 2), not five DAG
+"successes" over nothing. After the chain, a summary read back from the warehouse by this run's
+DAG run ids (`summary.py`) says what happened, problems first.
+
 The only library module that imports Airflow, and only inside functions after the environment is
 set: Airflow reads its configuration once, when first imported.
 """
@@ -39,7 +44,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO
 
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
 from liftline import settings
+
+from .preflight import connect_warehouse, require_something_to_run
+from .summary import summarize_run
 
 # The pipeline's DAGs in dependency order; later stages append theirs here.
 CHAIN: tuple[str, ...] = ("ingest_extracts", "build_features", "train_models", "score_models",
@@ -66,6 +77,7 @@ class DagOutcome:
     seconds: float | None = None
     failed_task: str | None = None
     reason: str | None = None
+    run_id: str | None = None  # the DAG run's id: every warehouse row it wrote carries it
 
     def line(self) -> str:
         took = "-" if self.seconds is None else f"{self.seconds:.1f}s"
@@ -98,9 +110,14 @@ def run_pipeline(
     chain: Sequence[str] = CHAIN,
     out: IO[str] | None = None,
 ) -> list[DagOutcome]:
-    """Run `chain` in order, printing one line per DAG to `out`; RunError when one fails."""
+    """Run `chain` in order, printing one line per DAG and then the run's summary to `out`.
+
+    SetupError (preflight) before anything starts when the warehouse cannot be reached or there
+    is nothing to run on; RunError when a DAG fails (after the summary of what did happen).
+    """
     out = out or sys.stdout
-    check_warehouse()
+    engine = connect_warehouse()
+    require_something_to_run(engine, settings.liftline_home(), settle_seconds)
     dags_folder = find_dags_folder()
     paths = AirflowPaths(settings.liftline_home() / "airflow")
     configure_airflow(paths, dags_folder)
@@ -108,7 +125,7 @@ def run_pipeline(
     log_path = paths.logs / f"run-{datetime.now():%Y%m%dT%H%M%S}.log"
     conf = {"as_of": as_of.isoformat() if as_of else None, "settle_seconds": settle_seconds}
 
-    outcomes = []
+    outcomes: list[DagOutcome] = []
     with airflow_output_to(log_path, verbose, out) as terminal:
         seconds = ensure_migrated(paths)
         if seconds is not None:
@@ -125,24 +142,31 @@ def run_pipeline(
             listener.clear_progress()
             _say(terminal, outcome.line())
             if outcome.state == "failed":
-                raise RunError(f"{dag_id} failed at task {outcome.failed_task}"
-                               f"{': ' + outcome.reason if outcome.reason else ''} (see {log_path})")
+                break
+        _say(terminal, "\n" + summary_text(engine, outcomes, log_path))
+    failed = next((o for o in outcomes if o.state == "failed"), None)
+    if failed:
+        raise RunError(f"{failed.dag_id} failed at task {failed.failed_task}"
+                       f"{': ' + failed.reason if failed.reason else ''} (see {log_path})")
     return outcomes
+
+
+def summary_text(engine: Engine, outcomes: Sequence[DagOutcome], log_path: Path) -> str:
+    """The run's summary; if the warehouse cannot be read now, a line saying so instead."""
+    run_ids = [o.run_id for o in outcomes if o.run_id]
+    failed = [o.dag_id for o in outcomes if o.state == "failed"]
+    try:
+        return summarize_run(engine, run_ids, log_path=log_path, home=settings.liftline_home(),
+                             failed_dags=failed).text()
+    except SQLAlchemyError as exc:  # the DAG outcomes above stand; the details go to the log
+        traceback.print_exc()
+        return (f"summary of this run: unavailable, the warehouse could not be read "
+                f"({_one_line(exc)}); see {log_path}")
 
 
 def _say(stream: IO[str], line: str) -> None:
     stream.write(line + "\n")
     stream.flush()
-
-
-def check_warehouse() -> None:
-    # A bad LIFTLINE_WAREHOUSE_URL is a one-line setup error here, not a failed task later.
-    from liftline.warehouse import get_engine
-
-    try:
-        get_engine()
-    except ValueError as exc:
-        raise RunError(str(exc), status=2) from None
 
 
 def find_dags_folder() -> Path:
@@ -297,9 +321,10 @@ def run_dag(dag, conf: dict, listener) -> DagOutcome:  # noqa: ANN001 - an airfl
                           failed_task="(airflow)", reason=_one_line(exc))
     seconds = time.perf_counter() - start
     if run.state == "success":
-        return DagOutcome(dag.dag_id, "success", seconds)
+        return DagOutcome(dag.dag_id, "success", seconds, run_id=run.run_id)
     task, reason = listener.failures[0] if listener.failures else (_first_failed(run), None)
-    return DagOutcome(dag.dag_id, "failed", seconds, failed_task=task, reason=reason)
+    return DagOutcome(dag.dag_id, "failed", seconds, failed_task=task, reason=reason,
+                      run_id=run.run_id)
 
 
 def _task_listener(progress: IO[str] | None):  # noqa: ANN202 - built lazily: hookimpl is Airflow's

@@ -145,7 +145,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_promo_whatif(args: argparse.Namespace) -> int:
-    from liftline.promo.whatif import what_if
+    from liftline.promo import what_if
     from liftline.warehouse import get_engine
 
     try:

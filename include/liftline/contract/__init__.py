@@ -8,6 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+__all__ = [
+    "CRM_STAGES",
+    "DATE",
+    "EXTRACT_SUFFIXES",
+    "FLOAT",
+    "INT",
+    "SOURCES",
+    "STRING",
+    "TIMESTAMP",
+    "Source",
+    "source",
+]
+
 # Logical column types. The warehouse maps them to SQL types; ingest parses to them.
 STRING, DATE, TIMESTAMP, FLOAT, INT = "string", "date", "timestamp", "float", "int"
 

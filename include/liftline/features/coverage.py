@@ -1,19 +1,31 @@
-"""Who a promotion or an event applies to, as temporary tables built in SQL.
+"""Who a promotion or an event applies to: the contract's scope rules, defined once.
 
 CONTRACT.md: a promotion covers the SKUs named by `sku`, else all SKUs of `category`, else all
 SKUs; and the stores named by `store_id`, else all stores of `region`, else all stores. An event
-applies to its `store_id`, else its `region`, else its `country`, else everywhere. The cells
-(store x SKU pairs) are those that ever sold, with their dimension attributes where delivered.
-Temporary tables live until the build's transaction ends (one connection, both dialects).
+applies to its `store_id`, else its `region`, else its `country`, else everywhere. Each rule is
+a tuple of levels, most specific first (`PROMOTION_SKU_LEVELS`, `PROMOTION_STORE_LEVELS`,
+`EVENT_STORE_LEVELS`): a row applies to the targets its first non-empty level names, and to
+every target when all its levels are empty. The set work that must scale (promotion x store x
+SKU cells, events x stores) is SQL built from `scope_condition`; callers holding small frames
+(stores, products, a promotion calendar) use `in_scope`, the same rule on frames (the tests
+check the two agree on both dialects).
+
+The cells (store x SKU pairs) are those that ever sold, with their dimension attributes where
+delivered. Temporary tables live until the build's transaction ends (one connection, both
+dialects).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date
 
+import numpy as np
+import pandas as pd
 from sqlalchemy import (
     Column,
+    ColumnElement,
     Connection,
     Date,
     Float,
@@ -34,6 +46,58 @@ from liftline.warehouse import clean_table, table
 from .sql import day_number
 
 CANCELLED = "cancelled"
+PROMOTION_SKU_LEVELS = ("sku", "category")
+PROMOTION_STORE_LEVELS = ("store_id", "region")
+EVENT_STORE_LEVELS = ("store_id", "region", "country")
+
+
+def scope_condition(rows, targets, levels: Sequence[str]) -> ColumnElement[bool]:
+    """SQL: a row of `rows` applies to a row of `targets` (tables or subqueries that both have
+    the `levels` columns): its first non-NULL level equals the target's, or all are NULL."""
+    first, *rest = levels
+    wider = rows.c[first].is_(None)
+    if rest:
+        wider = and_(wider, scope_condition(rows, targets, rest))
+    return or_(rows.c[first] == targets.c[first], wider)
+
+
+def scope_level(rows: pd.DataFrame, levels: Sequence[str]) -> pd.Series:
+    """Per row of `rows`, the level that decides what it applies to (its first non-empty one),
+    or None when every level is empty: it applies to all."""
+    decided = np.full(len(rows), None, dtype=object)
+    for level in reversed(levels):
+        decided[rows[level].notna().to_numpy()] = level
+    return pd.Series(decided, index=rows.index, dtype=object)
+
+
+def in_scope(rows: pd.DataFrame, targets: pd.DataFrame, levels: Sequence[str]) -> pd.DataFrame:
+    """The rule of `scope_condition` on frames: each row of `rows` beside each row of `targets`
+    it applies to; rows' own columns (the levels dropped) then the targets' columns, rows in the
+    order of their deciding level (most specific first), then of `rows`."""
+    own = [column for column in rows.columns if column not in levels]
+    shared = sorted(set(own) & set(targets.columns))
+    if shared:
+        raise ValueError(f"in_scope: rows and targets both have {shared}: rename one side")
+    decided = scope_level(rows, levels)
+    parts = [rows.loc[decided == level, [*own, level]].merge(targets, on=level)
+             for level in levels]
+    parts.append(rows.loc[decided.isna(), own].merge(targets, how="cross"))
+    return pd.concat(parts, ignore_index=True)[[*own, *targets.columns]]
+
+
+def promotion_stores(promotions: pd.DataFrame, stores: pd.DataFrame) -> pd.DataFrame:
+    """Each promotion beside each store it covers (`stores`: store_id and region)."""
+    return in_scope(promotions, stores, PROMOTION_STORE_LEVELS)
+
+
+def promotion_skus(promotions: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
+    """Each promotion beside each product it covers (`products`: sku and category)."""
+    return in_scope(promotions, products, PROMOTION_SKU_LEVELS)
+
+
+def event_stores(events: pd.DataFrame, stores: pd.DataFrame) -> pd.DataFrame:
+    """Each event beside each store it applies to (`stores`: store_id, region and country)."""
+    return in_scope(events, stores, EVENT_STORE_LEVELS)
 
 
 def temp_table(conn: Connection, stem: str, *columns: Column) -> Table:
@@ -105,16 +169,8 @@ def promo_cover(conn: Connection, cells: Table) -> Table:
     covers no cell (there is nothing to feature).
     """
     promos = clean_table("promotions")
-    store_match = or_(
-        promos.c.store_id == cells.c.store_id,
-        and_(promos.c.store_id.is_(None),
-             or_(promos.c.region == cells.c.region, promos.c.region.is_(None))),
-    )
-    sku_match = or_(
-        promos.c.sku == cells.c.sku,
-        and_(promos.c.sku.is_(None),
-             or_(promos.c.category == cells.c.category, promos.c.category.is_(None))),
-    )
+    store_match = scope_condition(promos, cells, PROMOTION_STORE_LEVELS)
+    sku_match = scope_condition(promos, cells, PROMOTION_SKU_LEVELS)
     tmp = temp_table(
         conn, "promo_cover",
         Column("promo_id", String), Column("store_id", String), Column("sku", String),
@@ -165,14 +221,7 @@ def store_events(conn: Connection, cells: Table, first: date, last: date) -> Tab
     """Per store and day with an event: how many, and whether a holiday or a closure."""
     events = clean_table("events")
     stores = select(cells.c.store_id, cells.c.region, cells.c.country).distinct().subquery()
-    applies = or_(
-        events.c.store_id == stores.c.store_id,
-        and_(events.c.store_id.is_(None), or_(
-            events.c.region == stores.c.region,
-            and_(events.c.region.is_(None),
-                 or_(events.c.country == stores.c.country, events.c.country.is_(None))),
-        )),
-    )
+    applies = scope_condition(events, stores, EVENT_STORE_LEVELS)
     kind = func.lower(func.coalesce(events.c.kind, ""))
     tmp = temp_table(
         conn, "store_events",

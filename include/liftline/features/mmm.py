@@ -63,7 +63,7 @@ from sqlalchemy import (
 from liftline.warehouse import bulk_insert, clean_table, read_frame, table
 
 from .base import BuildContext, BuildOutcome, Changes, FeatureSpec
-from .coverage import CANCELLED, fill, promo_cover, temp_table
+from .coverage import CANCELLED, event_stores, fill, promo_cover, temp_table
 from .sql import UNIX_EPOCH, day_number, rewrite
 
 ALL_COUNTRIES = "ALL"
@@ -473,17 +473,9 @@ def _closure_store_days(closures: pd.DataFrame, stores: pd.DataFrame, control: s
                         ) -> pd.DataFrame:
     """Closed store-days per country-week: the named store, else the region's, else the
     country's, else every store."""
-    scoped = closures[["store_id", "region", "country"]].notna()
-    picks = {
-        "store_id": scoped["store_id"],
-        "region": ~scoped["store_id"] & scoped["region"],
-        "country": ~scoped["store_id"] & ~scoped["region"] & scoped["country"],
-    }
-    matches = [closures[pick][["week_start", "date", level]].merge(stores, on=level)
-               for level, pick in picks.items()]
-    everywhere = closures[~scoped.any(axis=1)][["week_start", "date"]]
-    matches.append(everywhere.merge(stores, how="cross"))
-    days = pd.concat(matches).drop_duplicates(["date", "store_id"]).assign(n=1.0)
+    applied = event_stores(closures[["week_start", "date", "store_id", "region", "country"]],
+                           stores[["store_id", "region", "country"]])
+    days = applied.drop_duplicates(["date", "store_id"]).assign(n=1.0)
     counts = _with_all_countries(days[["week_start", "country", "n"]], ["week_start"], ["n"])
     counts = counts.groupby(["week_start", "country"], as_index=False)["n"].sum()
     return _control_rows(counts, control, "n")

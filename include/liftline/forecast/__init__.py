@@ -11,6 +11,8 @@ from .backtest import backtest_origins, run_backtest
 from .base import Forecaster
 from .candidates import EnsembleForecaster, make_forecaster
 from .conformal import ResidualQuantiles
+from .dataset import Dataset, load_dataset
+from .frames import KEY as SERIES_KEY
 from .lgbm import LightGBMForecaster
 from .metrics import bias, coverage, mape, rmse, wape
 from .naive import SeasonalNaive
@@ -20,6 +22,8 @@ from .spec import ForecastSpec, load_spec
 from .train import train_forecasts, training_regions
 
 __all__ = [
+    "SERIES_KEY",
+    "Dataset",
     "EnsembleForecaster",
     "ForecastSpec",
     "Forecaster",
@@ -30,6 +34,7 @@ __all__ = [
     "backtest_origins",
     "bias",
     "coverage",
+    "load_dataset",
     "load_spec",
     "make_forecaster",
     "mape",

@@ -12,7 +12,7 @@ re-expresses the promotion calendar (past and planned) as sales-weighted exposur
 Weights are each SKU's share of its store's units in the `WEIGHT_DAYS` before the origin, so
 a backtest at origin o uses only sales known at o. Coverage follows CONTRACT.md: a promotion
 covers its SKU, else its category, else every SKU; its store, else its region, else every
-store; cancelled promotions cover nothing.
+store; cancelled promotions cover nothing (`liftline.features.coverage`, the one definition).
 """
 
 from __future__ import annotations
@@ -23,7 +23,14 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
-from liftline.warehouse import clean_table, read_frame, table
+from liftline.features import (
+    PROMOTION_SKU_LEVELS,
+    PROMOTION_STORE_LEVELS,
+    promotion_stores,
+    read_promotions,
+    scope_level,
+)
+from liftline.warehouse import read_frame, table
 
 from .inputs import has_table
 
@@ -35,22 +42,16 @@ EXPOSURE_COLUMNS = ("promo_share", "promo_depth", "promo_ended")
 def promotion_cells(engine: Engine, stores: pd.DataFrame) -> pd.DataFrame:
     """(promo_id, store_id, sku, category, start, end, discount) per promotion and store.
 
-    `sku` and `category` say what the promotion covers in the store: a SKU, a whole category
-    (sku NULL), or everything (both NULL). `stores` has store_id and region. Empty when
-    promotions or SKU sales are missing.
+    `sku` and `category` say what the promotion covers in the store, by the contract's SKU
+    levels (`scope_level`): a SKU, else a whole category, else everything. `stores` has
+    store_id and region. Empty when promotions or SKU sales are missing.
     """
-    if not (has_table(engine, "clean_promotions") and has_table(engine, "feat_sales_daily")):
+    if not has_table(engine, "feat_sales_daily"):
         return pd.DataFrame()
-    promos = read_frame(engine, select(clean_table("promotions")))
+    promos = read_promotions(engine, ["promo_id", "start_date", "end_date", "discount_pct",
+                                      "sku", "category", "store_id", "region"])
     if promos.empty:
         return pd.DataFrame()
-    status = promos["status"].fillna("").astype(str).str.lower()
-    promos = promos.loc[status != "cancelled"]
-    sku = table("feat_sales_daily")
-    categories = read_frame(engine, select(sku.c.sku, func.max(sku.c.category)
-                                           .label("sku_category")).group_by(sku.c.sku))
-    promos = promos.merge(categories, on="sku", how="left")
-    promos["category"] = promos["category"].where(promos["sku"].isna(), promos["sku_category"])
     return _cover_stores(promos, stores)
 
 
@@ -58,14 +59,8 @@ def _cover_stores(promos: pd.DataFrame, stores: pd.DataFrame) -> pd.DataFrame:
     promos = promos.assign(discount=pd.to_numeric(promos["discount_pct"], errors="coerce")
                            .fillna(0.0).clip(0, 100) / 100.0)
     keep = ["promo_id", "sku", "category", "start_date", "end_date", "discount"]
-    by_store = promos.loc[promos["store_id"].notna(), [*keep, "store_id"]].merge(
-        stores[["store_id"]], on="store_id")
-    regional = promos.loc[promos["store_id"].isna() & promos["region"].notna(),
-                          [*keep, "region"]].merge(stores[["store_id", "region"]], on="region")
-    everywhere = promos.loc[promos["store_id"].isna() & promos["region"].isna(), keep].merge(
-        stores[["store_id"]], how="cross")
-    covered = pd.concat([by_store, regional.drop(columns="region"), everywhere],
-                        ignore_index=True)
+    covered = promotion_stores(promos[[*keep, *PROMOTION_STORE_LEVELS]],
+                               stores[["store_id", "region"]])
     for column in ("start_date", "end_date"):
         covered[column] = pd.to_datetime(covered[column]).astype("datetime64[ns]")
     return covered[["promo_id", "store_id", "sku", "category", "start_date", "end_date",
@@ -113,15 +108,17 @@ def _promo_weights(cells: pd.DataFrame, weights: pd.DataFrame, by_category: bool
                    ) -> pd.DataFrame:
     """Share of the store's (category's) units each promotion covers, per store[, category]."""
     keep = ["promo_id", "store_id", "start_date", "end_date", "discount"]
-    one_sku = cells.loc[cells["sku"].notna(), [*keep, "sku"]].merge(
+    # The contract's SKU levels, applied to weights summed per category (or store) rather
+    # than to every covered SKU, so no promotion x store x SKU frame is ever built.
+    level = scope_level(cells, PROMOTION_SKU_LEVELS)
+    one_sku = cells.loc[level == "sku", [*keep, "sku"]].merge(
         weights[["store_id", "sku", "category", "w_store", "w_category"]],
         on=["store_id", "sku"])
     category_totals = weights.groupby(["store_id", "category"], as_index=False).agg(
         w_store=("w_store", "sum"), w_category=("w_category", "sum"))
-    one_category = cells.loc[cells["sku"].isna() & cells["category"].notna(),
-                             [*keep, "category"]].merge(category_totals,
-                                                        on=["store_id", "category"])
-    everything = cells.loc[cells["sku"].isna() & cells["category"].isna(), keep]
+    one_category = cells.loc[level == "category", [*keep, "category"]].merge(
+        category_totals, on=["store_id", "category"])
+    everything = cells.loc[level.isna(), keep]
     if by_category:
         everything = everything.merge(category_totals, on="store_id")
     else:

@@ -1,11 +1,11 @@
 """What the forecast stage reads from the warehouse, as plain frames.
 
 The store x day roll-up (`feat_sales_store_daily`: history and the 56 planned days after the
-feature build's as-of date) is the main input. Two clean tables are read directly, each for
-one thing the feature tables do not carry: holiday and event *names* from `events` (so a
-closure on Christmas Day is learned by name) and `list_price` / `unit_cost` from `products`
-(the newsvendor costs). Every reader returns an empty frame when its source is missing; the
-caller logs what that leaves out.
+feature build's as-of date) is the main input. Two delivered dimensions are read through the
+features package, each for one thing the feature tables do not carry: holiday and event
+*names* from `events` (so a closure on Christmas Day is learned by name) and `list_price` /
+`unit_cost` from `products` (the newsvendor costs). Every reader returns an empty frame when
+its source is missing; the caller logs what that leaves out.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, and_, func, inspect, select
 
-from liftline.warehouse import clean_table, read_frame, table
+from liftline.features import event_stores, read_events, read_products
+from liftline.warehouse import read_frame, table
 
 from .frames import KEY
 
@@ -61,24 +62,14 @@ def holiday_names(engine: Engine, store_days_frame: pd.DataFrame) -> pd.DataFram
     An event applies to its store, else every store of its region, else of its country, else
     every store (CONTRACT.md); closures are not names (they are `is_closed`).
     """
-    if not has_table(engine, "clean_events"):
-        return pd.DataFrame()
-    events = clean_table("events")
-    found = read_frame(engine, select(events.c.date, events.c.name, events.c.kind,
-                                      events.c.country, events.c.region, events.c.store_id))
+    found = read_events(engine, ["date", "name", "kind", "country", "region", "store_id"])
     if found.empty:
         return pd.DataFrame()
     kind = found["kind"].fillna("event").astype(str).str.lower()
     found = found.loc[kind != "closure"].copy()
     found["date"] = pd.to_datetime(found["date"]).astype("datetime64[ns]")
     stores = store_days_frame[["store_id", "region", "country"]].drop_duplicates("store_id")
-    matched = []
-    for column in ("store_id", "region", "country"):
-        scoped = found.loc[found[column].notna()]
-        found = found.loc[found[column].isna()]
-        matched.append(scoped[["date", "name", column]].merge(stores, on=column))
-    everywhere = found[["date", "name"]].merge(stores, how="cross")
-    applied = pd.concat([*matched, everywhere], ignore_index=True)
+    applied = event_stores(found[["date", "name", "store_id", "region", "country"]], stores)
     if applied.empty:
         return pd.DataFrame()
     applied["name"] = applied["name"].astype(str).str.replace(";", ",")
@@ -108,17 +99,16 @@ def unit_economics(engine: Engine, stores: list[str], as_of: date) -> pd.DataFra
     One row per (store_id, category) plus one per store with category NULL (all SKUs), from
     the SKUs sold in the 91 days to `as_of` that have both list_price and unit_cost.
     """
-    if not (has_table(engine, "feat_sales_daily") and has_table(engine, "clean_products")):
+    if not has_table(engine, "feat_sales_daily"):
         return pd.DataFrame()
-    sku, products = table("feat_sales_daily"), clean_table("products")
+    sku = table("feat_sales_daily")
     query = (select(sku.c.store_id, sku.c.sku, func.coalesce(sku.c.category, "unknown")
                     .label("category"), func.sum(sku.c.units).label("units"))
              .where(sku.c.store_id.in_(stores),
                     sku.c.date.between(as_of - timedelta(days=ECONOMICS_DAYS), as_of))
              .group_by(sku.c.store_id, sku.c.sku, "category"))
     sold = read_frame(engine, query)
-    prices = read_frame(engine, select(products.c.sku, products.c.list_price,
-                                       products.c.unit_cost))
+    prices = read_products(engine, ["sku", "list_price", "unit_cost"])
     if sold.empty or prices.empty:
         return pd.DataFrame()
     frame = sold.merge(prices, on="sku", how="inner")

@@ -2,16 +2,18 @@
 
 feat_mmm_weekly (long: week x country x segment x channel) is pivoted to spend per channel and
 the spec's target revenue per week; feat_mmm_controls_weekly (long: week x country x control)
-to one column per control; lift tests come from the clean lift_tests extract. The CRM
-last-touch view (feat_crm_attribution) is summed per channel over the modelled weeks.
+to one column per control; lift tests are the delivered lift_tests extract, read through the
+features package. The CRM last-touch view (feat_crm_attribution) is summed per channel over
+the modelled weeks.
 """
 
 from __future__ import annotations
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, func, or_, select
+from sqlalchemy import Connection, Engine, func, select
 
-from liftline.warehouse import clean_table, read_frame, table
+from liftline.features import read_lift_tests
+from liftline.warehouse import read_frame, table
 
 from .design import LIFT_TEST_COLUMNS, MMMData, MMMInputError
 from .spec import MMMSpec
@@ -84,11 +86,8 @@ def load_open_store_days(bind: Bind, country: str) -> pd.Series:
 def load_lift_tests(bind: Bind, country: str) -> pd.DataFrame:
     """Tests of the country or without one; for "ALL", every test (a country's test is
     compared per unit of spend, see evaluate.LiftTests)."""
-    tests = clean_table("lift_tests")
-    query = select(*(tests.c[c] for c in LIFT_TEST_COLUMNS))
-    if country != ALL_COUNTRIES:
-        query = query.where(or_(tests.c.country == country, tests.c.country.is_(None)))
-    frame = read_frame(bind, query)
+    frame = read_lift_tests(bind, LIFT_TEST_COLUMNS,
+                            country=None if country == ALL_COUNTRIES else country)
     for column in ("start_date", "end_date"):
         frame[column] = pd.to_datetime(frame[column])
     return frame.astype({c: float for c in ("incremental_revenue", "spend", "std_error")})

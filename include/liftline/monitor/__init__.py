@@ -1,1 +1,5 @@
-"""Monitors that watch what the models predicted against what happened (issue 6: lift)."""
+"""Monitors that watch what the models predicted against what happened (lift)."""
+
+from .lift import monitor_lift
+
+__all__ = ["monitor_lift"]

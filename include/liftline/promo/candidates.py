@@ -18,12 +18,20 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
-from liftline.features.promo import with_category_history
-from liftline.warehouse import clean_table, read_frame, table
+from liftline.features import (
+    PROMOTION_SKU_LEVELS,
+    PROMOTION_STORE_LEVELS,
+    promotion_skus,
+    promotion_stores,
+    read_products,
+    read_promotions,
+    read_stores,
+    with_category_history,
+)
+from liftline.warehouse import read_frame, table
 
 BASELINE_DAYS = 28  # unpromoted open days averaged for the baseline ...
 LOOKBACK_DAYS = 91  # ... searched for this far back from the as-of date
-CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True)
@@ -33,23 +41,18 @@ class Catalogue:
     products: pd.DataFrame  # sku, category, list_price, unit_cost
     stores: pd.DataFrame  # store_id, region, country
     history: pd.DataFrame  # feat_promo_effectiveness: promo_id, store_id, category, dates, lift
-    upcoming: pd.DataFrame  # clean promotions not ended by as-of (planned or running)
+    upcoming: pd.DataFrame  # promotions not ended by as-of (planned or running)
 
 
 def load_catalogue(engine: Engine, as_of: date) -> Catalogue:
     """Products, stores, the promotion history and the promotions not ended by `as_of`."""
-    products = read_frame(engine, select(*(clean_table("products").c[c] for c in (
-        "sku", "category", "list_price", "unit_cost"))))
-    stores = read_frame(engine, select(*(clean_table("stores").c[c] for c in (
-        "store_id", "region", "country"))))
+    products = read_products(engine, ["sku", "category", "list_price", "unit_cost"])
+    stores = read_stores(engine, ["store_id", "region", "country"])
     feat = table("feat_promo_effectiveness")
     history = read_frame(engine, select(feat.c.promo_id, feat.c.store_id, feat.c.category,
                                         feat.c.start_date, feat.c.end_date,
                                         feat.c.observed_lift_pct))
-    promos = clean_table("promotions")
-    upcoming = read_frame(engine, select(promos).where(
-        promos.c.end_date > as_of,
-        func.coalesce(func.lower(promos.c.status), "") != CANCELLED))
+    upcoming = read_promotions(engine, ending_after=as_of)
     return Catalogue(products, stores, history, upcoming)
 
 
@@ -179,17 +182,17 @@ def with_economics(rows: pd.DataFrame) -> pd.DataFrame:
 
 def with_prices(pairs: pd.DataFrame, cat: Catalogue) -> pd.DataFrame:
     """`price` (the list price, else the one seen on recent sales: `seen_price`) and
-    `unit_cost` per SKU; NaN where clean_products does not say."""
+    `unit_cost` per SKU; NaN where the products extract does not say."""
     out = pairs.merge(cat.products[["sku", "list_price", "unit_cost"]], on="sku", how="left")
     out["price"] = out.pop("list_price").fillna(out["seen_price"])
     return out
 
 
 def conflicts_with_upcoming(rows: pd.DataFrame, cat: Catalogue) -> np.ndarray:
-    """True where a candidate (store_id, category, start_date, end_date) overlaps a planned or
-    running promotion touching the same category in the same store: a sibling's promotion
-    would cannibalise it (and the same SKU's would double it)."""
-    cover = upcoming_cover(cat)
+    """True where a candidate (store_id, region, category, start_date, end_date) overlaps a
+    planned or running promotion touching the same category in the same store: a sibling's
+    promotion would cannibalise it (and the same SKU's would double it)."""
+    cover = upcoming_cover(cat, rows[["store_id", "region"]].drop_duplicates("store_id"))
     if cover.empty or rows.empty:
         return np.zeros(len(rows), dtype=bool)
     keyed = rows[["store_id", "category", "start_date", "end_date"]].assign(
@@ -202,34 +205,24 @@ def conflicts_with_upcoming(rows: pd.DataFrame, cat: Catalogue) -> np.ndarray:
     return hit
 
 
-def upcoming_cover(cat: Catalogue) -> pd.DataFrame:
-    """Store x category pairs each upcoming promotion touches, with its window.
-
-    A promotion covers the stores named by store_id, else those of its region, else all; and
-    the category of its SKU, else its category, else every category.
-    """
+def upcoming_cover(cat: Catalogue, stores: pd.DataFrame) -> pd.DataFrame:
+    """Store x category pairs each upcoming promotion touches, with its window: the `stores`
+    (store_id, region) it covers, and the categories of the products it covers (the contract's
+    rule, `liftline.features.coverage`)."""
+    columns = ["store_id", "category", "start_date", "end_date"]
     promos = cat.upcoming
-    if promos.empty:
-        return pd.DataFrame(columns=["store_id", "category", "start_date", "end_date"])
-    sku_category = cat.products.set_index("sku")["category"]
-    promo_category = promos["sku"].map(sku_category).fillna(promos["category"])
-    categories = sorted(cat.products["category"].dropna().unique())
-    parts = []
-    for promo, category in zip(promos.itertuples(index=False), promo_category, strict=True):
-        stores = _covered_stores(promo, cat.stores)
-        cats = [category] if pd.notna(category) else categories
-        parts.append(pd.DataFrame({"store_id": stores}).merge(
-            pd.DataFrame({"category": cats}), how="cross").assign(
-                start_date=pd.Timestamp(promo.start_date), end_date=pd.Timestamp(promo.end_date)))
-    return pd.concat(parts, ignore_index=True)
-
-
-def _covered_stores(promo, stores: pd.DataFrame) -> list[str]:
-    if pd.notna(promo.store_id):
-        return [promo.store_id]
-    if pd.notna(promo.region):
-        return stores.loc[stores["region"] == promo.region, "store_id"].tolist()
-    return stores["store_id"].tolist()
+    if promos.empty or stores.empty:
+        return pd.DataFrame(columns=columns)
+    covered_stores = promotion_stores(promos[["promo_id", *PROMOTION_STORE_LEVELS]], stores)
+    categories = promotion_skus(promos[["promo_id", *PROMOTION_SKU_LEVELS]],
+                                cat.products[["sku", "category"]])
+    categories = categories[["promo_id", "category"]].dropna().drop_duplicates()
+    windows = promos[["promo_id", "start_date", "end_date"]].assign(
+        start_date=pd.to_datetime(promos["start_date"]),
+        end_date=pd.to_datetime(promos["end_date"]))
+    cover = (covered_stores[["promo_id", "store_id"]].merge(categories, on="promo_id")
+             .merge(windows, on="promo_id"))
+    return cover[columns]
 
 
 def windows_overlap(a_start: pd.Timestamp, a_end: pd.Timestamp, b_start: pd.Timestamp,

@@ -27,11 +27,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from liftline.forecast.dataset import load_dataset
-from liftline.forecast.frames import KEY
-from liftline.forecast.lgbm import LightGBMForecaster
-from liftline.forecast.spec import ForecastSpec
-from liftline.forecast.spec import load_spec as load_forecast_spec
+from liftline.forecast import SERIES_KEY, ForecastSpec, LightGBMForecaster, load_dataset
+from liftline.forecast import load_spec as load_forecast_spec
 
 Log = Callable[[str], None]
 MIN_CLEAN_DAYS = 7  # fewer clean pre-period days: the share is too noisy to scale by
@@ -60,8 +57,8 @@ def store_counterfactuals(engine: Engine, windows: pd.DataFrame, as_of: date, lo
             return empty, f"the forecast model could not be fitted ({exc})"
     fitted_to = model.history_["date"].max()
     future = frame.loc[frame["date"] > fitted_to].drop(columns=["units"], errors="ignore")
-    found = model.counterfactual(windows.rename(columns={"store_id": KEY}), future)
-    found = found.rename(columns={KEY: "store_id", "yhat": "store_cf"})
+    found = model.counterfactual(windows.rename(columns={"store_id": SERIES_KEY}), future)
+    found = found.rename(columns={SERIES_KEY: "store_id", "yhat": "store_cf"})
     missing = set(windows["store_id"]) - set(found["store_id"])
     note = f"no forecast history for stores {sorted(missing)[:5]}" if missing else ""
     return found, note

@@ -12,10 +12,10 @@ from __future__ import annotations
 from datetime import date
 
 import pandas as pd
-from sqlalchemy import Column, Connection, Date, Engine, String, and_, case, func, select
+from sqlalchemy import Column, Connection, Date, Engine, Float, String, and_, case, func, select
 
-from liftline.features.coverage import promo_cover, sales_cells, temp_table
-from liftline.warehouse import clean_table, read_frame, table
+from liftline.features import promo_cover, read_products, sales_cells, temp_table
+from liftline.warehouse import read_frame, table
 
 PROMOTED = "promoted"
 SIBLING = "sibling"
@@ -61,7 +61,8 @@ def window_sales(engine: Engine, terms: pd.DataFrame, as_of: date, pre_days: int
         windows = _windows(terms, cover, cell_rows, pre_days, post_days, as_of)
         if windows.empty:
             return pd.DataFrame(columns=["promo_id", "store_id", "role", "date", "units"])
-        tmp = _window_table(conn, windows)
+        costs = read_products(conn, ["sku", "unit_cost"]).drop_duplicates("sku")
+        tmp = _window_table(conn, windows.merge(costs, on="sku", how="left"))
         frame = read_frame(conn, _daily_sums(tmp, as_of, post_days))
     frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
     return frame
@@ -99,15 +100,19 @@ def _windows(terms: pd.DataFrame, cover: pd.DataFrame, cells: pd.DataFrame, pre_
 
 
 def _window_table(conn: Connection, windows: pd.DataFrame):
+    """The windows with each SKU's unit cost (NULL where the product has none)."""
     tmp = temp_table(conn, "lift_windows", Column("promo_id", String), Column("store_id", String),
                      Column("sku", String), Column("role", String), Column("from_date", Date),
-                     Column("to_date", Date))
-    conn.execute(tmp.insert(), windows.to_dict("records"))
+                     Column("to_date", Date), Column("unit_cost", Float))
+    cost = windows["unit_cost"].astype(object)
+    # None, not NaN: PostgreSQL keeps a NaN, which would poison the cost sums.
+    records = windows.assign(unit_cost=cost.where(cost.notna(), None))
+    conn.execute(tmp.insert(), records.to_dict("records"))
     return tmp
 
 
 def _daily_sums(windows, as_of: date, post_days: int):
-    sales, products = table("feat_sales_daily"), clean_table("products")
+    sales = table("feat_sales_daily")
     day = sales.c.date
     join = and_(sales.c.store_id == windows.c.store_id, sales.c.sku == windows.c.sku,
                 day >= windows.c.from_date, day <= windows.c.to_date)
@@ -117,15 +122,14 @@ def _daily_sums(windows, as_of: date, post_days: int):
         select(windows.c.promo_id, windows.c.store_id, windows.c.role, day.label("date"),
                func.sum(units).label("units"),
                func.sum(func.coalesce(sales.c.revenue, 0.0)).label("revenue"),
-               func.sum(units * products.c.unit_cost).label("cost"),
+               func.sum(units * windows.c.unit_cost).label("cost"),
                func.sum(units * sales.c.list_price).label("list_value"),
                func.count().label("cells"),
                # On a promotion, or in the dip after one: not a clean baseline day.
                flag((sales.c.promo_count > 0) | (sales.c.days_since_promo <= post_days)
                     ).label("promo_cells"),
                flag(sales.c.is_stockout.is_(True)).label("stockout_cells"))
-        .select_from(windows.join(sales, join)
-                     .outerjoin(products, products.c.sku == windows.c.sku))
+        .select_from(windows.join(sales, join))
         .where(day <= as_of)
         .group_by(windows.c.promo_id, windows.c.store_id, windows.c.role, day)
     )

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, func, inspect, select
 
+from liftline.features import dimension_table
 from liftline.warehouse import table
 
 from .artifacts import load_lift_model
@@ -32,8 +33,11 @@ from .candidates import (
 from .model import LiftModel
 from .spec import PromoSpec, load_spec
 
-NEEDED_TABLES = ("feat_sales_daily", "feat_promo_effectiveness", "clean_products",
-                 "clean_stores", "clean_promotions", "ml_model_registry")
+# The feature tables, the delivered dimensions the features package reads for us (their
+# warehouse tables, so a missing one is named as the warehouse has it) and the registry.
+NEEDED_TABLES = ("feat_sales_daily", "feat_promo_effectiveness",
+                 *(dimension_table(name) for name in ("products", "stores", "promotions")),
+                 "ml_model_registry")
 
 
 def what_if(engine: Engine, sku: str, store_id: str, discount_pct: float, days: int,
@@ -111,9 +115,11 @@ def _last_sales_date(engine: Engine) -> date:
 
 def _check_known(sku: str, store_id: str, cat: Catalogue) -> None:
     if sku not in set(cat.products["sku"]):
-        raise ValueError(f"unknown SKU {sku!r}: it is not in clean_products")
+        raise ValueError(f"unknown SKU {sku!r}: it is not in the delivered products "
+                         f"({dimension_table('products')})")
     if store_id not in set(cat.stores["store_id"]):
-        raise ValueError(f"unknown store {store_id!r}: it is not in clean_stores")
+        raise ValueError(f"unknown store {store_id!r}: it is not in the delivered stores "
+                         f"({dimension_table('stores')})")
 
 
 def _check_type(promo_type: str, model: LiftModel) -> None:

@@ -17,6 +17,7 @@ from liftline.monitor import (
     check_freshness,
     check_model_health,
     check_stale_models,
+    column_psi,
     profile_inputs,
 )
 from liftline.registry import ModelCard, Version, register
@@ -125,6 +126,37 @@ def test_drift_fires_on_a_shifted_feature_and_not_on_an_unshifted_one(warehouse:
     # The next day's check sees the same drift: no second alert.
     assert check_drift(warehouse, "monitor-3", log=quiet)["alerts"] == 0
     assert len(alerts(warehouse, "drift")) == 1
+
+
+def test_drift_recovers_with_hysteresis(warehouse: Engine) -> None:
+    history = store_days(date(2024, 1, 1), AS_OF)
+    rows = history.loc[pd.to_datetime(history["date"]) <= pd.Timestamp(TRAINED_TO)]
+    inputs = profile_inputs(rows, PROFILED, table="feat_sales_store_daily",
+                            scope={"store_id": STORES, "is_future": [False]})
+    # Pretend the training windows' units strayed nearly as far as a 10% rise does, so the
+    # rise lies between the reference and the margin above it.
+    recent = history.loc[pd.to_datetime(history["date"]) > pd.Timestamp(TRAINED_TO), "units"]
+    moderate = column_psi(inputs["columns"]["units"], recent * 1.1)
+    assert moderate > 0.25
+    inputs["columns"]["units"]["reference_psi"] = moderate / 1.2
+    register_champion(warehouse, card("sales_forecast/north", TRAINED_TO, "t1", inputs=inputs))
+    load_store_days(warehouse, history)
+    feat = table("feat_sales_store_daily")
+
+    def units_times(factor: float) -> str:
+        with warehouse.begin() as conn:
+            conn.execute(update(feat).where(feat.c.date > TRAINED_TO)
+                         .values(units=feat.c.units * factor))
+        return check_drift(warehouse, "monitor", log=quiet)["models"][0]["status"]
+
+    assert units_times(1.1) == "ok"  # within 1.5 x the reference: not drifting
+    assert units_times(1.5 / 1.1) == "drifting"
+    assert units_times(1.1 / 1.5) == "drifting"  # still above the reference: no flapping
+    assert units_times(1 / 1.1) == "ok"
+    raised = alerts(warehouse, "drift")
+    assert list(raised["state"]) == ["drifting", "ok"]
+    assert list(raised["severity"]) == ["warning", "info"]
+    assert "back within their limits" in raised.iloc[1]["title"]
 
 
 def test_a_champion_without_an_input_profile_is_not_judged(warehouse: Engine) -> None:

@@ -8,12 +8,13 @@ rows (e.g. the model's stores), and computes each column's population stability 
 against the training profile.
 
 A column drifts when its PSI exceeds both the spec's `lifecycle.drift_psi` (default 0.25) and
-its `reference_psi`: the largest PSI any window of the same length inside the training data
-showed. Promotions, media flights and holidays come in bursts, so an ordinary month of them
-already has a PSI of several units against the long run; only a move beyond what the model has
-seen counts. A model with a drifting column is `drifting`: one `drift` alert (warning) names
-the features with their PSIs and limits; when all are back within them an `ok` follow-up is
-recorded.
+`REFERENCE_MARGIN` (1.5) times its `reference_psi`: the largest PSI any window of the same
+length inside the training data showed. Promotions, media flights and holidays come in bursts,
+so an ordinary month of them already has a PSI of several units against the long run; only a
+move well beyond what the model has seen counts. A model with a drifting column is
+`drifting`: one `drift` alert (warning) names the features with their PSIs and limits. It
+stays drifting until every column is back within max(drift_psi, reference_psi) (hysteresis,
+so a column hovering at its limit does not flap), then an `ok` follow-up is recorded.
 
 Not judged (reported with the reason, no alert): a model without a profile (trained before
 profiles existed, or a family that records none), and a window with fewer than `MIN_ROWS` rows.
@@ -38,6 +39,9 @@ from .states import OK, Log, family_of, plain, record_change, served_models
 KIND = "drift"
 DRIFTING = "drifting"
 MIN_ROWS = MIN_BLOCK_ROWS  # fewer rows in the window: the PSI would mostly measure noise
+# A column starts drifting above this multiple of its training windows' largest PSI (measured
+# on the small world: ordinary windows months after training reach up to ~1.4 times it).
+REFERENCE_MARGIN = 1.5
 
 
 def check_drift(engine: Engine, run_id: str, as_of: date | str | None = None, log: Log = print,
@@ -52,7 +56,8 @@ def check_drift(engine: Engine, run_id: str, as_of: date | str | None = None, lo
     previous = latest_states(engine, KIND)
     judged, alerts = [], 0
     for name in served_models(engine):
-        found = model_drift(engine, name, day, window_days)
+        found = model_drift(engine, name, day, window_days,
+                            drifting_before=previous.get(name) == DRIFTING)
         judged.append(found)
         if found["status"] not in (DRIFTING, OK):
             log(f"drift {name}: not judged ({found['reason']})")
@@ -66,9 +71,12 @@ def check_drift(engine: Engine, run_id: str, as_of: date | str | None = None, lo
     return plain({"status": "ok", "as_of": str(day), "models": judged, "alerts": alerts})
 
 
-def model_drift(engine: Engine, name: str, day: date, window_days: int | None = None
-                ) -> dict[str, Any]:
-    """One model's verdict: status (drifting / ok / a reason it is not judged) and PSIs."""
+def model_drift(engine: Engine, name: str, day: date, window_days: int | None = None,
+                drifting_before: bool = False) -> dict[str, Any]:
+    """One model's verdict: status (drifting / ok / a reason it is not judged) and PSIs.
+
+    `drifting_before`: its last alert said drifting, so it recovers only within the
+    reference (without the margin)."""
     out: dict[str, Any] = {"model": name}
     version = champion(engine, name, day)
     if version is None:
@@ -91,7 +99,9 @@ def model_drift(engine: Engine, name: str, day: date, window_days: int | None = 
     psis = {column: column_psi(spec, rows[column])
             for column, spec in profile["columns"].items() if column in rows}
     floor = lifecycle(family_of(name)).drift_psi
-    limits = {c: max(floor, profile["columns"][c].get("reference_psi") or 0.0) for c in psis}
+    margin = 1.0 if drifting_before else REFERENCE_MARGIN
+    limits = {c: max(floor, margin * (profile["columns"][c].get("reference_psi") or 0.0))
+              for c in psis}
     drifting = {c: v for c, v in sorted(psis.items(), key=lambda kv: -(kv[1] or 0.0))
                 if v is not None and v > limits[c]}
     return {**out, "status": DRIFTING if drifting else OK, "threshold_psi": floor,

@@ -36,9 +36,12 @@ PROFILE_WINDOW_DAYS = 91
 
 def save_lift_model(engine: Engine, run_id: str, model: LiftModel, spec: PromoSpec,
                     as_of: Any, store_model: Any = None, log=print,  # noqa: ANN001
-                    training_rows: pd.DataFrame | None = None) -> registry.Version:
+                    terms: pd.DataFrame | None = None) -> registry.Version:
     """Register `model` (and the counterfactual store model), trained on facts up to `as_of`,
-    as a version of promo_lift; the card profiles `training_rows`' inputs for drift."""
+    as a version of promo_lift. `terms`: the feat_promo_effectiveness rows of the promotions
+    started by `as_of`, whose inputs the card profiles for the drift monitor (all of them, not
+    only the measured ones it learned from: the monitor compares them with every promotion
+    started since, and the measured subset differs from those by selection alone)."""
     metrics = model.metrics
     current = registry.champion(engine, MODEL_NAME)
     config = {"kind": model.kind, "spec": spec_hash(spec.section("model"))}
@@ -56,7 +59,7 @@ def save_lift_model(engine: Engine, run_id: str, model: LiftModel, spec: PromoSp
                                                      "n_holdout_promos", "n_train_promos")},
         data_start=_text(metrics.get("data_start")), data_end=_text(as_of),
         metrics=_headline(metrics), params=config, spec_hash=config["spec"],
-        inputs=_input_profile(training_rows))
+        inputs=_input_profile(terms))
     files = {MODEL_FILE: model.to_json()}
     if store_model is not None:
         files[COUNTERFACTUAL_FILE] = store_model

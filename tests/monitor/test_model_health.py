@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select, update
 
+from liftline.alerts import alert_summary
 from liftline.modeling import Lifecycle
 from liftline.monitor import (
     check_accuracy,
@@ -121,7 +122,7 @@ def test_drift_fires_on_a_shifted_feature_and_not_on_an_unshifted_one(warehouse:
     alert = raised.iloc[0]
     assert alert["entity_key"] == "sales_forecast/north" and alert["severity"] == "warning"
     assert "units PSI" in alert["title"] and "media_spend" not in alert["title"]
-    assert json.loads(alert["details_json"])["drifting_features"].startswith("units PSI")
+    assert "| Drifting features: units PSI" in alert_summary(alert.to_dict())
 
     # The next day's check sees the same drift: no second alert.
     assert check_drift(warehouse, "monitor-3", log=quiet)["alerts"] == 0
@@ -211,6 +212,9 @@ def test_model_degraded_fires_when_realised_error_is_far_above_the_cards(
     assert list(raised["entity_key"]) == ["sales_forecast/south"]
     assert "realised WAPE 40.0%" in raised.iloc[0]["title"]
     assert "above its backtest WAPE 10.0%" in raised.iloc[0]["title"]
+    summary = alert_summary(raised.iloc[0].to_dict())
+    assert "Realised wape: 40.0%" in summary and "Limit wape: 12.5%" in summary
+    assert "roll back" in summary  # the kind's default action
     assert check_accuracy(warehouse, "monitor-2", log=quiet)["alerts"] == 0
 
 
@@ -288,6 +292,9 @@ def test_a_source_that_stops_delivering_raises_stale_source_once_and_recovers(
     assert list(raised["severity"]) == ["warning", "info"]
     assert list(raised["entity_key"]) == ["pos", "pos"]
     assert "no delivery for 2.1 days (expected every 2 days)" in raised.iloc[0]["title"]
+    summary = alert_summary(raised.iloc[0].to_dict())
+    assert "Silent for: 2.1 days" in summary and "Expected every: 2 days" in summary
+    assert "No action needed" in alert_summary(raised.iloc[1].to_dict())
     # Alerts carry the moment they were judged at (a replay's `now`, not the wall clock).
     assert raised.iloc[0]["created_at"] == start + timedelta(days=5, hours=2)
 
@@ -304,6 +311,7 @@ def test_stale_model_fires_for_an_old_champion_and_not_a_fresh_one(warehouse: En
     raised = alerts(warehouse, "stale_model")
     assert list(raised["entity_key"]) == ["sales_forecast/north"]
     assert "58 days old (limit 21)" in raised.iloc[0]["title"]
+    assert "Age: 58 days, Age limit: 21 days" in alert_summary(raised.iloc[0].to_dict())
     assert check_stale_models(warehouse, "monitor-2", as_of=AS_OF, log=quiet)["alerts"] == 0
 
     # Retrained: the new champion is fresh and the model recovers, once.

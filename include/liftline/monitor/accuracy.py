@@ -159,22 +159,25 @@ def _metric_text(metric: str, value: float) -> str:
 
 
 def degraded_details(verdict: dict[str, Any]) -> dict[str, Any]:
-    metric = verdict["metric"]
-    details = {
-        "model": verdict["model"],
-        "version": verdict["version"],
-        f"realised_{metric}": round(verdict["realised"], 4),
-        f"backtest_{metric}": round(verdict["backtest"], 4),
-        f"limit_{metric}": round(verdict["limit"], 4),
-        "degraded_margin_pct": round(verdict["degraded_margin"] * 100, 1),
-        "window": verdict["window"],
-    }
+    details = {"model": verdict["model"], "version": verdict["version"],
+               **_metric_details(verdict),
+               "degraded_margin_pct": round(verdict["degraded_margin"] * 100, 1),
+               "window": verdict["window"]}
     for count in ("days", "series", "pairs", "promotions"):
         if count in verdict:
             details[count] = verdict[count]
     if verdict["status"] == OK:
         details["action"] = "No action needed: the model is as accurate as its backtest again."
     return details
+
+
+def _metric_details(verdict: dict[str, Any]) -> dict[str, float]:
+    """Realised, backtest and limit, named so Slack shows them in their unit."""
+    metric = verdict["metric"]
+    name, scale = {"wape": ("wape_pct", 100.0), "mae_pp": ("lift_mae_points", 1.0)}.get(
+        metric, (metric, 1.0))
+    return {f"{which}_{name}": round(verdict[which] * scale, 2)
+            for which in ("realised", "backtest", "limit")}
 
 
 def _forecast_pairs(engine: Engine, start: date, day: date) -> pd.DataFrame:

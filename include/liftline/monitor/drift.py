@@ -132,13 +132,10 @@ def drift_title(found: dict[str, Any]) -> str:
 
 
 def drift_details(found: dict[str, Any]) -> dict[str, Any]:
-    known = [v for v in found["psi"].values() if v is not None]
     details = {
         "model": found["model"],
         "version": found["version"],
         "drifting_features": _listed(found["drifting"], found["limits"]) or "none",
-        "largest_psi": round(max(known), 3) if known else None,
-        "threshold_psi": found["threshold_psi"],
         "window": found["window"],
         "training_window": found["training_window"],
         "rows": found["rows"],

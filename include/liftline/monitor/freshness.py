@@ -83,8 +83,8 @@ def stale_title(found: dict[str, Any]) -> str:
 
 def stale_details(found: dict[str, Any]) -> dict[str, Any]:
     details = {"source": found["source"], "last_delivery": f"{found['last_delivery']} UTC",
-               "days_since_delivery": found["days_since"],
-               "expected_every_days": found["expected_every_days"]}
+               "silent_for": f"{found['days_since']:.1f} days",
+               "expected_every": f"{found['expected_every_days']} days"}
     if found["status"] == OK:
         details["action"] = "No action needed: the source is delivering again."
     return details

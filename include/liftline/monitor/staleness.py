@@ -78,8 +78,8 @@ def stale_model_title(found: dict[str, Any]) -> str:
 
 def stale_model_details(found: dict[str, Any]) -> dict[str, Any]:
     details = {"model": found["model"], "version": found["version"],
-               "data_end": found["data_end"], "age_days": found["age_days"],
-               "max_age_days": found["max_age_days"]}
+               "trained_on_data_to": found["data_end"], "age": f"{found['age_days']} days",
+               "age_limit": f"{found['max_age_days']} days"}
     if found["status"] == OK:
         details["action"] = "No action needed: a recently trained version is champion."
     return details

@@ -120,3 +120,14 @@ def test_values_are_formatted_for_people() -> None:
     assert format_value(None) == "n/a"
     assert format_value(float("nan")) == "n/a"
     assert format_value(4.25, "pp") == "+4.2 pp"
+
+
+def test_every_kind_has_its_own_default_action() -> None:
+    from liftline.alerts import KINDS
+
+    assert set(DEFAULT_ACTIONS) == set(KINDS)
+    for kind in ("drift", "model_degraded", "stale_source", "stale_model"):
+        summary = alert_summary(_row(kind=kind, severity="warning",
+                                     details_json=json.dumps({"max_psi": 0.41})))
+        assert summary.startswith(f"[WARNING] {kind} PROMO-17: ")
+        assert DEFAULT_ACTIONS[kind] in summary

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from sqlalchemy import Engine, func, select
 
-from liftline.alerts import KINDS, PENDING, record_alert, undelivered_alerts
+from liftline.alerts import KINDS, PENDING, latest_states, record_alert, undelivered_alerts
 from liftline.warehouse import read_frame, table, write_transaction
 
 NOW = datetime(2026, 3, 2, 6, 30)
@@ -169,6 +169,23 @@ def test_every_contract_kind_is_accepted(warehouse: Engine) -> None:
     for kind in KINDS:
         assert _alert(warehouse, kind=kind) is not None
     assert len(_rows(warehouse)) == len(KINDS)
+
+
+def test_the_monitoring_kinds_are_accepted() -> None:
+    assert {"drift", "model_degraded", "stale_source", "stale_model"} <= set(KINDS)
+
+
+def test_latest_states_are_each_entitys_most_recent(warehouse: Engine) -> None:
+    _alert(warehouse, state="above_prediction")
+    _alert(warehouse, state="ok", now=NOW + timedelta(hours=1))
+    _alert(warehouse, state="below_prediction", entity_key="PROMO-18")
+    _alert(warehouse, kind="drift", state="drifting", entity_key="PROMO-17")
+    assert latest_states(warehouse, "lift_divergence") == {"PROMO-17": "ok",
+                                                           "PROMO-18": "below_prediction"}
+    assert latest_states(warehouse, "lift_divergence", ["PROMO-18", "PROMO-99"]) == {
+        "PROMO-18": "below_prediction"}
+    with warehouse.connect() as conn:
+        assert latest_states(conn, "drift") == {"PROMO-17": "drifting"}
 
 
 def test_concurrent_writers_record_one_alert_per_state(warehouse: Engine) -> None:

@@ -14,6 +14,7 @@ from .outbox import (
     NOT_CONFIGURED,
     PENDING,
     SEVERITIES,
+    latest_states,
     record_alert,
     undelivered_alerts,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "alert_summary",
     "deliver_pending",
     "format_blocks",
+    "latest_states",
     "record_alert",
     "undelivered_alerts",
 ]

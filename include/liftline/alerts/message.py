@@ -49,15 +49,25 @@ DEFAULT_ACTIONS = {
         "it again to landing/."
     ),
     "drift": (
-        "See which inputs moved in the report; if the shift is real, retrain the affected "
-        "model (trigger the training DAG)."
+        "Check whether the listed inputs moved for a real reason (new stores, a change in the "
+        "promotion or media plan) or because of a data problem (a late or partial delivery); "
+        "if the shift is real, retrain the model (trigger train_models)."
     ),
     "model_degraded": (
-        "The model no longer beats its baseline: keep the previous version in use and check "
-        "the latest training data before promoting a new one."
+        "Realised error is well above the model's backtest: look for a break in the recent "
+        "data (late deliveries, new stores, closures), then retrain (trigger train_models) or "
+        "roll back to the previous version (`liftline models rollback MODEL`)."
     ),
     "service_risk": (
         "Reach out to the customers at risk listed in the report, highest risk first."
+    ),
+    "stale_source": (
+        "Ask the owner of this extract why nothing has arrived (deliveries go to "
+        "landing/<source>/); until it does, features and models use its older data."
+    ),
+    "stale_model": (
+        "Trigger train_models for this model and check why scheduled training has not "
+        "replaced it (a failed or skipped run, or challengers that did not beat it)."
     ),
 }
 _FALLBACK_ACTION = "Open the report and the Airflow run for details."

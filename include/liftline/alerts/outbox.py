@@ -34,6 +34,8 @@ KINDS: tuple[str, ...] = (
     "drift",
     "model_degraded",
     "service_risk",
+    "stale_source",
+    "stale_model",
 )
 SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")
 
@@ -171,6 +173,29 @@ def _update(engine: Engine, statement: Update) -> None:
     # One small transaction per row: a crash mid-run keeps every status already written.
     with write_transaction(engine) as conn:
         conn.execute(statement)
+
+
+def latest_states(bind: Bind, kind: str, entity_keys: list[str] | None = None
+                  ) -> dict[str, str | None]:
+    """The state of each entity's most recent alert of `kind` (all entities, or those named).
+
+    Monitors use it to tell a recovery (a problem alerted before) from a condition that was
+    never a problem, which needs no alert.
+    """
+    alerts = table("ops_alerts")
+    query = (
+        select(alerts.c.entity_key, alerts.c.state)
+        .where(alerts.c.kind == kind)
+        .order_by(alerts.c.created_at, alerts.c.alert_id)
+    )
+    if entity_keys is not None:
+        query = query.where(alerts.c.entity_key.in_(entity_keys))
+    if isinstance(bind, Connection):
+        rows = bind.execute(query).all()
+    else:
+        with bind.connect() as conn:
+            rows = conn.execute(query).all()
+    return {row.entity_key: row.state for row in rows}  # ordered: the latest wins
 
 
 def _latest_alert(conn: Connection, kind: str, entity_key: str) -> Row[Any] | None:

@@ -47,6 +47,10 @@ class Source:
     natural_key: tuple[str, ...] = ()
     # Sources whose indicator columns are free-form (macro): any numeric extra column is data.
     open_numeric_columns: bool = False
+    # Additive to contract v1: the longest expected gap between two deliveries, in days. The
+    # monitor raises `stale_source` when a source that has delivered before has been silent for
+    # longer. None: delivered when it changes (dimensions, calendars), never judged stale.
+    expected_every_days: int | None = None
 
     @property
     def columns(self) -> dict[str, str]:
@@ -62,6 +66,7 @@ SOURCES: dict[str, Source] = {
             {"date": DATE, "store_id": STRING, "sku": STRING, "units": FLOAT, "revenue": FLOAT},
             {"unit_price": FLOAT, "promo_id": STRING, "customer_count": INT},
             ("date", "store_id", "sku"),
+            expected_every_days=2,
         ),
         Source(
             "promotions",
@@ -77,6 +82,7 @@ SOURCES: dict[str, Source] = {
                 "status": STRING,
             },
             ("promo_id",),
+            expected_every_days=30,
         ),
         Source(
             "spend",
@@ -84,6 +90,7 @@ SOURCES: dict[str, Source] = {
             {"date": DATE, "campaign_id": STRING, "channel": STRING, "spend": FLOAT},
             {"country": STRING, "impressions": FLOAT, "clicks": FLOAT, "video_views": FLOAT},
             ("date", "campaign_id"),
+            expected_every_days=2,
         ),
         Source(
             "crm",
@@ -97,6 +104,7 @@ SOURCES: dict[str, Source] = {
                 "product_category": STRING,
             },
             ("opportunity_id",),
+            expected_every_days=2,
         ),
         Source(
             "erp",
@@ -113,6 +121,7 @@ SOURCES: dict[str, Source] = {
                 "days_late": FLOAT,
             },
             ("invoice_id",),
+            expected_every_days=2,
         ),
         Source(
             "stores",
@@ -159,6 +168,7 @@ SOURCES: dict[str, Source] = {
                 "resolution_status": STRING,
             },
             ("interaction_id",),
+            expected_every_days=2,
         ),
         Source(
             "events",
@@ -174,6 +184,7 @@ SOURCES: dict[str, Source] = {
             {"economic_index": FLOAT, "inflation_rate": FLOAT, "unemployment_rate": FLOAT},
             ("date", "country"),
             open_numeric_columns=True,
+            expected_every_days=10,
         ),
         Source(
             "inventory",
@@ -181,6 +192,7 @@ SOURCES: dict[str, Source] = {
             {"date": DATE, "store_id": STRING, "sku": STRING, "on_hand": FLOAT},
             {"on_order": FLOAT},
             ("date", "store_id", "sku"),
+            expected_every_days=2,
         ),
         Source(
             "lift_tests",

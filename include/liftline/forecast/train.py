@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select
 
 from liftline.warehouse import read_frame, table
 
-from .artifacts import region_slug, save_training
+from .artifacts import input_profile, region_slug, save_training
 from .backtest import Backtest, candidate_metrics, run_backtest
 from .base import Log
 from .conformal import ResidualQuantiles
@@ -57,7 +57,7 @@ def train_forecasts(engine: Engine, run_id: str, region: str | None = None, log:
             f"{spec.baseline} baseline, without calibrated intervals")
     grains = {grain: evaluate_grain(spec, data, backtest, grain, keys, log) for grain in GRAINS}
     artifact = _artifact(spec, data, backtest, grains, run_id, region, keys)
-    version = save_training(engine, artifact, spec, log)
+    version = save_training(engine, artifact, spec, log, input_profile(data.store_days, keys))
     seconds = time.perf_counter() - started
     log(f"sales forecast training for {where} done in {seconds:.1f} s: version "
         f"{version.version} ({version.status})")

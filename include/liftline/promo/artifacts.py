@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import Engine
 
 from liftline import registry
-from liftline.modeling import spec_hash
+from liftline.modeling import profile_inputs, spec_hash
 
 from .model import LiftModel
 from .spec import PromoSpec
@@ -25,13 +26,23 @@ from .spec import PromoSpec
 MODEL_NAME = "promo_lift"
 MODEL_FILE = "model.json"
 COUNTERFACTUAL_FILE = "counterfactual.pkl"
+# The promotion x store terms whose drift the monitor watches (feat_promo_effectiveness),
+# over the promotions started in the last quarter (a month holds too few to compare). The
+# structural counts (SKUs covered, overlapping promotions) come in bursts that no quarter of
+# history predicts, so they are left out.
+PROFILED_INPUTS = ("discount_pct", "duration_days", "baseline_units_per_day", "promo_type",
+                   "category")
+PROFILE_WINDOW_DAYS = 91
 
 
 def save_lift_model(engine: Engine, run_id: str, model: LiftModel, spec: PromoSpec,
-                    as_of: Any, store_model: Any = None, log=print  # noqa: ANN001
-                    ) -> registry.Version:
+                    as_of: Any, store_model: Any = None, log=print,  # noqa: ANN001
+                    terms: pd.DataFrame | None = None) -> registry.Version:
     """Register `model` (and the counterfactual store model), trained on facts up to `as_of`,
-    as a version of promo_lift."""
+    as a version of promo_lift. `terms`: the feat_promo_effectiveness rows of the promotions
+    started by `as_of`, whose inputs the card profiles for the drift monitor (all of them, not
+    only the measured ones it learned from: the monitor compares them with every promotion
+    started since, and the measured subset differs from those by selection alone)."""
     metrics = model.metrics
     current = registry.champion(engine, MODEL_NAME)
     config = {"kind": model.kind, "spec": spec_hash(spec.section("model"))}
@@ -48,7 +59,8 @@ def save_lift_model(engine: Engine, run_id: str, model: LiftModel, spec: PromoSp
         backtest_window={k: metrics.get(k) for k in ("holdout_start", "holdout_end",
                                                      "n_holdout_promos", "n_train_promos")},
         data_start=_text(metrics.get("data_start")), data_end=_text(as_of),
-        metrics=_headline(metrics), params=config, spec_hash=config["spec"])
+        metrics=_headline(metrics), params=config, spec_hash=config["spec"],
+        inputs=_input_profile(terms))
     files = {MODEL_FILE: model.to_json()}
     if store_model is not None:
         files[COUNTERFACTUAL_FILE] = store_model
@@ -75,6 +87,13 @@ def load_counterfactual(engine: Engine, as_of: Any = None) -> Any:
         return found.load(COUNTERFACTUAL_FILE)
     except FileNotFoundError:
         return None
+
+
+def _input_profile(rows: pd.DataFrame | None) -> dict[str, Any]:
+    if rows is None or rows.empty:
+        return {}
+    return profile_inputs(rows, PROFILED_INPUTS, table="feat_promo_effectiveness",
+                          date_column="start_date", window_days=PROFILE_WINDOW_DAYS)
 
 
 def _headline(metrics: dict[str, Any]) -> dict[str, Any]:

@@ -60,7 +60,8 @@ def train_promo_lift(engine: Engine, run_id: str, as_of: date | str | None = Non
         register_skipped(engine, MODEL_NAME, run_id, "no finished promotion")
         return {"status": "skipped", "reason": "no finished promotion"}
     model = LiftEstimator(spec, log).fit(measured).model_
-    version = save_lift_model(engine, run_id, model, spec, as_of, store_model, log)
+    version = save_lift_model(engine, run_id, model, spec, as_of, store_model, log,
+                              promotion_terms(engine, as_of))
     seconds = round(time.perf_counter() - started, 1)
     log(f"promo lift model {version.version} ({model.kind}; {version.status}; {seconds} s)")
     headline = {k: v for k, v in model.metrics.items() if not isinstance(v, dict | list)}

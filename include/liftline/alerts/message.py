@@ -59,6 +59,10 @@ DEFAULT_ACTIONS = {
     "service_risk": (
         "Reach out to the customers at risk listed in the report, highest risk first."
     ),
+    "pipeline_failure": (
+        "Read the task's log (link below), fix the cause, then clear the task in the Airflow UI "
+        "to rerun it: its retries are used up."
+    ),
 }
 _FALLBACK_ACTION = "Open the report and the Airflow run for details."
 

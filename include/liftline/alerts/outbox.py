@@ -17,6 +17,7 @@ import json
 import math
 import uuid
 from collections.abc import Mapping
+from contextlib import nullcontext
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -34,6 +35,7 @@ KINDS: tuple[str, ...] = (
     "drift",
     "model_degraded",
     "service_risk",
+    "pipeline_failure",
 )
 SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")
 
@@ -107,6 +109,13 @@ def record_alert(
             )
         )
     return alert_id
+
+
+def latest_alert_state(bind: Bind, kind: str, entity_key: str) -> str | None:
+    """The state of the entity's most recent alert of this kind, None if it was never alerted."""
+    with bind.connect() if isinstance(bind, Engine) else nullcontext(bind) as conn:
+        latest = _latest_alert(conn, kind, entity_key)
+    return None if latest is None else latest.state
 
 
 def undelivered_alerts(engine: Engine) -> list[dict[str, Any]]:

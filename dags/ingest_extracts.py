@@ -8,9 +8,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
-from airflow.sdk.exceptions import AirflowFailException
-from liftline_airflow import CLEAN_TABLES, DEFAULT_ARGS, clean_table_asset, run_url, slack_target
+from airflow.sdk import TriggerRule, dag, get_current_context, task
+from liftline_airflow import (
+    CLEAN_TABLES,
+    DEFAULT_ARGS,
+    clean_table_asset,
+    deliver_alerts,
+    fail_if_any_failed,
+    for_xcom,
+    pipeline_params,
+    run_url,
+)
 
 from liftline import settings
 
@@ -32,7 +40,8 @@ its clean table (file moved to `archive/`) or quarantined with a reason (`quaran
 * `fail_if_any_failed` keeps the run red when an ingest failed (otherwise the always-running
   `deliver_alerts` leaf would mark it green).
 
-Rerun a failed source by clearing its `ingest_*` task (with downstream).
+Rerun a failed source by clearing its `ingest_*` task (with downstream). `settle_seconds` is the
+only param ingest uses; `as_of`, `full_refresh` and `models` are the pipeline's shared params.
 """
 
 # Mapped instances are labelled by their source in the UI (e.g. ingest_fact [pos]).
@@ -48,16 +57,11 @@ MAPPED = {"outlets": [CLEAN_TABLES], "map_index_template": "{{ task.op_kwargs['s
     default_args=DEFAULT_ARGS,
     tags=["liftline", "ingest"],
     doc_md=DOC_MD,
-    params={
-        "settle_seconds": Param(
-            settings.settle_seconds(), type="number", minimum=0,
-            description="leave files modified less than this many seconds ago for the next run",
-        ),
-        "as_of": Param(
-            None, type=["null", "string"], format="date",
-            description="as-of date (YYYY-MM-DD) shared by the pipeline's DAGs; unused by ingest",
-        ),
-    },
+    params=pipeline_params(
+        as_of="unused by ingest; the runner passes it to every DAG",
+        settle_seconds=settings.settle_seconds(),
+        settle_help="leave files modified less than this many seconds ago for the next run",
+    ),
 )
 def ingest_extracts():
     @task
@@ -86,19 +90,6 @@ def ingest_extracts():
     def ingest_fact(source: str) -> dict:
         return _ingest(source)
 
-    @task(trigger_rule=TriggerRule.ALL_DONE)
-    def deliver_alerts() -> str:
-        from liftline.alerts import deliver_pending
-        from liftline.warehouse import get_engine
-
-        return deliver_pending(get_engine(), slack_target()).text()
-
-    # A run's state follows its leaves: without this watcher the always-running deliver_alerts
-    # leaf would mark a run with a failed ingest as successful.
-    @task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)
-    def fail_if_any_failed() -> None:
-        raise AirflowFailException("an ingest task failed (its alerts were delivered): see its log")
-
     pending = prepare()
     dimensions = ingest_dimension.expand(
         source=pick.override(task_id="dimension_sources")(pending, "dimensions")
@@ -106,7 +97,7 @@ def ingest_extracts():
     facts = ingest_fact.expand(source=pick.override(task_id="fact_sources")(pending, "facts"))
     alerts = deliver_alerts()
     dimensions >> facts >> alerts
-    [dimensions, facts, alerts] >> fail_if_any_failed()
+    [dimensions, facts, alerts] >> fail_if_any_failed("an ingest task")
 
 
 def _ingest(source: str) -> dict:
@@ -123,7 +114,7 @@ def _ingest(source: str) -> dict:
     )
     for table in result.changed_tables:
         ctx["outlet_events"][CLEAN_TABLES].add(clean_table_asset(table), extra={"source": source})
-    return result.to_dict()
+    return for_xcom(result.to_dict())
 
 
 ingest_extracts()

@@ -20,6 +20,8 @@ from liftline_airflow import (
     feature_table_asset,
     for_xcom,
     pipeline_params,
+    publish_assets,
+    record_changed,
     warehouse,
 )
 
@@ -38,8 +40,9 @@ Clearing and rerunning a task leaves the table exactly as one run would.
 * The MMM, CRM, customer and service tables then run even if a sales table failed;
   `fail_if_any_failed` keeps such a run red.
 * A table whose inputs were never delivered is skipped with the reason in its log.
-* Each table a run changed is emitted as an Asset (`liftline://warehouse/feat_*`) through
-  the `liftline_feature_tables` alias: `train_models` and `score_models` schedule on these.
+* `publish_assets`, after every table, emits an Asset event for each table the run changed
+  (`liftline://warehouse/feat_*`, through the `liftline_feature_tables` alias):
+  `train_models` and `score_models` are scheduled on these.
 
 `as_of` (YYYY-MM-DD) limits the facts used to those dated on or before it (default: the last
 POS date); the runner (`liftline run --as-of`) passes it.
@@ -67,7 +70,7 @@ def build_features():
         warehouse()
 
     def build_task(name: str, trigger_rule: TriggerRule):
-        @task(task_id=name, outlets=[FEATURE_TABLES], trigger_rule=trigger_rule)
+        @task(task_id=name, trigger_rule=trigger_rule)
         def build() -> dict:
             return _build(name)
 
@@ -78,9 +81,10 @@ def build_features():
     sales = [build_task(name, TriggerRule.ALL_SUCCESS) for name in SALES_FEATURE_TABLES]
     others = [build_task(name, TriggerRule.ALL_DONE) for name in OTHER_FEATURE_TABLES]
     chain(prepare(), *sales, *others)
+    published = publish_assets(FEATURE_TABLES, feature_table_asset)
     alerts = deliver_alerts()
-    others[-1] >> alerts
-    [*sales, *others, alerts] >> fail_if_any_failed("a feature table")
+    others[-1] >> published >> alerts
+    [*sales, *others, published, alerts] >> fail_if_any_failed("a feature table")
 
 
 def _build(name: str) -> dict:
@@ -92,7 +96,7 @@ def _build(name: str) -> dict:
     outcome = build_table(get_engine(), name, run_id=ctx["run_id"], as_of=params["as_of"],
                           full_refresh=bool(params["full_refresh"]))
     if outcome.mode in ("full", "incremental"):
-        ctx["outlet_events"][FEATURE_TABLES].add(feature_table_asset(name))
+        record_changed([name])
     return for_xcom({"table": outcome.table, "mode": outcome.mode, "rows": outcome.rows,
                      "detail": outcome.detail})
 

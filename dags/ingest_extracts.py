@@ -17,6 +17,8 @@ from liftline_airflow import (
     fail_if_any_failed,
     for_xcom,
     pipeline_params,
+    publish_assets,
+    record_changed,
     run_url,
 )
 
@@ -33,8 +35,9 @@ its clean table (file moved to `archive/`) or quarantined with a reason (`quaran
 * `prepare` creates or upgrades the warehouse schema and lists the sources with a ready file.
 * `ingest_dimension` (stores, products, customers) runs before `ingest_fact`, so referential
   checks see the latest dimensions. A list with nothing to ingest is skipped.
-* Each clean table a run changes is emitted as an Asset event through the
-  `liftline_clean_tables` alias (`liftline://warehouse/<table>`): schedule downstream DAGs on it.
+* `publish_assets`, after every ingest, emits an Asset event for each clean table the run
+  changed through the `liftline_clean_tables` alias (`liftline://warehouse/<table>`):
+  `build_features` is scheduled on these.
 * `deliver_alerts` always runs, even after a failed ingest, and posts pending alerts to Slack
   (connection `slack_api_default`; without it they stay recorded as `not_configured`).
 * `fail_if_any_failed` keeps the run red when an ingest failed (otherwise the always-running
@@ -45,7 +48,7 @@ only param ingest uses; `as_of`, `full_refresh` and `models` are the pipeline's 
 """
 
 # Mapped instances are labelled by their source in the UI (e.g. ingest_fact [pos]).
-MAPPED = {"outlets": [CLEAN_TABLES], "map_index_template": "{{ task.op_kwargs['source'] }}"}
+MAPPED = {"map_index_template": "{{ task.op_kwargs['source'] }}"}
 
 
 @dag(
@@ -95,13 +98,14 @@ def ingest_extracts():
         source=pick.override(task_id="dimension_sources")(pending, "dimensions")
     )
     facts = ingest_fact.expand(source=pick.override(task_id="fact_sources")(pending, "facts"))
+    published = publish_assets(CLEAN_TABLES, clean_table_asset)
     alerts = deliver_alerts()
-    dimensions >> facts >> alerts
-    [dimensions, facts, alerts] >> fail_if_any_failed("an ingest task")
+    dimensions >> facts >> published >> alerts
+    [dimensions, facts, published, alerts] >> fail_if_any_failed("an ingest task")
 
 
 def _ingest(source: str) -> dict:
-    """Ingest one source; emit an Asset event for each clean table it changed."""
+    """Ingest one source; tell publish_assets which clean tables it changed."""
     from liftline.ingest import ingest_source
 
     ctx = get_current_context()
@@ -112,8 +116,7 @@ def _ingest(source: str) -> dict:
         run_url=run_url(ctx["dag"].dag_id, run_id),
         settle_seconds=ctx["params"]["settle_seconds"],
     )
-    for table in result.changed_tables:
-        ctx["outlet_events"][CLEAN_TABLES].add(clean_table_asset(table), extra={"source": source})
+    record_changed(result.changed_tables)
     return for_xcom(result.to_dict())
 
 

@@ -8,7 +8,6 @@ they write is in the READMEs of include/liftline/forecast and include/liftline/p
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from airflow.sdk import AssetAny, dag, get_current_context, task
 from liftline_airflow import (
@@ -20,6 +19,8 @@ from liftline_airflow import (
     feature_table_assets,
     for_xcom,
     pipeline_params,
+    publish_assets,
+    record_changed,
     scored_table_asset,
     skip_unless_selected,
     warehouse,
@@ -40,8 +41,8 @@ forecasts, with a log line saying so.
 * `score_promotions`: the lift model's prediction for every promotion into `ml_promo_lift`
   (a what-if while planned, frozen from its start), and this run's recommended promotions
   (discount and run length per SKU × store × upcoming week) into `ml_promo_recommendations`.
-* Each `ml_*` table a task wrote rows to is emitted as an Asset
-  (`liftline://warehouse/ml_*`): `monitor_models` schedules on these.
+* `publish_assets`, after both, emits an Asset event for each `ml_*` table they wrote rows to
+  (`liftline://warehouse/ml_*`): `monitor_models` is scheduled on these.
 * `deliver_alerts`: posts pending alerts to Slack (outbox; retried on the next run if Slack
   does not accept them).
 
@@ -65,39 +66,37 @@ forecast origin.
     ),
 )
 def score_models():
-    @task(outlets=[SCORED_TABLES])
+    @task
     def score_forecasts() -> dict:
         skip_unless_selected("sales_forecast")
         from liftline.forecast import score_forecasts as score
 
         ctx = get_current_context()
         summary = for_xcom(score(warehouse(), run_id=ctx["run_id"], as_of=ctx["params"]["as_of"]))
-        emit_written(ctx, {"ml_sales_forecast": sum((summary.get("rows") or {}).values())})
+        record_written({"ml_sales_forecast": sum((summary.get("rows") or {}).values())})
         return summary
 
-    @task(outlets=[SCORED_TABLES])
+    @task
     def score_promotions() -> dict:
         skip_unless_selected("promo_lift")
         from liftline.promo import score_promotions as score
 
         ctx = get_current_context()
         summary = for_xcom(score(warehouse(), run_id=ctx["run_id"], as_of=ctx["params"]["as_of"]))
-        emit_written(ctx, {"ml_promo_lift": summary.get("predictions") or 0,
-                           "ml_promo_recommendations": summary.get("recommendations") or 0})
+        record_written({"ml_promo_lift": summary.get("predictions") or 0,
+                        "ml_promo_recommendations": summary.get("recommendations") or 0})
         return summary
 
     scored = [score_forecasts(), score_promotions()]
+    published = publish_assets(SCORED_TABLES, scored_table_asset)
     alerts = deliver_alerts()
-    scored >> alerts
-    [*scored, alerts] >> fail_if_any_failed("scoring")
+    scored >> published >> alerts
+    [*scored, published, alerts] >> fail_if_any_failed("scoring")
 
 
-def emit_written(ctx: dict[str, Any], rows_by_table: dict[str, int]) -> None:
-    """An Asset event for each ml_* table this task wrote rows to (none for the others)."""
-    for table, rows in rows_by_table.items():
-        if rows:
-            ctx["outlet_events"][SCORED_TABLES].add(scored_table_asset(table),
-                                                    extra={"rows": int(rows)})
+def record_written(rows_by_table: dict[str, int]) -> None:
+    """Tell publish_assets which ml_* tables this task wrote rows to."""
+    record_changed(table for table, rows in rows_by_table.items() if rows)
 
 
 score_models()

@@ -25,13 +25,15 @@ from airflow.sdk import (
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from liftline_airflow import (
     CHAMPIONS,
-    CHAMPIONS_ASSET,
     DEFAULT_ARGS,
+    champions_asset,
     deliver_alerts,
     fail_if_any_failed,
     feature_table_assets,
     for_xcom,
     pipeline_params,
+    publish_assets,
+    record_changed,
     run_type,
     selected_models,
     warehouse,
@@ -57,8 +59,9 @@ models after its first features, not a week later).
 * `train_promo_lift`: measures every finished promotion's lift against its counterfactual
   baseline, trains the lift model with a time-based holdout and keeps it (with the holdout's
   MAE beside the category-mean baseline's) in `ml_model_registry`.
-* A training task that reports a new champion emits `liftline://registry/champions`, on which
-  `score_models` is scheduled: scoring picks the new model up without waiting for a clock.
+* `publish_assets` emits `liftline://registry/champions` when a training task reported a new
+  champion (`champion_changed` in its summary); `score_models` is scheduled on it, so scoring
+  picks the new model up without waiting for a clock.
 
 A fit whose inputs were never delivered (no POS, no ad spend) is skipped with the reason in its
 log, not failed. `as_of` (YYYY-MM-DD) trains on facts up to that date (default: the last POS
@@ -101,7 +104,7 @@ def train_models():
 
         return training_regions(warehouse())
 
-    @task(max_active_tis_per_dagrun=2, outlets=[CHAMPIONS],
+    @task(max_active_tis_per_dagrun=2,
           map_index_template="{{ task.op_kwargs['region'] or 'all stores' }}")
     def train_forecast(region: str) -> dict:
         from liftline.forecast import train_forecasts
@@ -109,7 +112,7 @@ def train_models():
         ctx = get_current_context()
         summary = train_forecasts(warehouse(), run_id=ctx["run_id"], region=region or None,
                                   as_of=ctx["params"]["as_of"])
-        return publish_champion(summary, FORECAST)
+        return report_champion(summary, FORECAST)
 
     @task
     def mmm_fits(due: list[str]) -> list[dict]:
@@ -118,23 +121,23 @@ def train_models():
 
         return fit_keys(warehouse(), load_spec())
 
-    @task(max_active_tis_per_dagrun=2, outlets=[CHAMPIONS],
+    @task(max_active_tis_per_dagrun=2,
           map_index_template="{{ task.op_kwargs['fit']['country'] }}/"
                              "{{ task.op_kwargs['fit']['segment'] }}")
     def fit_mmm(fit: dict) -> dict:
         from liftline.mmm import fit_and_write_mmm
 
         ctx = get_current_context()
-        return publish_champion(fit_and_write_mmm(warehouse(), run_id=ctx["run_id"], **fit), MMM)
+        return report_champion(fit_and_write_mmm(warehouse(), run_id=ctx["run_id"], **fit), MMM)
 
-    @task(outlets=[CHAMPIONS])
+    @task
     def train_promo_lift(due: list[str]) -> dict:
         _skip_unless_due(PROMO, due)
         from liftline.promo import train_promo_lift as train
 
         ctx = get_current_context()
         summary = train(warehouse(), run_id=ctx["run_id"], as_of=ctx["params"]["as_of"])
-        return publish_champion(summary, PROMO)
+        return report_champion(summary, PROMO)
 
     due = due_models()
     trained = [
@@ -142,9 +145,10 @@ def train_models():
         fit_mmm.expand(fit=mmm_fits(due)),
         train_promo_lift(due),
     ]
+    published = publish_assets(CHAMPIONS, champions_asset)
     alerts = deliver_alerts()
-    trained >> alerts
-    [*trained, alerts] >> fail_if_any_failed("a model")
+    trained >> published >> alerts
+    [*trained, published, alerts] >> fail_if_any_failed("a model")
 
 
 def families_to_train(ctx: dict[str, Any]) -> list[str]:
@@ -180,13 +184,11 @@ def due_for_training(as_of: str | None, models: list[str]) -> dict[str, str]:
     return due(warehouse(), as_of=as_of, models=list(models) or None)
 
 
-def publish_champion(summary: Any, family: str) -> Any:
-    """The summary for XCom; a `liftline://registry/champions` event when it says
-    `champion_changed`."""
+def report_champion(summary: Any, family: str) -> Any:
+    """The summary for XCom; tells publish_assets when it says `champion_changed`."""
     summary = for_xcom(summary)
     if isinstance(summary, dict) and summary.get("champion_changed"):
-        event = {"model": family, "version": summary.get("version")}
-        get_current_context()["outlet_events"][CHAMPIONS].add(CHAMPIONS_ASSET, extra=event)
+        record_changed([family])
         print(f"{family}: new champion, scoring will pick it up")
     return summary
 

@@ -22,6 +22,7 @@ from .assets import (
     SALES_FEATURE_TABLES,
     SCORED_TABLE_NAMES,
     SCORED_TABLES,
+    champions_asset,
     clean_table_asset,
     feature_table_asset,
     feature_table_assets,
@@ -40,7 +41,13 @@ from .runtime import (
     slack_target,
     warehouse,
 )
-from .tasks import deliver_alerts, fail_if_any_failed, skip_unless_selected
+from .tasks import (
+    deliver_alerts,
+    fail_if_any_failed,
+    publish_assets,
+    record_changed,
+    skip_unless_selected,
+)
 
 DEFAULT_ARGS = {
     "owner": "liftline",
@@ -68,6 +75,7 @@ __all__ = [
     "SCORED_TABLE_NAMES",
     "SLACK_CONN_ID",
     "audit_manual_run",
+    "champions_asset",
     "clean_table_asset",
     "deliver_alerts",
     "fail_if_any_failed",
@@ -78,6 +86,8 @@ __all__ = [
     "map_label",
     "monitored_table_assets",
     "pipeline_params",
+    "publish_assets",
+    "record_changed",
     "record_task_failure",
     "record_task_recovery",
     "run_type",

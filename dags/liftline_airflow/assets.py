@@ -1,20 +1,21 @@
 """The Assets that chain the DAGs: clean tables -> feature tables -> scored tables, champions.
 
-Each stage emits, through an alias, one Asset event per table it actually changed, so a run
-that changed nothing triggers nothing downstream and a consumer sees exactly what moved.
+Each producing DAG emits, through an alias and at the end of its run (tasks.publish_assets),
+one Asset event per table it actually changed, so a run that changed nothing triggers nothing
+downstream and a consumer sees exactly what moved.
 """
 
 from __future__ import annotations
 
 from airflow.sdk import Asset, AssetAlias
 
-# Ingest emits each clean table it changed through this alias.
+# ingest_extracts emits each clean table it changed through this alias.
 CLEAN_TABLES = AssetAlias("liftline_clean_tables")
 # build_features emits each feature table it (re)built.
 FEATURE_TABLES = AssetAlias("liftline_feature_tables")
 # score_models emits each ml_* table it wrote rows to.
 SCORED_TABLES = AssetAlias("liftline_scored_tables")
-# train_models emits CHAMPIONS_ASSET when a training task reports a new champion.
+# train_models emits CHAMPIONS_ASSET when a training task reported a new champion.
 CHAMPIONS = AssetAlias("liftline_champions")
 CHAMPIONS_ASSET = Asset(name="champions", uri="liftline://registry/champions",
                         group="liftline_models")
@@ -50,6 +51,11 @@ def scored_table_asset(table: str) -> Asset:
     """The Asset of a scoring output (ml_*): the monitor schedules on these."""
     table = str(table)
     return Asset(name=table, uri=f"liftline://warehouse/{table}", group="liftline_scores")
+
+
+def champions_asset(family: str) -> Asset:
+    """The Asset a new champion of any model family emits (`family` goes in the event's extra)."""
+    return CHAMPIONS_ASSET
 
 
 def feature_table_assets() -> list[Asset]:

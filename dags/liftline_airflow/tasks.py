@@ -1,17 +1,59 @@
 """Tasks every DAG ends with, and the small checks its model tasks start with.
 
-A DAG's run state follows its leaves. `deliver_alerts` always runs (even after a failure, so
-the failure's alerts go out), which would mark a run with a failed task green; the
+A producing DAG's work tasks say what they changed (`record_changed`); one `publish_assets`
+task emits the Asset events after all of them, so a consumer starts on the run's complete
+output, not on the first table a task finished (Airflow emits a task's events when that task
+ends). A DAG's run state follows its leaves: `deliver_alerts` always runs (even after a
+failure, so the failure's alerts go out), which would mark a run with a failed task green; the
 `fail_if_any_failed` watcher, downstream of everything, keeps such a run red.
 """
 
 from __future__ import annotations
 
-from airflow.sdk import TriggerRule, get_current_context, task
+from collections.abc import Callable, Iterable
+
+from airflow.sdk import Asset, AssetAlias, TriggerRule, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from .params import is_selected
 from .runtime import slack_target, warehouse
+
+# The XCom key under which a task lists what it changed.
+CHANGED_KEY = "changed_assets"
+
+
+def record_changed(names: Iterable[str]) -> list[str]:
+    """Tell the DAG's `publish_assets` task what this task changed (table or model names)."""
+    changed = sorted({str(name) for name in names})  # str: the library may hand quoted_name
+    if changed:
+        get_current_context()["ti"].xcom_push(key=CHANGED_KEY, value=changed)
+    return changed
+
+
+def publish_assets(alias: AssetAlias, asset_for: Callable[[str], Asset]):
+    """The `publish_assets` task: one event through `alias` per Asset its upstream tasks changed.
+
+    Runs after every upstream task whatever their outcome (what did change is real, and the
+    consumers run on what there is); emits nothing when nothing changed. `asset_for` maps a
+    changed name to its Asset; names mapping to the same Asset make one event listing them.
+    """
+
+    @task(task_id="publish_assets", outlets=[alias], trigger_rule=TriggerRule.ALL_DONE)
+    def publish() -> list[str]:
+        ctx = get_current_context()
+        upstream = sorted(ctx["task"].get_flat_relative_ids(upstream=True))
+        pulled = ctx["ti"].xcom_pull(task_ids=upstream, key=CHANGED_KEY) or []
+        names = sorted({name for value in pulled if value for name in value})
+        events: dict[str, tuple[Asset, list[str]]] = {}
+        for name in names:
+            asset = asset_for(name)
+            events.setdefault(asset.uri, (asset, []))[1].append(name)
+        for asset, changed in events.values():
+            ctx["outlet_events"][alias].add(asset, extra={"changed": changed})
+        print(f"Asset events: {', '.join(events) if events else 'none (nothing changed)'}")
+        return names
+
+    return publish()
 
 
 def deliver_alerts():

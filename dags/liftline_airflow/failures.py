@@ -31,14 +31,19 @@ def record_task_failure(context: dict[str, Any]) -> None:
             try_number=ti.try_number, log_url=_log_url(ti), run_id=ti.run_id,
             error=_error_text(context.get("exception")),
         )
-        if alert_id is None:
-            print(f"pipeline_failure: {ti.dag_id}/{ti.task_id} is already alerted as failing")
-            return
-        report = deliver_pending(engine, slack_target(), alert_ids=[alert_id],
-                                 max_attempts_per_run=1)
-        print(f"pipeline_failure alert recorded; {report.text()}")
     except Exception as exc:  # the task already failed; say why there is no alert
         print(f"pipeline_failure alert not recorded: {_first_line(exc)}")
+        return
+    if alert_id is None:
+        print(f"pipeline_failure: {ti.dag_id}/{ti.task_id} is already alerted as failing")
+        return
+    try:
+        report = deliver_pending(engine, slack_target(), alert_ids=[alert_id],
+                                 max_attempts_per_run=1)
+    except Exception as exc:  # e.g. no connection lookup outside a task: the outbox keeps it
+        print(f"pipeline_failure alert recorded, left for deliver_alerts: {_first_line(exc)}")
+        return
+    print(f"pipeline_failure alert recorded; {report.text()}")
 
 
 def record_task_recovery(context: dict[str, Any]) -> None:

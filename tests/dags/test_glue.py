@@ -101,6 +101,20 @@ def test_an_alert_slack_refused_stays_in_the_outbox_for_deliver_alerts(dagbag, e
     assert report.delivered == 1 and _alerts(engine)[0]["delivery_status"] == DELIVERED
 
 
+def test_an_alert_that_cannot_be_sent_from_the_callback_stays_pending(dagbag, engine,
+                                                                        monkeypatch, capsys):
+    import liftline_airflow.failures as failures
+
+    def no_connections():
+        raise RuntimeError("no connection lookup here")
+
+    monkeypatch.setattr(failures, "slack_target", no_connections)
+    failures.record_task_failure({"ti": _ti(), "exception": RuntimeError("boom")})
+    assert [a["delivery_status"] for a in _alerts(engine)] == ["pending"]
+    assert "left for deliver_alerts: RuntimeError: no connection lookup here" in (
+        capsys.readouterr().out)
+
+
 def test_a_success_after_a_failure_records_the_recovery(dagbag, engine, monkeypatch):
     import liftline_airflow.failures as failures
 

@@ -9,23 +9,23 @@ from __future__ import annotations
 from datetime import datetime
 
 from airflow.sdk import AssetAny, TriggerRule, chain, dag, get_current_context, task
-from airflow.sdk.exceptions import AirflowFailException
 from liftline_airflow import (
     DEFAULT_ARGS,
     FEATURE_TABLES,
+    OTHER_FEATURE_TABLES,
+    SALES_FEATURE_TABLES,
     clean_table_asset,
+    deliver_alerts,
+    fail_if_any_failed,
     feature_table_asset,
+    for_xcom,
     pipeline_params,
+    publish_assets,
+    record_changed,
+    warehouse,
 )
 
 from liftline.contract import SOURCES
-
-# The sales tables read each other (roll-ups after the SKU table), so they run in this order
-# and stop at the first failure; the others are independent and each runs whatever happened.
-SALES_TABLES = ("feat_calendar", "feat_sales_daily", "feat_sales_store_daily",
-                "feat_promo_effectiveness")
-OTHER_TABLES = ("feat_mmm_weekly", "feat_mmm_controls_weekly", "feat_crm_attribution",
-                "feat_customer", "feat_service_interaction")
 
 DOC_MD = """
 ### Build feature tables
@@ -40,8 +40,9 @@ Clearing and rerunning a task leaves the table exactly as one run would.
 * The MMM, CRM, customer and service tables then run even if a sales table failed;
   `fail_if_any_failed` keeps such a run red.
 * A table whose inputs were never delivered is skipped with the reason in its log.
-* Each table a run changed is emitted as an Asset (`liftline://warehouse/feat_*`) through
-  the `liftline_feature_tables` alias: schedule training and scoring on these.
+* `publish_assets`, after every table, emits an Asset event for each table the run changed
+  (`liftline://warehouse/feat_*`, through the `liftline_feature_tables` alias):
+  `train_models` and `score_models` are scheduled on these.
 
 `as_of` (YYYY-MM-DD) limits the facts used to those dated on or before it (default: the last
 POS date); the runner (`liftline run --as-of`) passes it.
@@ -60,30 +61,30 @@ POS date); the runner (`liftline run --as-of`) passes it.
     params=pipeline_params(
         as_of="last date of facts to use (default: the last POS date)",
         full_refresh="rebuild every feature table whole",
+        models="unused here: every feature table is built",
     ),
 )
 def build_features():
     @task
     def prepare() -> None:
-        from liftline.warehouse import create_schema, get_engine
-
-        create_schema(get_engine())
+        warehouse()
 
     def build_task(name: str, trigger_rule: TriggerRule):
-        @task(task_id=name, outlets=[FEATURE_TABLES], trigger_rule=trigger_rule)
+        @task(task_id=name, trigger_rule=trigger_rule)
         def build() -> dict:
             return _build(name)
 
         return build()
 
-    @task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)
-    def fail_if_any_failed() -> None:
-        raise AirflowFailException("a feature table failed to build: see its task log")
-
-    sales = [build_task(name, TriggerRule.ALL_SUCCESS) for name in SALES_TABLES]
-    others = [build_task(name, TriggerRule.ALL_DONE) for name in OTHER_TABLES]
+    # The sales tables read each other, so they stop at the first failure; the others are
+    # independent and each runs whatever happened.
+    sales = [build_task(name, TriggerRule.ALL_SUCCESS) for name in SALES_FEATURE_TABLES]
+    others = [build_task(name, TriggerRule.ALL_DONE) for name in OTHER_FEATURE_TABLES]
     chain(prepare(), *sales, *others)
-    (sales + others) >> fail_if_any_failed()
+    published = publish_assets(FEATURE_TABLES, feature_table_asset)
+    alerts = deliver_alerts()
+    others[-1] >> published >> alerts
+    [*sales, *others, published, alerts] >> fail_if_any_failed("a feature table")
 
 
 def _build(name: str) -> dict:
@@ -95,9 +96,9 @@ def _build(name: str) -> dict:
     outcome = build_table(get_engine(), name, run_id=ctx["run_id"], as_of=params["as_of"],
                           full_refresh=bool(params["full_refresh"]))
     if outcome.mode in ("full", "incremental"):
-        ctx["outlet_events"][FEATURE_TABLES].add(feature_table_asset(name))
-    return {"table": outcome.table, "mode": outcome.mode, "rows": outcome.rows,
-            "detail": outcome.detail}
+        record_changed([name])
+    return for_xcom({"table": outcome.table, "mode": outcome.mode, "rows": outcome.rows,
+                     "detail": outcome.detail})
 
 
 build_features()

@@ -8,9 +8,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
-from airflow.sdk.exceptions import AirflowFailException
-from liftline_airflow import CLEAN_TABLES, DEFAULT_ARGS, clean_table_asset, run_url, slack_target
+from airflow.sdk import TriggerRule, dag, get_current_context, task
+from liftline_airflow import (
+    CLEAN_TABLES,
+    DEFAULT_ARGS,
+    clean_table_asset,
+    deliver_alerts,
+    fail_if_any_failed,
+    for_xcom,
+    pipeline_params,
+    publish_assets,
+    record_changed,
+    run_url,
+)
 
 from liftline import settings
 
@@ -25,18 +35,20 @@ its clean table (file moved to `archive/`) or quarantined with a reason (`quaran
 * `prepare` creates or upgrades the warehouse schema and lists the sources with a ready file.
 * `ingest_dimension` (stores, products, customers) runs before `ingest_fact`, so referential
   checks see the latest dimensions. A list with nothing to ingest is skipped.
-* Each clean table a run changes is emitted as an Asset event through the
-  `liftline_clean_tables` alias (`liftline://warehouse/<table>`): schedule downstream DAGs on it.
+* `publish_assets`, after every ingest, emits an Asset event for each clean table the run
+  changed through the `liftline_clean_tables` alias (`liftline://warehouse/<table>`):
+  `build_features` is scheduled on these.
 * `deliver_alerts` always runs, even after a failed ingest, and posts pending alerts to Slack
   (connection `slack_api_default`; without it they stay recorded as `not_configured`).
 * `fail_if_any_failed` keeps the run red when an ingest failed (otherwise the always-running
   `deliver_alerts` leaf would mark it green).
 
-Rerun a failed source by clearing its `ingest_*` task (with downstream).
+Rerun a failed source by clearing its `ingest_*` task (with downstream). `settle_seconds` is the
+only param ingest uses; `as_of`, `full_refresh` and `models` are the pipeline's shared params.
 """
 
 # Mapped instances are labelled by their source in the UI (e.g. ingest_fact [pos]).
-MAPPED = {"outlets": [CLEAN_TABLES], "map_index_template": "{{ task.op_kwargs['source'] }}"}
+MAPPED = {"map_index_template": "{{ task.op_kwargs['source'] }}"}
 
 
 @dag(
@@ -48,16 +60,11 @@ MAPPED = {"outlets": [CLEAN_TABLES], "map_index_template": "{{ task.op_kwargs['s
     default_args=DEFAULT_ARGS,
     tags=["liftline", "ingest"],
     doc_md=DOC_MD,
-    params={
-        "settle_seconds": Param(
-            settings.settle_seconds(), type="number", minimum=0,
-            description="leave files modified less than this many seconds ago for the next run",
-        ),
-        "as_of": Param(
-            None, type=["null", "string"], format="date",
-            description="as-of date (YYYY-MM-DD) shared by the pipeline's DAGs; unused by ingest",
-        ),
-    },
+    params=pipeline_params(
+        as_of="unused by ingest; the runner passes it to every DAG",
+        settle_seconds=settings.settle_seconds(),
+        settle_help="leave files modified less than this many seconds ago for the next run",
+    ),
 )
 def ingest_extracts():
     @task
@@ -86,31 +93,19 @@ def ingest_extracts():
     def ingest_fact(source: str) -> dict:
         return _ingest(source)
 
-    @task(trigger_rule=TriggerRule.ALL_DONE)
-    def deliver_alerts() -> str:
-        from liftline.alerts import deliver_pending
-        from liftline.warehouse import get_engine
-
-        return deliver_pending(get_engine(), slack_target()).text()
-
-    # A run's state follows its leaves: without this watcher the always-running deliver_alerts
-    # leaf would mark a run with a failed ingest as successful.
-    @task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)
-    def fail_if_any_failed() -> None:
-        raise AirflowFailException("an ingest task failed (its alerts were delivered): see its log")
-
     pending = prepare()
     dimensions = ingest_dimension.expand(
         source=pick.override(task_id="dimension_sources")(pending, "dimensions")
     )
     facts = ingest_fact.expand(source=pick.override(task_id="fact_sources")(pending, "facts"))
+    published = publish_assets(CLEAN_TABLES, clean_table_asset)
     alerts = deliver_alerts()
-    dimensions >> facts >> alerts
-    [dimensions, facts, alerts] >> fail_if_any_failed()
+    dimensions >> facts >> published >> alerts
+    [dimensions, facts, published, alerts] >> fail_if_any_failed("an ingest task")
 
 
 def _ingest(source: str) -> dict:
-    """Ingest one source; emit an Asset event for each clean table it changed."""
+    """Ingest one source; tell publish_assets which clean tables it changed."""
     from liftline.ingest import ingest_source
 
     ctx = get_current_context()
@@ -121,9 +116,8 @@ def _ingest(source: str) -> dict:
         run_url=run_url(ctx["dag"].dag_id, run_id),
         settle_seconds=ctx["params"]["settle_seconds"],
     )
-    for table in result.changed_tables:
-        ctx["outlet_events"][CLEAN_TABLES].add(clean_table_asset(table), extra={"source": source})
-    return result.to_dict()
+    record_changed(result.changed_tables)
+    return for_xcom(result.to_dict())
 
 
 ingest_extracts()

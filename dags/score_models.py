@@ -9,15 +9,29 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.sdk import TriggerRule, dag, get_current_context, task
-from airflow.sdk.exceptions import AirflowFailException
-from liftline_airflow import DEFAULT_ARGS, for_xcom, pipeline_params, slack_target, warehouse
+from airflow.sdk import AssetAny, dag, get_current_context, task
+from liftline_airflow import (
+    CHAMPIONS_ASSET,
+    DEFAULT_ARGS,
+    SCORED_TABLES,
+    deliver_alerts,
+    fail_if_any_failed,
+    feature_table_assets,
+    for_xcom,
+    pipeline_params,
+    publish_assets,
+    record_changed,
+    scored_table_asset,
+    skip_unless_selected,
+    warehouse,
+)
 
 DOC_MD = """
 ### Score models
 
-Daily and on demand, after `train_models` has kept a champion (until then the seasonal-naive
-baseline forecasts, with a log line saying so).
+Runs when `build_features` changed a feature table or `train_models` promoted a new champion
+(Asset schedule), and on demand. Until a champion is kept the seasonal-naive baseline
+forecasts, with a log line saying so.
 
 * `score_forecasts`: the champion's forecast of the 56 days after `as_of`, at store × day and
   store × category × week, with 90% intervals and the newsvendor plan quantity, into
@@ -27,52 +41,62 @@ baseline forecasts, with a log line saying so).
 * `score_promotions`: the lift model's prediction for every promotion into `ml_promo_lift`
   (a what-if while planned, frozen from its start), and this run's recommended promotions
   (discount and run length per SKU × store × upcoming week) into `ml_promo_recommendations`.
+* `publish_assets`, after both, emits an Asset event for each `ml_*` table they wrote rows to
+  (`liftline://warehouse/ml_*`): `monitor_models` is scheduled on these.
 * `deliver_alerts`: posts pending alerts to Slack (outbox; retried on the next run if Slack
   does not accept them).
+
+`models` limits the run to some families (`sales_forecast`, `promo_lift`); `as_of` is the
+forecast origin.
 """
 
 
 @dag(
     dag_id="score_models",
-    schedule="@daily",
+    schedule=AssetAny(*feature_table_assets(), CHAMPIONS_ASSET),
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     tags=["liftline", "models"],
     doc_md=DOC_MD,
-    params=pipeline_params(as_of="forecast origin (default: the last POS date)"),
+    params=pipeline_params(
+        as_of="forecast origin (default: the last POS date)",
+        models="the families to score",
+    ),
 )
 def score_models():
     @task
     def score_forecasts() -> dict:
+        skip_unless_selected("sales_forecast")
         from liftline.forecast import score_forecasts as score
 
         ctx = get_current_context()
-        return for_xcom(score(warehouse(), run_id=ctx["run_id"], as_of=ctx["params"]["as_of"]))
+        summary = for_xcom(score(warehouse(), run_id=ctx["run_id"], as_of=ctx["params"]["as_of"]))
+        record_written({"ml_sales_forecast": sum((summary.get("rows") or {}).values())})
+        return summary
 
     @task
     def score_promotions() -> dict:
+        skip_unless_selected("promo_lift")
         from liftline.promo import score_promotions as score
 
         ctx = get_current_context()
-        return for_xcom(score(warehouse(), run_id=ctx["run_id"], as_of=ctx["params"]["as_of"]))
-
-    @task(trigger_rule=TriggerRule.ALL_DONE)
-    def deliver_alerts() -> str:
-        from liftline.alerts import deliver_pending
-        from liftline.warehouse import get_engine
-
-        return deliver_pending(get_engine(), slack_target()).text()
-
-    # deliver_alerts always runs, so this watcher keeps a run with a failed scoring red.
-    @task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)
-    def fail_if_any_failed() -> None:
-        raise AirflowFailException("scoring failed (its alerts were delivered): see its log")
+        summary = for_xcom(score(warehouse(), run_id=ctx["run_id"], as_of=ctx["params"]["as_of"]))
+        record_written({"ml_promo_lift": summary.get("predictions") or 0,
+                        "ml_promo_recommendations": summary.get("recommendations") or 0})
+        return summary
 
     scored = [score_forecasts(), score_promotions()]
-    scored >> deliver_alerts()
-    scored >> fail_if_any_failed()
+    published = publish_assets(SCORED_TABLES, scored_table_asset)
+    alerts = deliver_alerts()
+    scored >> published >> alerts
+    [*scored, published, alerts] >> fail_if_any_failed("scoring")
+
+
+def record_written(rows_by_table: dict[str, int]) -> None:
+    """Tell publish_assets which ml_* tables this task wrote rows to."""
+    record_changed(table for table, rows in rows_by_table.items() if rows)
 
 
 score_models()

@@ -3,23 +3,53 @@ and the promotion-lift model.
 
 Thin wiring of `liftline.forecast.train_forecasts`, `liftline.mmm.fit_and_write_mmm` and
 `liftline.promo.train_promo_lift`; each forecast and mix fit is a mapped task, so a region or a
-country that fails is retried (or cleared and rerun in the UI) on its own. Methods and metrics:
-the READMEs of include/liftline/forecast, mmm and promo.
+country that fails is retried (or cleared and rerun in the UI) on its own. Whether a model is
+due after new features is `liftline.registry.due_for_training`. Methods and metrics: the
+READMEs of include/liftline/forecast, mmm and promo.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from airflow.sdk import TriggerRule, dag, get_current_context, task
-from airflow.sdk.exceptions import AirflowFailException
-from liftline_airflow import DEFAULT_ARGS, for_xcom, pipeline_params, warehouse
+from airflow.sdk import (
+    AssetAny,
+    AssetOrTimeSchedule,
+    CronTriggerTimetable,
+    Param,
+    dag,
+    get_current_context,
+    task,
+)
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from liftline_airflow import (
+    CHAMPIONS,
+    DEFAULT_ARGS,
+    champions_asset,
+    deliver_alerts,
+    fail_if_any_failed,
+    feature_table_assets,
+    for_xcom,
+    pipeline_params,
+    publish_assets,
+    record_changed,
+    run_type,
+    selected_models,
+    warehouse,
+)
 
 DOC_MD = """
 ### Train models
 
-Weekly and on demand. Reads the feature tables (run `build_features` first).
+Weekly (Monday 00:00 UTC), on demand, and right after `build_features` changed a feature table
+when a model is due (a family that was never trained, say: a fresh install gets its first
+models after its first features, not a week later).
 
+* `due_models` decides what trains and short-circuits the rest of the run (still green) when
+  nothing does: a run triggered by hand, or with the `force` param, trains every family in
+  `models` (empty = all); the weekly run retrains them all; a run triggered by new features
+  trains the families `liftline.registry.due_for_training` says are due.
 * `train_forecast[region]`: walk-forward backtest of every forecasting candidate (seasonal
   naive, Prophet, LightGBM) for the stores of one region; the champion per grain is kept with
   its metrics and its conformal interval calibration. `score_models` uses it.
@@ -29,71 +59,143 @@ Weekly and on demand. Reads the feature tables (run `build_features` first).
 * `train_promo_lift`: measures every finished promotion's lift against its counterfactual
   baseline, trains the lift model with a time-based holdout and keeps it (with the holdout's
   MAE beside the category-mean baseline's) in `ml_model_registry`.
+* `publish_assets` emits `liftline://registry/champions` when a training task reported a new
+  champion (`champion_changed` in its summary); `score_models` is scheduled on it, so scoring
+  picks the new model up without waiting for a clock.
 
 A fit whose inputs were never delivered (no POS, no ad spend) is skipped with the reason in its
 log, not failed. `as_of` (YYYY-MM-DD) trains on facts up to that date (default: the last POS
 date).
 """
 
+FORECAST, PROMO, MMM = "sales_forecast", "promo_lift", "mmm"
+
 
 @dag(
     dag_id="train_models",
-    schedule="@weekly",
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable("0 0 * * 1", timezone="UTC"),
+        assets=AssetAny(*feature_table_assets()),
+    ),
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     tags=["liftline", "models"],
     doc_md=DOC_MD,
-    params=pipeline_params(
-        as_of="last date of facts to train on (default: the last POS date)"),
+    params={
+        **pipeline_params(
+            as_of="last date of facts to train on (default: the last POS date)",
+            models="the families to train",
+        ),
+        "force": Param(False, type="boolean",
+                       description="train the selected models even if none is due"),
+    },
 )
 def train_models():
+    @task.short_circuit
+    def due_models() -> list[str]:
+        return families_to_train(get_current_context())
+
     @task
-    def forecast_regions() -> list[str]:
+    def forecast_regions(due: list[str]) -> list[str]:
+        _skip_unless_due(FORECAST, due)
         from liftline.forecast import training_regions
 
         return training_regions(warehouse())
 
-    @task(max_active_tis_per_dagrun=2)
+    @task(max_active_tis_per_dagrun=2,
+          map_index_template="{{ task.op_kwargs['region'] or 'all stores' }}")
     def train_forecast(region: str) -> dict:
         from liftline.forecast import train_forecasts
-        from liftline.warehouse import get_engine
 
         ctx = get_current_context()
-        summary = train_forecasts(get_engine(), run_id=ctx["run_id"], region=region or None,
+        summary = train_forecasts(warehouse(), run_id=ctx["run_id"], region=region or None,
                                   as_of=ctx["params"]["as_of"])
-        return for_xcom(summary)
+        return report_champion(summary, FORECAST)
 
     @task
-    def mmm_fits() -> list[dict]:
+    def mmm_fits(due: list[str]) -> list[dict]:
+        _skip_unless_due(MMM, due)
         from liftline.mmm import fit_keys, load_spec
 
         return fit_keys(warehouse(), load_spec())
 
-    @task(max_active_tis_per_dagrun=2)
+    @task(max_active_tis_per_dagrun=2,
+          map_index_template="{{ task.op_kwargs['fit']['country'] }}/"
+                             "{{ task.op_kwargs['fit']['segment'] }}")
     def fit_mmm(fit: dict) -> dict:
         from liftline.mmm import fit_and_write_mmm
-        from liftline.warehouse import get_engine
 
         ctx = get_current_context()
-        outcome = fit_and_write_mmm(get_engine(), run_id=ctx["run_id"], **fit)
-        return for_xcom(outcome)
+        return report_champion(fit_and_write_mmm(warehouse(), run_id=ctx["run_id"], **fit), MMM)
 
     @task
-    def train_promo_lift() -> dict:
+    def train_promo_lift(due: list[str]) -> dict:
+        _skip_unless_due(PROMO, due)
         from liftline.promo import train_promo_lift as train
 
         ctx = get_current_context()
-        return for_xcom(train(warehouse(), run_id=ctx["run_id"], as_of=ctx["params"]["as_of"]))
+        summary = train(warehouse(), run_id=ctx["run_id"], as_of=ctx["params"]["as_of"])
+        return report_champion(summary, PROMO)
 
-    @task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)
-    def fail_if_any_failed() -> None:
-        raise AirflowFailException("a model failed to train: see its task log")
+    due = due_models()
+    trained = [
+        train_forecast.expand(region=forecast_regions(due)),
+        fit_mmm.expand(fit=mmm_fits(due)),
+        train_promo_lift(due),
+    ]
+    published = publish_assets(CHAMPIONS, champions_asset)
+    alerts = deliver_alerts()
+    trained >> published >> alerts
+    [*trained, published, alerts] >> fail_if_any_failed("a model")
 
-    forecasts = train_forecast.expand(region=forecast_regions())
-    mixes = fit_mmm.expand(fit=mmm_fits())
-    [forecasts, mixes, train_promo_lift()] >> fail_if_any_failed()
+
+def families_to_train(ctx: dict[str, Any]) -> list[str]:
+    """The selected families this run trains; empty (the run short-circuits) when none is due."""
+    params = ctx["params"]
+    wanted = selected_models(params)
+    kind = run_type(ctx["dag_run"])
+    if params["force"] or kind == "manual":
+        print(f"training {', '.join(wanted)}: "
+              f"{'the force param is set' if params['force'] else 'triggered by hand'}")
+        return wanted
+    if kind != "asset_triggered":
+        print(f"training {', '.join(wanted)}: the weekly retrain")
+        return wanted
+    due = due_for_training(params["as_of"], params["models"])
+    for family in wanted:
+        print(f"{family}: {'due, ' + due[family] if family in due else 'not due'}")
+    chosen = [family for family in wanted if family in due]
+    if not chosen:
+        print("no model is due: the rest of this run is skipped")
+    return chosen
+
+
+def due_for_training(as_of: str | None, models: list[str]) -> dict[str, str]:
+    """liftline.registry.due_for_training on the warehouse: family -> why it is due."""
+    try:
+        from liftline.registry import due_for_training as due
+    except ImportError as exc:
+        raise AirflowFailException(
+            f"cannot tell which models are due: liftline.registry.due_for_training is missing "
+            f"({exc}); install a Liftline with the model registry, or trigger train_models by "
+            "hand (or with force) to train anyway") from None
+    return due(warehouse(), as_of=as_of, models=list(models) or None)
+
+
+def report_champion(summary: Any, family: str) -> Any:
+    """The summary for XCom; tells publish_assets when it says `champion_changed`."""
+    summary = for_xcom(summary)
+    if isinstance(summary, dict) and summary.get("champion_changed"):
+        record_changed([family])
+        print(f"{family}: new champion, scoring will pick it up")
+    return summary
+
+
+def _skip_unless_due(family: str, due: list[str]) -> None:
+    if family not in due:
+        raise AirflowSkipException(f"{family} is not trained in this run (not selected or not due)")
 
 
 train_models()

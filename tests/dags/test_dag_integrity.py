@@ -1,4 +1,5 @@
-"""Every DAG file imports, and every DAG carries what operating it needs (Airflow best practice).
+"""Every DAG file imports, every DAG carries what operating it needs (Airflow best practice), and
+the DAGs chain each other through Assets: ingest -> features -> (train) -> score -> monitor.
 
 Nothing here imports airflow at module level: the `dagbag` fixture configures it first.
 """
@@ -10,6 +11,18 @@ from liftline.cli.run import CHAIN
 from liftline.contract import SOURCES
 
 DAG_FILES = sorted(p.name for p in (settings.project_root() / "dags").glob("*.py"))
+SHARED_PARAMS = {"as_of", "full_refresh", "models", "settle_seconds"}
+
+
+def _uris(condition) -> set[str]:  # noqa: ANN001 - an AssetAny
+    assert type(condition).__name__ == "AssetAny", condition
+    return {asset.uri for asset in condition.objects}
+
+
+def _feature_uris() -> set[str]:
+    from liftline.features import FEATURE_SPECS
+
+    return {f"liftline://warehouse/{spec.table}" for spec in FEATURE_SPECS}
 
 
 def test_every_dag_file_imports(dagbag):
@@ -18,8 +31,10 @@ def test_every_dag_file_imports(dagbag):
     assert set(DAG_FILES) <= {dag.relative_fileloc for dag in dagbag.dags.values()}
 
 
-def test_the_runner_chain_names_existing_dags_first(dagbag):
-    assert CHAIN[0] == "ingest_extracts" and "ingest_extracts" in dagbag.dags
+def test_the_runner_chain_is_every_dag_in_asset_order(dagbag):
+    assert CHAIN == ("ingest_extracts", "build_features", "train_models", "score_models",
+                     "monitor_models")
+    assert set(CHAIN) == set(dagbag.dags)
 
 
 def test_dags_are_operable(dagbag):
@@ -30,89 +45,176 @@ def test_dags_are_operable(dagbag):
         assert dag.default_args.get("retries", 0) >= 2, f"{dag.dag_id}: retries < 2"
         assert dag.default_args.get("retry_delay"), f"{dag.dag_id}: no retry_delay"
         assert dag.catchup is False, f"{dag.dag_id}: catchup"
+        assert dag.max_active_runs == 1, f"{dag.dag_id}: max_active_runs"
         dag.check_cycle()
         assert len(dag.topological_sort()) == len(dag.tasks)
 
 
-def test_ingest_dag_shape(dagbag):
-    from liftline_airflow import CLEAN_TABLES
+def test_every_dag_takes_the_shared_params(dagbag):
+    from liftline_airflow import MODEL_FAMILIES
 
+    for dag in dagbag.dags.values():
+        assert set(dag.params) >= SHARED_PARAMS, dag.dag_id
+        values = dag.params.dump()
+        assert values["as_of"] is None and values["full_refresh"] is False, dag.dag_id
+        assert values["models"] == [], dag.dag_id
+        schema = dag.params.get_param("models").schema
+        assert schema["items"]["enum"] == list(MODEL_FAMILIES), dag.dag_id
+    assert set(dagbag.dags["train_models"].params) == SHARED_PARAMS | {"force"}
+    # The scheduled ingest waits for files to settle; the runner passes 0.
+    assert dagbag.dags["ingest_extracts"].params["settle_seconds"] == settings.settle_seconds()
+
+
+def test_every_task_alerts_on_its_final_failure_and_audits_manual_runs(dagbag):
+    from liftline_airflow import audit_manual_run, record_task_failure, record_task_recovery
+
+    for dag in dagbag.dags.values():
+        assert dag.default_args["on_failure_callback"] is record_task_failure
+        assert dag.default_args["on_success_callback"] is record_task_recovery
+        assert dag.default_args["pre_execute"] is audit_manual_run
+        for task in dag.tasks:
+            label = f"{dag.dag_id}.{task.task_id}"
+            pre_execute = (task.partial_kwargs.get("pre_execute")
+                           if hasattr(task, "partial_kwargs") else task._pre_execute_hook)
+            assert pre_execute is audit_manual_run, label
+            callbacks = (task.partial_kwargs.get("on_failure_callback")
+                         if hasattr(task, "partial_kwargs") else task.on_failure_callback)
+            if task.task_id == "fail_if_any_failed":
+                # The watcher's failure only repeats the failed task's alert.
+                assert not callbacks, label
+            else:
+                assert record_task_failure in (callbacks if isinstance(callbacks, list)
+                                               else [callbacks]), label
+
+
+def test_every_dag_ends_with_the_shared_alert_delivery_and_watcher(dagbag):
+    for dag in dagbag.dags.values():
+        tasks = dag.task_dict
+        deliver, watcher = tasks["deliver_alerts"], tasks["fail_if_any_failed"]
+        assert deliver.trigger_rule == "all_done", dag.dag_id
+        assert watcher.trigger_rule == "one_failed" and watcher.retries == 0, dag.dag_id
+        assert "deliver_alerts" in watcher.upstream_task_ids, dag.dag_id
+        assert not watcher.downstream_task_ids and not deliver.downstream_task_ids - {
+            "fail_if_any_failed"}, dag.dag_id
+        # The watcher sees every task that does work, not only the last one.
+        work = {t.task_id for t in dag.tasks} - {"deliver_alerts", "fail_if_any_failed"}
+        assert work <= watcher.get_flat_relative_ids(upstream=True), dag.dag_id
+
+
+def test_producers_emit_their_assets_once_after_all_their_work(dagbag):
+    # Airflow emits a task's events when that task ends: an event from the first feature table
+    # would start scoring before the others are built. One task emits after all of them.
+    from liftline_airflow import CHAMPIONS, CLEAN_TABLES, FEATURE_TABLES, SCORED_TABLES
+
+    aliases = {"ingest_extracts": CLEAN_TABLES, "build_features": FEATURE_TABLES,
+               "train_models": CHAMPIONS, "score_models": SCORED_TABLES}
+    for dag in dagbag.dags.values():
+        with_outlets = {t.task_id for t in dag.tasks if _outlets(t)}
+        if dag.dag_id not in aliases:
+            assert with_outlets == set(), dag.dag_id
+            continue
+        assert with_outlets == {"publish_assets"}, dag.dag_id
+        publish = dag.task_dict["publish_assets"]
+        assert publish.outlets == [aliases[dag.dag_id]], dag.dag_id
+        assert publish.trigger_rule == "all_done", dag.dag_id
+        work = {t.task_id for t in dag.tasks} - {"publish_assets", "deliver_alerts",
+                                                  "fail_if_any_failed"}
+        assert work <= publish.get_flat_relative_ids(upstream=True), dag.dag_id
+        assert publish.downstream_task_ids == {"deliver_alerts", "fail_if_any_failed"}
+
+
+def _outlets(task) -> list:  # noqa: ANN001 - an operator or a mapped operator
+    if hasattr(task, "partial_kwargs"):
+        return task.partial_kwargs.get("outlets") or []
+    return task.outlets
+
+
+def test_ingest_dag_shape(dagbag):
     dag = dagbag.dags["ingest_extracts"]
-    assert dag.schedule == "*/30 * * * *" and dag.max_active_runs == 1
-    assert set(dag.params) == {"settle_seconds", "as_of"}
+    assert dag.schedule == "*/30 * * * *"
     tasks = dag.task_dict
     assert tasks["ingest_dimension"].downstream_task_ids == {"ingest_fact", "fail_if_any_failed"}
-    for mapped in ("ingest_dimension", "ingest_fact"):
-        assert tasks[mapped].outlets == [CLEAN_TABLES]
-    # Alerts go out even when an ingest failed; the watcher then still fails the run.
-    assert tasks["deliver_alerts"].trigger_rule == "all_done"
-    assert tasks["fail_if_any_failed"].trigger_rule == "one_failed"
     assert set(tasks["fail_if_any_failed"].upstream_task_ids) == {
-        "ingest_dimension", "ingest_fact", "deliver_alerts"}
-    assert dag.default_args["retries"] >= 2
+        "ingest_dimension", "ingest_fact", "publish_assets", "deliver_alerts"}
 
 
-def test_clean_table_assets_are_stable(dagbag):
+def test_table_assets_are_stable(dagbag):
     from airflow.sdk import Asset
-    from liftline_airflow import clean_table_asset
+    from liftline_airflow import CHAMPIONS_ASSET, clean_table_asset, scored_table_asset
+    from sqlalchemy.sql.elements import quoted_name
 
     asset = clean_table_asset("clean_pos")
     assert isinstance(asset, Asset)
     assert (asset.name, asset.uri) == ("clean_pos", "liftline://warehouse/clean_pos")
+    assert scored_table_asset("ml_promo_lift").uri == "liftline://warehouse/ml_promo_lift"
+    assert CHAMPIONS_ASSET.uri == "liftline://registry/champions"
+    # The library hands over SQLAlchemy names; Airflow's task supervisor cannot send those.
+    assert type(clean_table_asset(quoted_name("clean_pos", None)).name) is str
 
 
-def test_features_dag_shape(dagbag):
-    from liftline_airflow import FEATURE_TABLES
+def test_features_dag_runs_on_every_clean_table(dagbag):
+    from liftline_airflow import FEATURE_TABLE_NAMES
 
     from liftline.features import FEATURE_SPECS
 
     dag = dagbag.dags["build_features"]
-    assert {"full_refresh", "as_of"} <= set(dag.params)
-    assert dag.max_active_runs == 1
-    # Scheduled on every clean table's Asset.
-    assert {a.uri for a in dag.schedule.objects} == {
-        f"liftline://warehouse/clean_{source}" for source in SOURCES}
+    assert _uris(dag.schedule) == {f"liftline://warehouse/clean_{source}" for source in SOURCES}
     tasks = dag.task_dict
-    assert {spec.table for spec in FEATURE_SPECS} <= set(tasks)
+    assert set(FEATURE_TABLE_NAMES) == {spec.table for spec in FEATURE_SPECS}
     # Roll-ups after what they read; independent tables run even after a failure.
     assert tasks["feat_sales_store_daily"].upstream_task_ids == {"feat_sales_daily"}
     assert tasks["feat_sales_daily"].upstream_task_ids == {"feat_calendar"}
     assert tasks["feat_customer"].trigger_rule == "all_done"
     assert tasks["feat_sales_daily"].trigger_rule == "all_success"
-    assert all(tasks[spec.table].outlets == [FEATURE_TABLES] for spec in FEATURE_SPECS)
-    assert set(tasks["fail_if_any_failed"].upstream_task_ids) == {s.table for s in FEATURE_SPECS}
+    assert {s.table for s in FEATURE_SPECS} <= set(tasks["fail_if_any_failed"].upstream_task_ids)
 
 
-def test_training_dag_maps_one_task_per_region_and_per_mix_model(dagbag):
+def test_training_runs_weekly_and_after_new_features_behind_a_due_check(dagbag):
     dag = dagbag.dags["train_models"]
-    assert dag.schedule == "@weekly" and dag.max_active_runs == 1
+    schedule = dag.schedule
+    assert type(schedule).__name__ == "AssetOrTimeSchedule"
+    assert schedule.timetable.expression == "0 0 * * 1"  # weekly, Monday 00:00 UTC
+    assert _uris(schedule.asset_condition) == _feature_uris()
     tasks = dag.task_dict
+    due = tasks["due_models"]
+    assert type(due).__name__ == "_ShortCircuitDecoratedOperator"
+    assert due.ignore_downstream_trigger_rules  # nothing due: every later task is skipped
+    assert not due.upstream_task_ids
+    assert due.downstream_task_ids == {"forecast_regions", "mmm_fits", "train_promo_lift"}
     assert tasks["train_forecast"].upstream_task_ids == {"forecast_regions"}
     assert tasks["fit_mmm"].upstream_task_ids == {"mmm_fits"}
     # Mapped: a failed region or country is retried and rerun on its own.
-    assert type(tasks["train_forecast"]).__name__.endswith("MappedOperator")
-    assert type(tasks["fit_mmm"]).__name__.endswith("MappedOperator")
-    assert "train_promo_lift" in tasks["fail_if_any_failed"].upstream_task_ids
-    assert tasks["fail_if_any_failed"].trigger_rule == "one_failed"
+    for mapped in ("train_forecast", "fit_mmm"):
+        assert type(tasks[mapped]).__name__.endswith("MappedOperator")
 
 
-def test_scoring_dag_delivers_alerts_even_after_a_failure(dagbag):
+def test_scoring_runs_on_new_features_and_new_champions(dagbag):
     dag = dagbag.dags["score_models"]
-    assert dag.schedule == "@daily"
+    assert _uris(dag.schedule) == _feature_uris() | {"liftline://registry/champions"}
     tasks = dag.task_dict
-    assert tasks["deliver_alerts"].upstream_task_ids == {"score_forecasts", "score_promotions"}
-    assert tasks["deliver_alerts"].trigger_rule == "all_done"
-    assert tasks["fail_if_any_failed"].trigger_rule == "one_failed"
+    assert tasks["publish_assets"].upstream_task_ids == {"score_forecasts", "score_promotions"}
 
 
-def test_the_runner_trains_scores_and_monitors_after_features():
-    assert CHAIN == ("ingest_extracts", "build_features", "train_models", "score_models",
-                     "monitor_lift")
-
-
-def test_the_lift_monitor_runs_daily_and_delivers_its_alerts(dagbag):
-    dag = dagbag.dags["monitor_lift"]
-    assert dag.schedule == "@daily" and dag.max_active_runs == 1
+def test_the_monitor_runs_on_scoring_outputs_and_daily(dagbag):
+    dag = dagbag.dags["monitor_models"]
+    schedule = dag.schedule
+    assert type(schedule).__name__ == "AssetOrTimeSchedule"
+    assert schedule.timetable.expression == "0 6 * * *"
+    assert _uris(schedule.asset_condition) == {"liftline://warehouse/ml_sales_forecast",
+                                               "liftline://warehouse/ml_promo_lift"}
     tasks = dag.task_dict
-    assert tasks["deliver_alerts"].upstream_task_ids == {"monitor_lift"}
-    assert tasks["deliver_alerts"].trigger_rule == "all_done"
+    assert tasks["deliver_alerts"].upstream_task_ids == {
+        "monitor_lift", "check_drift", "check_accuracy", "check_freshness", "check_stale_models"}
+
+
+def test_every_asset_a_consumer_waits_for_has_a_producer(dagbag):
+    # Scheduling on an Asset nobody emits would leave a DAG waiting forever.
+    from liftline_airflow import FEATURE_TABLE_NAMES, SCORED_TABLE_NAMES
+
+    produced = {f"liftline://warehouse/clean_{s}" for s in SOURCES}
+    produced |= {f"liftline://warehouse/{t}" for t in (*FEATURE_TABLE_NAMES, *SCORED_TABLE_NAMES)}
+    produced.add("liftline://registry/champions")
+    for dag in dagbag.dags.values():
+        schedule = getattr(dag.schedule, "asset_condition", dag.schedule)
+        if hasattr(schedule, "objects"):
+            assert _uris(schedule) <= produced, dag.dag_id

@@ -1,8 +1,10 @@
 """Alerts: an outbox in `ops_alerts`, delivered to Slack with retries (or to the log without it).
 
 Stages call `record_alert` (one alert per state change of an entity, in the stage's own
-transaction); the monitor DAG calls `deliver_pending` with the Slack target built from the
-Airflow connection, or None when there is none. Nothing here imports Airflow.
+transaction); the DAGs call `deliver_pending` with the Slack target built from the Airflow
+connection, or None when there is none. The DAGs' failure callback records a task's final
+failure with `record_pipeline_failure` (and `record_pipeline_recovery` when it succeeds again).
+Nothing here imports Airflow.
 """
 
 from .delivery import DeliveryReport, deliver_pending
@@ -14,9 +16,16 @@ from .outbox import (
     NOT_CONFIGURED,
     PENDING,
     SEVERITIES,
+    latest_alert_state,
     latest_states,
     record_alert,
     undelivered_alerts,
+)
+from .pipeline import (
+    PIPELINE_FAILURE,
+    record_pipeline_failure,
+    record_pipeline_recovery,
+    task_entity,
 )
 from .slack import SlackTarget
 
@@ -26,6 +35,7 @@ __all__ = [
     "KINDS",
     "NOT_CONFIGURED",
     "PENDING",
+    "PIPELINE_FAILURE",
     "SEVERITIES",
     "DeliveryReport",
     "SlackTarget",
@@ -33,6 +43,10 @@ __all__ = [
     "deliver_pending",
     "format_blocks",
     "latest_states",
+    "latest_alert_state",
     "record_alert",
+    "record_pipeline_failure",
+    "record_pipeline_recovery",
+    "task_entity",
     "undelivered_alerts",
 ]

@@ -9,7 +9,7 @@ before it is posted) but could then post the one alert both runs hold at that mo
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -69,6 +69,7 @@ def deliver_pending(
     log: Callable[[str], None] = print,
     sleep: Callable[[float], None] = time.sleep,
     max_attempts_per_run: int = DEFAULT_MAX_ATTEMPTS,
+    alert_ids: Collection[str] | None = None,
 ) -> DeliveryReport:
     """Deliver the pending and failed alerts, oldest first, and report what happened.
 
@@ -81,10 +82,16 @@ def deliver_pending(
     `max_attempts_per_run`) and marked `delivered` or `failed` (`last_error` says why; the
     next call retries it). An auth or channel error, or Slack staying unreachable or rate
     limited, ends the run: the alerts not yet tried stay as they were for the next run.
+
+    `alert_ids` limits the run to those alerts (e.g. the one a failure callback just recorded,
+    so a failing task does not spend its time on the whole outbox).
     """
     if max_attempts_per_run < 1:
         raise ValueError(f"max_attempts_per_run must be at least 1, got {max_attempts_per_run}")
     alerts = undelivered_alerts(engine)
+    if alert_ids is not None:
+        wanted = set(alert_ids)
+        alerts = [alert for alert in alerts if alert["alert_id"] in wanted]
     if target is None:
         return _log_only(engine, alerts, log)
     return _post_all(engine, alerts, target, log, sleep, max_attempts_per_run)

@@ -69,6 +69,10 @@ DEFAULT_ACTIONS = {
         "Trigger train_models for this model and check why scheduled training has not "
         "replaced it (a failed or skipped run, or challengers that did not beat it)."
     ),
+    "pipeline_failure": (
+        "Read the task's log (link below), fix the cause, then clear the task in the Airflow UI "
+        "to rerun it: its retries are used up."
+    ),
 }
 _FALLBACK_ACTION = "Open the report and the Airflow run for details."
 

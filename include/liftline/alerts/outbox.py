@@ -36,6 +36,7 @@ KINDS: tuple[str, ...] = (
     "service_risk",
     "stale_source",
     "stale_model",
+    "pipeline_failure",
 )
 SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")
 
@@ -109,6 +110,11 @@ def record_alert(
             )
         )
     return alert_id
+
+
+def latest_alert_state(bind: Bind, kind: str, entity_key: str) -> str | None:
+    """The state of the entity's most recent alert of this kind, None if it was never alerted."""
+    return latest_states(bind, kind, [entity_key]).get(entity_key)
 
 
 def undelivered_alerts(engine: Engine) -> list[dict[str, Any]]:

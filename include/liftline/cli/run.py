@@ -54,7 +54,7 @@ from .summary import summarize_run
 
 # The pipeline's DAGs in dependency order; later stages append theirs here.
 CHAIN: tuple[str, ...] = ("ingest_extracts", "build_features", "train_models", "score_models",
-                          "monitor_lift")
+                          "monitor_models")
 
 DAGS_FOLDER_ENV = "LIFTLINE_DAGS_FOLDER"
 
@@ -106,6 +106,8 @@ def run_pipeline(
     *,
     as_of: date | None = None,
     settle_seconds: float = 0.0,
+    full_refresh: bool = False,
+    models: Sequence[str] = (),
     verbose: bool = False,
     chain: Sequence[str] = CHAIN,
     out: IO[str] | None = None,
@@ -123,7 +125,9 @@ def run_pipeline(
     configure_airflow(paths, dags_folder)
     paths.logs.mkdir(parents=True, exist_ok=True)
     log_path = paths.logs / f"run-{datetime.now():%Y%m%dT%H%M%S}.log"
-    conf = {"as_of": as_of.isoformat() if as_of else None, "settle_seconds": settle_seconds}
+    # The params every DAG takes (dags/liftline_airflow/params.py); `models` empty = all.
+    conf = {"as_of": as_of.isoformat() if as_of else None, "settle_seconds": settle_seconds,
+            "full_refresh": full_refresh, "models": list(models)}
 
     outcomes: list[DagOutcome] = []
     with airflow_output_to(log_path, verbose, out) as terminal:

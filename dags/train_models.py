@@ -22,7 +22,7 @@ from airflow.sdk import (
     get_current_context,
     task,
 )
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowSkipException
 from liftline_airflow import (
     CHAMPIONS,
     DEFAULT_ARGS,
@@ -174,13 +174,8 @@ def families_to_train(ctx: dict[str, Any]) -> list[str]:
 
 def due_for_training(as_of: str | None, models: list[str]) -> dict[str, str]:
     """liftline.registry.due_for_training on the warehouse: family -> why it is due."""
-    try:
-        from liftline.registry import due_for_training as due
-    except ImportError as exc:
-        raise AirflowFailException(
-            f"cannot tell which models are due: liftline.registry.due_for_training is missing "
-            f"({exc}); install a Liftline with the model registry, or trigger train_models by "
-            "hand (or with force) to train anyway") from None
+    from liftline.registry import due_for_training as due
+
     return due(warehouse(), as_of=as_of, models=list(models) or None)
 
 

@@ -5,10 +5,9 @@ run (triggered through the REST API by a named user) must set off build_features
 and monitor_models through their Assets alone, every run succeeding, and leave the same outputs
 as `liftline run` on the same files in another LIFTLINE_HOME.
 
-train_models runs too (its feature-Asset schedule): with `liftline.registry.due_for_training`
-it must succeed; without it (the registry not installed) its due check must fail with its
-one-line reason, and the test trains and rescores by hand through the API so the outputs can
-be compared whole.
+train_models runs too, on the same feature Assets: a fresh install has never trained, so the
+registry says every model is due; the champions it promotes are an Asset that scoring (and so
+the monitor) runs on again, so the final outputs are those of the new champions.
 
 Metadata DB: a fresh PostgreSQL database when LIFTLINE_TEST_POSTGRES_URL is set, else SQLite
 (Airflow 3's LocalExecutor accepts it: tasks reach the metadata DB only through the API server).
@@ -19,7 +18,6 @@ their logs are printed when the scenario fails. Skips only where Airflow cannot 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import secrets
@@ -48,14 +46,10 @@ pytestmark = pytest.mark.slow
 REPO = settings.project_root()
 AIRFLOW = Path(sys.executable).with_name("airflow")
 USER = "tester"
-TIMEOUT_S = 300  # for the whole scenario; it takes about a third of that on 2 cores
+TIMEOUT_S = 600  # for the whole scenario; it takes about 4 minutes on 2 busy cores
+CHAMPIONS = "liftline://registry/champions"
 TERMINAL = ("success", "failed")
 
-
-def _registry_present() -> bool:
-    if importlib.util.find_spec("liftline.registry") is None:
-        return False
-    return hasattr(importlib.import_module("liftline.registry"), "due_for_training")
 
 
 # --- the Airflow processes --------------------------------------------------------------------
@@ -264,8 +258,6 @@ class Scheduled:
     consumed: dict[str, set[str]]  # run id + dag id -> asset URIs that triggered it
     home: Path
     seconds: float
-    trained_by_hand: bool
-    scored_by_hand: bool
 
     def after_delivery(self, dag_id: str, *kinds: str) -> list[dict]:
         return _runs_of(self.runs[self.deployed:], dag_id, *kinds)
@@ -306,7 +298,7 @@ def scheduled(tmp_path_factory, world) -> Scheduled:
         try:
             stack.start()
             stack.wait_until_serving(deadline)
-            driven = _drive(stack, world, deadline)
+            deployed = _drive(stack, world, deadline)
             runs = stack.runs()
             tasks = {r["dag_run_id"] + r["dag_id"]: stack.task_instances(r) for r in runs}
             consumed = {r["dag_run_id"] + r["dag_id"]: stack.consumed(r) for r in runs
@@ -318,13 +310,12 @@ def scheduled(tmp_path_factory, world) -> Scheduled:
             stack.stop()
     seconds = time.monotonic() - started
     print(f"\nscheduler scenario: {seconds:.0f} s, {len(runs)} DAG runs: {_describe(runs)}")
-    return Scheduled(runs, int(driven["deployed"]), tasks, consumed, root / "liftline", seconds,
-                     bool(driven["trained_by_hand"]), bool(driven["scored_by_hand"]))
+    return Scheduled(runs, deployed, tasks, consumed, root / "liftline", seconds)
 
 
-def _drive(stack: Stack, world: Path, deadline: float) -> dict[str, int | bool]:
-    """Deploy, deliver, trigger ingest, wait for the chain (train and rescore by hand when no
-    model was trained after the delivery: no due_for_training to let train_models do it)."""
+def _drive(stack: Stack, world: Path, deadline: float) -> int:
+    """Deploy, deliver, trigger ingest, wait for the chain and for the rescoring that the new
+    champions set off."""
     while {d["dag_id"] for d in stack.api("GET", "/api/v2/dags?limit=100")["dags"]} < set(DAGS):
         _sleep_or_fail(deadline, "for the DAG processor to parse the DAGs")
     # Deploy on an empty landing/: the DAGs with a clock (ingest, train, monitor) run their
@@ -347,23 +338,19 @@ def _drive(stack: Stack, world: Path, deadline: float) -> dict[str, int | bool]:
             r["state"] in TERMINAL for r in _runs_of(after, "train_models"))
 
     stack.wait_for("ingest -> features -> score -> monitor", chain_done, deadline)
-    trained_by_hand = scored_by_hand = False
-    if not _successes(stack.runs()[deployed:], "train_models"):
-        stack.trigger("train_models")
-        stack.wait_for("train_models by hand", lambda runs: bool(
-            _successes(runs[deployed:], "train_models")), deadline)
-        trained_by_hand = True
-    runs = stack.runs()
-    trained = _successes(runs[deployed:], "train_models")[-1]
-    if _runs_of(runs, "score_models")[-1]["start_date"] < trained["end_date"]:
-        # No champion event brought scoring after training: score by hand with what it kept.
-        monitored = len(_runs_of(runs, "monitor_models"))
-        stack.trigger("score_models")
-        stack.wait_for("score_models by hand and the monitor after it", lambda rs: len(
-            _runs_of(rs, "monitor_models")) > monitored, deadline)
-        scored_by_hand = True
-    return {"deployed": deployed, "trained_by_hand": trained_by_hand,
-            "scored_by_hand": scored_by_hand}
+    assert _successes(stack.runs()[deployed:], "train_models"), (
+        f"train_models did not succeed after the delivery: {_describe(stack.runs())}")
+
+    def rescored(runs: list[dict]) -> bool:
+        # The new champions' Asset starts scoring again, and its outputs the monitor.
+        score = [r for r in _runs_of(runs[deployed:], "score_models", "asset_triggered")
+                 if r["state"] in TERMINAL and CHAMPIONS in stack.consumed(r)]
+        monitor = [r for r in _runs_of(runs[deployed:], "monitor_models", "asset_triggered")
+                   if score and r["start_date"] > score[-1]["start_date"]]
+        return bool(monitor) and all(r["state"] in TERMINAL for r in monitor)
+
+    stack.wait_for("scoring and the monitor again on the new champions", rescored, deadline)
+    return deployed
 
 
 def _successes(runs: list[dict], dag_id: str) -> list[dict]:
@@ -403,10 +390,14 @@ def test_the_chain_runs_by_itself_through_assets(scheduled):
         score_run["dag_run_id"] + "score_models"]
     monitor_run = scheduled.after_delivery("monitor_models", "asset_triggered")[0]
     assert monitor_run["start_date"] > _work_done(scheduled.task_instances(score_run))
-    # Only these were started by hand.
-    by_hand = {r["dag_id"] for r in scheduled.runs if r["run_type"] == "manual"}
-    expected = {"ingest_extracts"} | ({"train_models"} if scheduled.trained_by_hand else set())
-    assert by_hand == expected | ({"score_models"} if scheduled.scored_by_hand else set())
+    # The champions that training promoted started scoring again.
+    champions = [r for r in scheduled.after_delivery("score_models", "asset_triggered")
+                 if CHAMPIONS in scheduled.consumed[
+                     r["dag_run_id"] + "score_models"]]
+    assert champions, _describe(scheduled.runs)
+    # Only ingest was started by hand.
+    assert {r["dag_id"] for r in scheduled.runs if r["run_type"] == "manual"} == {
+        "ingest_extracts"}
 
 
 def _work_done(task_instances: dict[str, dict]) -> str:
@@ -420,9 +411,6 @@ def _work_done(task_instances: dict[str, dict]) -> str:
 def test_every_run_but_the_due_check_succeeds_with_every_task(scheduled):
     for run in scheduled.runs:
         states = scheduled.states(run)
-        if run["dag_id"] == "train_models" and run["run_type"] == "asset_triggered" and (
-                not _registry_present()):
-            continue  # below
         assert run["state"] == "success", (run["dag_id"], states)
         assert set(states.values()) <= {"success", "skipped"}, (run["dag_id"], states)
         assert states["fail_if_any_failed"] == "skipped", (run["dag_id"], states)
@@ -430,49 +418,29 @@ def test_every_run_but_the_due_check_succeeds_with_every_task(scheduled):
             run["dag_id"], states)
 
 
-def test_train_models_runs_after_new_features_and_its_due_check_decides(scheduled):
+def test_train_models_runs_after_new_features_and_trains_what_is_due(scheduled):
     runs = scheduled.after_delivery("train_models", "asset_triggered")
     assert runs, "train_models did not run after the first features"
     states = scheduled.states(runs[0])
-    if _registry_present():
-        # The registry says what is due; the run is green whether it trained or skipped.
-        assert runs[0]["state"] == "success", states
-        assert states["due_models"] == "success"
-        return
-    # No registry to ask: the due check fails with its reason and nothing else trains.
-    assert runs[0]["state"] == "failed", states
-    assert states["due_models"] == "failed" and states["fail_if_any_failed"] == "failed"
-    training = {t: s for t, s in states.items()
-                if t not in ("due_models", "publish_assets", "deliver_alerts",
-                             "fail_if_any_failed")}
-    assert set(training.values()) == {"upstream_failed"}, states
-    assert states["publish_assets"] == states["deliver_alerts"] == "success"  # they always run
-    assert scheduled.trained_by_hand
-    assert [r["state"] for r in scheduled.after_delivery("train_models", "manual")] == [
-        "success"]
-
-
-def test_the_failed_due_check_is_one_pipeline_failure_alert(scheduled):
+    assert runs[0]["state"] == "success", states
+    assert states["due_models"] == "success"  # a fresh install: every family is due
     with sqlite3.connect(scheduled.home / "warehouse.db") as wh:
-        alerts = wh.execute("SELECT entity_key, severity, state, details_json FROM ops_alerts "
-                            "WHERE kind = 'pipeline_failure' ORDER BY created_at").fetchall()
-    if _registry_present():
-        assert alerts == []
-        return
-    # Failed after the delivery; recovered when train_models was then triggered by hand.
-    assert [(a[0], a[1], a[2]) for a in alerts] == [
-        ("train_models/due_models", "critical", "failed"),
-        ("train_models/due_models", "info", "recovered")]
-    details = json.loads(alerts[0][3])
-    assert "due_for_training is missing" in details["error"]
-    assert details["try_number"] == 1  # AirflowFailException: no retries
-    assert details["link"].startswith("http://127.0.0.1:") and "/tasks/due_models" in (
-        details["link"])
+        statuses = dict(wh.execute("SELECT model_name, status FROM ml_model_registry "
+                                   "WHERE status != 'skipped'").fetchall())
+    assert "champion" in statuses.values(), statuses
+
+
+def test_no_task_failed_so_no_pipeline_failure_alert(scheduled):
+    with sqlite3.connect(scheduled.home / "warehouse.db") as wh:
+        alerts = wh.execute("SELECT entity_key FROM ops_alerts "
+                            "WHERE kind = 'pipeline_failure'").fetchall()
+    assert alerts == []
 
 
 def test_manual_triggers_are_audited_with_the_airflow_user(scheduled):
     with sqlite3.connect(scheduled.home / "warehouse.db") as wh:
-        events = wh.execute("SELECT action, entity_key, actor FROM ops_audit_log").fetchall()
+        events = wh.execute("SELECT action, entity_key, actor FROM ops_audit_log "
+                            "WHERE action = 'manual_run'").fetchall()
     by_hand = {r["dag_id"] for r in scheduled.runs if r["run_type"] == "manual"}
     assert sorted(events) == sorted(("manual_run", dag_id, f"airflow:{USER}")
                                     for dag_id in by_hand)

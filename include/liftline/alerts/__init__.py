@@ -18,6 +18,7 @@ from .outbox import (
     SEVERITIES,
     latest_alert_state,
     latest_states,
+    naive_utc,
     record_alert,
     undelivered_alerts,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "deliver_pending",
     "format_blocks",
     "latest_states",
+    "naive_utc",
     "latest_alert_state",
     "record_alert",
     "record_pipeline_failure",

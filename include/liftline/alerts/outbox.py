@@ -84,7 +84,7 @@ def record_alert(
     if link:
         payload["link"] = link
     details_json = json.dumps(_plain(payload), sort_keys=True)
-    created_at = _naive_utc(now)
+    created_at = naive_utc(now)
     alerts = table("ops_alerts")
     with write_transaction(bind) as conn:
         _lock_entity(conn, kind, entity_key)
@@ -146,7 +146,7 @@ def mark_delivered(engine: Engine, alert_id: str, now: datetime | None = None) -
         .where(alerts.c.alert_id == alert_id)
         .values(
             delivery_status=DELIVERED,
-            delivered_at=_naive_utc(now),
+            delivered_at=naive_utc(now),
             attempts=alerts.c.attempts + 1,
         ),
     )
@@ -226,7 +226,8 @@ def _lock_entity(conn: Connection, kind: str, entity_key: str) -> None:
     advisory_xact_lock(conn, f"liftline.alert.{kind}\x1f{entity_key}")
 
 
-def _naive_utc(moment: datetime | None) -> datetime:
+def naive_utc(moment: datetime | None = None) -> datetime:
+    """`moment` (default: now) as naive UTC, as the warehouse stores times."""
     if moment is None:
         return datetime.now(UTC).replace(tzinfo=None)
     if moment.tzinfo is not None:

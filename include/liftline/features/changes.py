@@ -60,7 +60,8 @@ def detect_changes(
     for sha, source in new_files:
         by_source.setdefault(source, []).append(sha)
     for source, shas in sorted(by_source.items()):
-        dirty[source] = _earliest_touched(conn, source, shas)
+        if _brought_rows(conn, source, shas):  # a re-delivery of unchanged rows changed nothing
+            dirty[source] = _earliest_touched(conn, source, shas)
     previous_as_of = state["as_of"]
     if previous_as_of != ctx.as_of:
         dirty["as_of"] = min(previous_as_of, ctx.as_of) + timedelta(days=1)
@@ -114,6 +115,14 @@ def _new_files(conn: Connection, spec: FeatureSpec) -> list[tuple[str, str]]:
         .order_by(log.c.file_sha256)
     )
     return [(sha, source) for sha, source in rows]
+
+
+def _brought_rows(conn: Connection, source: str, shas: list[str]) -> bool:
+    """Whether any clean row is still the one these files delivered (ingest keeps the first
+    delivery's lineage on a row a whole re-delivery repeats unchanged)."""
+    clean = clean_table(source)
+    return conn.execute(select(clean.c._file_sha256)
+                        .where(clean.c._file_sha256.in_(shas)).limit(1)).first() is not None
 
 
 def _earliest_touched(conn: Connection, source: str, shas: list[str]) -> date | None:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, Float, Integer, select
 
 from liftline import settings
 from liftline.contract import SOURCES, Source
@@ -47,6 +47,7 @@ from liftline.warehouse import (
     create_schema,
     get_engine,
     raw_table,
+    read_frame,
     table,
     upsert_by_key,
 )
@@ -66,6 +67,11 @@ from .reader import ROW_NUMBER, Delivery, DeliveryError, open_delivery
 
 # Ingested first, so the referential checks of facts see this delivery's dimensions.
 DIMENSION_SOURCES = ("stores", "products", "customers")
+# Extracts that systems re-deliver whole (the promotion calendar, the store list): a row that
+# arrives again unchanged keeps the lineage of the delivery that first brought it, so the
+# feature build, which redoes the dates of rows new deliveries brought, is not sent back to
+# the first promotion by every daily re-delivery of the calendar.
+WHOLE_DELIVERY_SOURCES = ("promotions", "events", "lift_tests", *DIMENSION_SOURCES)
 FILE_QUARANTINED = "file_quarantined"
 EXAMPLE_ROWS = 20  # row numbers listed per check in a reason file
 # One validation thread per process; chunks are checked one at a time, in order.
@@ -433,6 +439,8 @@ class _FileJob:
         frame["_file_sha256"] = self.sha256
         frame["_row_number"] = frame.index.to_numpy()
         frame["_loaded_at"] = self.loaded_at
+        if self.src.name in WHOLE_DELIVERY_SOURCES:
+            frame = _without_unchanged_rows(conn, clean_table(self.src.name), frame, key)
         upsert_by_key(conn, clean_table(self.src.name), frame.reset_index(drop=True), key)
         return len(accepted)
 
@@ -670,3 +678,44 @@ def _shown(value) -> str:
 
 def _when(value) -> str:
     return f"received {value:%Y-%m-%d %H:%M} UTC" if isinstance(value, dt.datetime) else ""
+
+
+def _without_unchanged_rows(conn: Connection, clean, frame: pd.DataFrame,  # noqa: ANN001
+                            key: list[str]) -> pd.DataFrame:
+    """The rows of `frame` that are new or differ from the clean row of the same key in some
+    contract column (these sources are small: the clean table is read whole)."""
+    values = [c for c in frame.columns if not c.startswith("_") and c not in key]
+    existing = read_frame(conn, select(*(clean.c[c] for c in [*key, *values])))
+    if existing.empty:
+        return frame
+    joined = frame.reset_index(drop=True).merge(
+        existing.drop_duplicates(subset=key, keep="last"), on=key, how="left",
+        suffixes=("", "__old"), indicator=True)
+    changed = (joined["_merge"] == "left_only").to_numpy(copy=True)
+    for column in values:
+        numeric = isinstance(clean.c[column].type, Float | Integer)
+        changed |= ~_same_values(joined[column], joined[f"{column}__old"], numeric)
+    return frame.reset_index(drop=True).loc[changed]
+
+
+def _same_values(new: pd.Series, old: pd.Series, numeric: bool) -> np.ndarray:
+    """Elementwise equality with missing equal to missing, numbers within rounding, dates by
+    day, everything else as text (ids are strings: "0100" is not "100")."""
+    both_missing = new.isna().to_numpy() & old.isna().to_numpy()
+    if numeric:
+        same = np.isclose(pd.to_numeric(new, errors="coerce").to_numpy(float),
+                          pd.to_numeric(old, errors="coerce").to_numpy(float),
+                          rtol=1e-9, atol=0.0, equal_nan=False)
+        return both_missing | same
+    same = new.map(_as_text).to_numpy(object) == old.map(_as_text).to_numpy(object)
+    return both_missing | same
+
+
+def _as_text(value: object) -> str | None:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if isinstance(value, pd.Timestamp | dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)

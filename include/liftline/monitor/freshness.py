@@ -13,13 +13,13 @@ Tests and replays pass `now`.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
-from liftline.alerts import latest_states
+from liftline.alerts import latest_states, naive_utc
 from liftline.contract import SOURCES
 from liftline.warehouse import read_frame, table
 
@@ -38,7 +38,7 @@ def check_freshness(engine: Engine, run_id: str, as_of: date | str | None = None
     `as_of` is accepted for the same signature as the other checks and not used: freshness is
     about the wall clock (`now`, default the current UTC time).
     """
-    moment = _naive_utc(now)
+    moment = naive_utc(now)
     last = last_deliveries(engine)
     previous = latest_states(engine, KIND)
     judged, alerts = [], 0
@@ -89,10 +89,3 @@ def stale_details(found: dict[str, Any]) -> dict[str, Any]:
         details["action"] = "No action needed: the source is delivering again."
     return details
 
-
-def _naive_utc(moment: datetime | None) -> datetime:
-    if moment is None:
-        return datetime.now(UTC).replace(tzinfo=None)
-    if moment.tzinfo is not None:
-        return moment.astimezone(UTC).replace(tzinfo=None)
-    return moment

@@ -49,3 +49,16 @@ def test_mistakes_are_one_line_errors(two_versions, capsys) -> None:
     assert err.startswith("liftline models show: no model 'nope'") and "\n" not in err
     assert main(["models", "rollback", "promo_lift", "--to", "v0"]) == 2
     assert "has no version 'v0'" in capsys.readouterr().err
+
+
+def test_run_passes_the_chosen_model_families_and_refuses_unknown_ones(monkeypatch, capsys):
+    import liftline.cli.run as runner
+
+    seen = {}
+    monkeypatch.setattr(runner, "run_pipeline", lambda **kwargs: seen.update(kwargs) or [])
+    monkeypatch.setattr("liftline.cli.preflight.connect_warehouse", lambda *a, **k: None)
+    assert main(["run", "--models", "promo_lift,mmm", "--full-refresh"]) == 0
+    assert seen["models"] == ("promo_lift", "mmm") and seen["full_refresh"] is True
+    with pytest.raises(SystemExit) as caught:
+        main(["run", "--models", "nope"])
+    assert caught.value.code == 2 and "unknown model family nope" in capsys.readouterr().err

@@ -92,10 +92,27 @@ def seconds(text: str) -> float:
     return value
 
 
+def model_families(text: str) -> tuple[str, ...]:
+    from liftline.registry import FAMILY_SPECS
+
+    chosen = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = [name for name in chosen if name not in FAMILY_SPECS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown model famil{'ies' if len(unknown) > 1 else 'y'}"
+                                         f" {', '.join(unknown)}: choose from "
+                                         f"{', '.join(FAMILY_SPECS)}")
+    return chosen
+
+
 def add_run_arguments(parser: argparse.ArgumentParser, as_of: bool = True) -> None:
     if as_of:
         parser.add_argument("--as-of", type=iso_date,
                             help="as-of date for features and models (default: the last POS date)")
+        parser.add_argument("--models", type=model_families, default=(),
+                            help="comma-separated model families to train, score and monitor "
+                                 "(sales_forecast, promo_lift, mmm; default: all)")
+        parser.add_argument("--full-refresh", action="store_true",
+                            help="rebuild every feature table whole")
     # 0, unlike the scheduled DAG's 60 s: `run` processes what is in landing/ now.
     parser.add_argument("--settle-seconds", type=seconds, default=0.0,
                         help="leave files modified less than this many seconds ago (default: 0)")
@@ -118,7 +135,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         run_pipeline(as_of=getattr(args, "as_of", None), settle_seconds=args.settle_seconds,
-                     verbose=args.verbose)
+                     full_refresh=getattr(args, "full_refresh", False),
+                     models=getattr(args, "models", ()), verbose=args.verbose)
     except RunError as exc:
         print(f"liftline {args.command}: {exc}", file=sys.stderr)
         return exc.status

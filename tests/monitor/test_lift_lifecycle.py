@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from liftline.monitor.lift import monitor_lift
 from liftline.promo import score_promotions, train_promo_lift
 from liftline.promo.lift_table import BACKFILL, FROZEN, WHAT_IF
-from liftline.warehouse import read_frame, table, write_transaction
+from liftline.warehouse import read_audit, read_frame, table, write_transaction
 
 AS_OF = date(2023, 5, 31)
 QUIET = {"log": lambda _: None}
@@ -58,6 +58,8 @@ def test_a_rerun_replaces_its_recommendations_and_the_chain_runs(promo_warehouse
     count = read_frame(promo_warehouse, select(func.count()).select_from(recs)
                        .where(recs.c.run_id == "score-1")).iloc[0, 0]
     assert first["recommendations"] == again["recommendations"] == count > 0
+    issued = read_audit(promo_warehouse, action="recommendations_issued")
+    assert len(issued) == 1 and f'"count": {count}' in issued["after_json"].iloc[0]
     frame = read_frame(promo_warehouse, select(recs))
     assert frame["discount_pct"].between(5, 50).all()
     assert frame["duration_days"].between(3, 28).all()

@@ -57,3 +57,16 @@ def test_the_guard_survives_schema_upgrades(warehouse: Engine) -> None:
     append_audit(warehouse, "rollback", "m", after={}, run_id="r")
     with pytest.raises(DBAPIError, match="append-only"), warehouse.begin() as conn:
         conn.execute(text("DELETE FROM ops_audit_log"))
+
+
+def test_a_delivered_alert_is_audited_once(warehouse: Engine) -> None:
+    from liftline.alerts import record_alert
+    from liftline.alerts.outbox import mark_delivered
+
+    alert_id = record_alert(warehouse, kind="drift", entity_key="promo_lift", severity="warning",
+                            title="inputs drifted", details={}, state="drifting", run_id="r1")
+    mark_delivered(warehouse, alert_id)
+    mark_delivered(warehouse, alert_id)  # a second delivery run finds it delivered: one event
+    events = read_audit(warehouse, action="alert_sent")
+    assert list(events["entity_key"]) == ["drift:promo_lift"] and alert_id in (
+        events["after_json"].iloc[0])

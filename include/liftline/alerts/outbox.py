@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, Row, Update, insert, select, update
 
-from liftline.warehouse import advisory_xact_lock, table, write_transaction
+from liftline.warehouse import advisory_xact_lock, append_audit, table, write_transaction
 
 KINDS: tuple[str, ...] = (
     "lift_divergence",
@@ -138,18 +138,23 @@ def is_undelivered(engine: Engine, alert_id: str) -> bool:
 
 
 def mark_delivered(engine: Engine, alert_id: str, now: datetime | None = None) -> None:
-    """Slack accepted the alert."""
+    """Slack accepted the alert; the audit log records that it was sent (once per alert)."""
     alerts = table("ops_alerts")
-    _update(
-        engine,
-        update(alerts)
-        .where(alerts.c.alert_id == alert_id)
-        .values(
-            delivery_status=DELIVERED,
-            delivered_at=naive_utc(now),
-            attempts=alerts.c.attempts + 1,
-        ),
-    )
+    with write_transaction(engine) as conn:
+        conn.execute(
+            update(alerts)
+            .where(alerts.c.alert_id == alert_id)
+            .values(delivery_status=DELIVERED, delivered_at=naive_utc(now),
+                    attempts=alerts.c.attempts + 1)
+        )
+        sent = conn.execute(select(alerts.c.kind, alerts.c.entity_key, alerts.c.severity,
+                                   alerts.c.title, alerts.c.run_id)
+                            .where(alerts.c.alert_id == alert_id)).first()
+        if sent is not None:
+            append_audit(conn, "alert_sent", f"{sent.kind}:{sent.entity_key}",
+                         after={"alert_id": alert_id, "severity": sent.severity,
+                                "title": sent.title}, actor="liftline", run_id=sent.run_id,
+                         event_id=f"alert_sent:{alert_id}")
 
 
 def mark_failed(engine: Engine, alert_id: str, error: str) -> None:

@@ -26,7 +26,13 @@ from sqlalchemy import Connection, Engine
 
 from liftline import registry
 from liftline.modeling import spec_hash
-from liftline.warehouse import create_schema, replace_partition, table, write_transaction
+from liftline.warehouse import (
+    append_audit,
+    create_schema,
+    replace_partition,
+    table,
+    write_transaction,
+)
 
 from .design import MMMInputError
 from .inputs import ALL_SEGMENTS, crm_last_touch, fit_keys, load_mmm_data
@@ -125,6 +131,10 @@ def write_mmm_fit(bind: Engine | Connection, run_id: str, fit: MMMFit,
         rows = {name: replace_partition(conn, table(name), frame, key)
                 for name, frame in frames.items()}
         rows["ml_model_registry"] = 1
+        append_audit(conn, "recommendations_issued", version.model, run_id=run_id,
+                     actor="liftline", after={"budget_scenarios": sorted(
+                         frames["ml_budget_allocation"].get("scenario", pd.Series()).unique()
+                         .tolist()), **verdict, "version": version.version})
     return rows, version
 
 

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Engine, delete
 
 from liftline.modeling import resolve_as_of
 from liftline.registry import register_skipped
-from liftline.warehouse import bulk_insert, table, write_transaction
+from liftline.warehouse import append_audit, bulk_insert, table, write_transaction
 
 from .artifacts import MODEL_NAME, load_lift_model, save_lift_model
 from .counterfactual import fit_counterfactual_model
@@ -101,10 +101,19 @@ def score_promotions(engine: Engine, run_id: str, as_of: date | str | None = Non
         conn.execute(delete(recs).where(recs.c.run_id == run_id))
         rows = recommendations.assign(model_version=model.version, created_at=_now())
         bulk_insert(conn, recs, rows)
+        append_audit(conn, "recommendations_issued", MODEL_NAME, run_id=run_id, actor="liftline",
+                     after=_recommendations_issued(recommendations, model.version, as_of))
     log(f"promo scoring as of {as_of}: {written} prediction(s) written {kinds}, {frozen} "
         f"frozen at their start, {len(recommendations)} recommendation(s)")
     return {"status": "ok", "as_of": str(as_of), "predictions": written, "frozen": frozen,
             "recommendations": len(recommendations), "model_version": model.version}
+
+
+def _recommendations_issued(recommendations: pd.DataFrame, version: str | None,
+                            as_of: date) -> dict[str, Any]:
+    margin = recommendations.get("expected_incremental_margin", pd.Series(dtype=float))
+    return {"as_of": str(as_of), "model_version": version, "count": len(recommendations),
+            "expected_incremental_margin": round(float(margin.fillna(0).sum()), 2)}
 
 
 def update_predictions(conn: Connection, model: LiftModel, as_of: date, run_id: str

@@ -103,6 +103,8 @@ def measured(child: str, *args: str, registry: Path) -> dict:
 
 def copy_state(work: Path, source: str, target: str) -> tuple[Path, Path]:
     db, registry = work / f"{target}.db", work / f"{target}_registry"
+    for leftover in (f"{target}.db-wal", f"{target}.db-shm"):  # an interrupted run's journal
+        (work / leftover).unlink(missing_ok=True)
     shutil.copyfile(work / f"{source}.db", db)
     shutil.rmtree(registry, ignore_errors=True)
     if (work / f"{source}_registry").exists():

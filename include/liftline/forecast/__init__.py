@@ -1,4 +1,4 @@
-"""Sales forecasting (issue 5): store x day and store x category x week, 56 days ahead.
+"""Sales forecasting: store x day and store x category x week, 56 days ahead.
 
 Candidates behind one estimator interface (`fit(history)`, `predict(future)`): the
 seasonal-naive baseline, Prophet per store with driver regressors, a global direct

@@ -1,4 +1,4 @@
-"""Marketing mix model and budget optimizer (issue 7); see README.md in this package.
+"""Marketing mix model and budget optimizer; see README.md in this package.
 
     from liftline.mmm import MarketingMixModel, MMMData, load_spec
     fit = MarketingMixModel(load_spec()).fit(data).fit_

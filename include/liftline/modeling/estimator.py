@@ -12,7 +12,10 @@ from typing import Any
 
 
 class Estimator:
-    """Base of the forecast candidates, the promotion-lift model and the mix model."""
+    """Base of the forecast candidates, the promotion-lift model and the mix model.
+
+    Each subclass defines `fit(...)` (returning itself) and `predict(...)` for its own data;
+    this base gives them the same parameter handling."""
 
     name = "estimator"
 
@@ -29,15 +32,6 @@ class Estimator:
                                  f"known: {sorted(known)}")
             setattr(self, name, value)
         return self
-
-    def fit(self, *data: Any) -> Estimator:  # pragma: no cover - every subclass defines it
-        raise NotImplementedError
-
-    def predict(self, *data: Any) -> Any:  # pragma: no cover - every subclass defines it
-        raise NotImplementedError
-
-    def is_fitted(self) -> bool:
-        return any(name.endswith("_") and not name.startswith("_") for name in vars(self))
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items()

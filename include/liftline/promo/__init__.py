@@ -1,4 +1,4 @@
-"""Promotion lift (issue 6): counterfactual baselines, the lift model, frozen predictions,
+"""Promotion lift: counterfactual baselines, the lift model, frozen predictions,
 recommendations and the what-if. The daily lift monitor is `liftline.monitor.monitor_lift`.
 The method: README.md in this folder."""
 

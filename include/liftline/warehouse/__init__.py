@@ -6,6 +6,7 @@ through `read_frame`.
 """
 
 from .audit import append_audit, read_audit  # noqa: E402 (registers ops_audit_log)
+from .customer_tables import CUSTOMER_TABLES  # noqa: E402  (registers ml_customer_*)
 from .engine import (
     advisory_xact_lock,
     dispose_engines,
@@ -22,6 +23,7 @@ from .schema import MIGRATIONS, SchemaVersionError, create_schema, schema_versio
 from .tables import OUTPUT_TABLES, SCHEMA_VERSION, clean_table, metadata, raw_table, table
 
 __all__ = [
+    "CUSTOMER_TABLES",
     "FEATURE_TABLES",
     "FORECAST_TABLES",
     "MIGRATIONS",

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from sqlalchemy import Connection, Engine, func, insert, inspect, select, text
 
 from .audit import guard_audit_log
+from .customer_tables import add_customer_columns
 from .engine import write_transaction
 from .forecast_tables import add_forecast_columns
 from .model_tables import add_model_status_columns
@@ -63,6 +64,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     5: add_forecast_columns,
     6: add_promo_columns,
     7: _v7_audit_log,
+    8: add_customer_columns,
 }
 
 # Arbitrary constant: serializes concurrent create_schema calls on one PostgreSQL database.

@@ -26,7 +26,7 @@ from sqlalchemy.types import TypeEngine
 from liftline.contract import DATE, FLOAT, INT, SOURCES, STRING, TIMESTAMP, Source, source
 
 # Bump with a migration in schema.MIGRATIONS whenever an existing warehouse must change.
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # Deterministic constraint and index names, so future migrations can refer to them.
 metadata = MetaData(
@@ -167,25 +167,8 @@ ops_rejected_rows = Table(
 
 # ml_mmm_channel_results, ml_mmm_response_curves and ml_budget_allocation: model_tables.py.
 
-ml_customer_segments = Table(
-    "ml_customer_segments",
-    metadata,
-    Column("run_id", String, primary_key=True),
-    Column("customer_id", String, primary_key=True),
-    Column("segment", String),
-    Column("recency_days", Float),
-    Column("frequency", Float),
-    Column("monetary", Float),
-)
-
-ml_satisfaction_scores = Table(
-    "ml_satisfaction_scores",
-    metadata,
-    Column("run_id", String, primary_key=True),
-    Column("interaction_id", String, primary_key=True),
-    Column("p_low_satisfaction", Float),
-    Column("risk_level", String),
-)
+# ml_customer_segments, ml_customer_profiles, ml_segment_migrations and
+# ml_satisfaction_scores: customer_tables.py.
 
 ml_model_registry = Table(
     "ml_model_registry",

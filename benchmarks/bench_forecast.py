@@ -6,7 +6,7 @@ Not a test: prints numbers.
     then time `train_forecasts` (every candidate, walk-forward backtest, both grains) and
     print each candidate's backtest WAPE beside the ORACLE's: the true expected demand the
     generator wrote (`_truth/baseline_daily.csv`, expected_units) scored against the same
-    actual units over the same backtest windows. Goals (issue 5): under 3 minutes on 2 cores;
+    actual units over the same backtest windows. Goals: under 3 minutes on 2 cores;
     champion WAPE within 1.15x the oracle's and below the seasonal-naive baseline's.
 
         python benchmarks/bench_forecast.py [--seed 42] [--world DIR]

@@ -7,7 +7,7 @@ synthetic world's ground truth. Not a test: prints numbers.
     python benchmarks/bench_mmm.py --world new     #     generates a small world in a temp dir
     ... --override '{"channel_types": {"tv_brand": {"theta": [0.3, 0.8]}}}'   # spec changes
 
-Goals (issue 7): (a) the default search (2000 x 5), CV and 100 bootstrap refits in under 60 s
+Goals: (a) the default search (2000 x 5), CV and 100 bootstrap refits in under 60 s
 on 2 cores; (b) recovered share of y and ROI per channel within 25% of the truth; (c) each
 channel's true ROI inside its 90% interval for at least 80% of channels, ROI MAPE printed.
 """

@@ -74,7 +74,7 @@ def as_seen_at(frame: pd.DataFrame, as_of: date) -> pd.DataFrame:
         handling_hours=hours.where(closed),
         closed_at=closed_at.where(closed),
         is_closed=closed,
-        **{LABEL: label.map({True: 1.0, False: 0.0, 1: 1.0, 0: 0.0}).astype("float64")},
+        **{LABEL: label.map({True: 1.0, False: 0.0}).astype("float64")},
     )
 
 

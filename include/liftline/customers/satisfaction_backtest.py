@@ -146,8 +146,8 @@ def _scores(y: np.ndarray, p: np.ndarray, spec: SatisfactionSpec) -> dict[str, A
         "pr_auc": float(average_precision_score(y, p)) if _both_classes(y) else None,
         "brier": float(brier_score_loss(y, p, labels=[0, 1])) if len(y) else None,
         "threshold": threshold,
-        "precision_at_threshold": hits / flagged.sum() if flagged.sum() else None,
-        "recall_at_threshold": hits / np.sum(y == 1) if np.sum(y == 1) else None,
+        "precision_at_threshold": hits / float(flagged.sum()) if flagged.sum() else None,
+        "recall_at_threshold": hits / float(np.sum(y == 1)) if np.sum(y == 1) else None,
         "flagged_share": float(flagged.mean()) if len(y) else None,
     }
 

@@ -29,7 +29,7 @@ class SatisfactionSpec:
         "num_leaves": 7, "learning_rate": 0.03, "n_estimators": 300, "min_child_samples": 20,
         "regularization": 1.0, "seed": 7})
     risk_levels: dict[str, Any] = field(default_factory=lambda: {
-        "high": 0.5, "medium": 0.3, "low": 0.0})
+        "high": 0.65, "medium": 0.4, "low": 0.0})
     digest: dict[str, Any] = field(default_factory=lambda: {
         "levels": ["high"], "repeat_contact_only": True, "max_listed": 25,
         "severity": "warning"})

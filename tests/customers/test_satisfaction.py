@@ -128,6 +128,7 @@ def test_the_shipped_spec_loads():
     ("risk_levels:\n  high: 1.5\n", "probabilities in [0, 1]"),
     ("model:\n  kind: forest\n", "model.kind 'forest'"),
     ("digest:\n  levels: [urgent]\n", "digest.levels"),
+    ("digest:\n  severity: loud\n", "digest.severity 'loud'"),
     ("lifecycle:\n  promotion_margin: 2\n", "promotion_margin"),
     ("model: [1, 2]\n", "model must be a mapping"),
     ("model: {kind: [\n", "not valid YAML"),

@@ -80,8 +80,8 @@ def test_one_digest_a_day_and_reruns_change_nothing(trained: Engine):
     assert sorted(i["interaction"] for i in items) == sorted(repeat.interaction_id)
     assert all(i["reasons"] for i in items)
     _, blocks = format_blocks(digest.iloc[0].to_dict())
-    text = json.dumps(blocks)
-    assert all(i in text for i in repeat.interaction_id)
+    body = "\n".join(b["text"]["text"] for b in blocks if b["type"] == "section")
+    assert all(f"• `{i}` · Risk " in body for i in repeat.interaction_id)
 
     again = score_satisfaction(trained, "score-1", AS_OF, spec, **QUIET)  # same run
     other = score_satisfaction(trained, "score-2", AS_OF, spec, **QUIET)  # same day

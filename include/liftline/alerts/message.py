@@ -32,8 +32,10 @@ SEVERITY_EMOJI = {
 # Detail keys with a role of their own; every other scalar detail is a key number.
 ACTION_KEY = "action"
 LINK_KEY = "link"
-# A digest's entries (a list of mappings, one line each) and how many of them to show.
+# A digest's entries (a list of mappings, one line each), the order of their keys on the line
+# (the outbox stores details with sorted keys) and how many entries to show.
 ITEMS_KEY = "items"
+ITEM_COLUMNS_KEY = "item_columns"
 MAX_LISTED_KEY = "max_listed"
 ITEMS_SHOWN = 25
 _RESERVED_KEYS = frozenset({ACTION_KEY, LINK_KEY, MAX_LISTED_KEY})
@@ -173,14 +175,17 @@ def key_numbers(details: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def item_lines(details: Mapping[str, Any], markdown: bool = True) -> list[str]:
     """One line per entry of details["items"] (at most details["max_listed"], default
-    ITEMS_SHOWN, then a line saying how many more): the first value names the entry, the
+    ITEMS_SHOWN, then a line saying how many more). Keys come in the order of
+    details["item_columns"] (else the entry's own): the first value names the entry, the
     others follow as "Label value", formatted like the key numbers."""
     items = [item for item in details.get(ITEMS_KEY) or [] if isinstance(item, Mapping)]
     shown = details.get(MAX_LISTED_KEY)
     shown = shown if isinstance(shown, int) and shown > 0 else ITEMS_SHOWN
+    columns = details.get(ITEM_COLUMNS_KEY)
     lines = []
     for item in items[:shown]:
-        pairs = [_labelled(str(key), value) for key, value in item.items() if _is_scalar(value)]
+        keys = [k for k in columns if k in item] if isinstance(columns, list) else list(item)
+        pairs = [_labelled(str(key), item[key]) for key in keys if _is_scalar(item[key])]
         if not pairs:
             continue
         name = pairs[0][1]

@@ -26,8 +26,9 @@ KIND = "service_risk"
 ENTITY_PREFIX = "digest/"
 STATE = "sent"
 ITEMS_KEY = "items"  # liftline.alerts.message renders a detail list of this name line by line
-ACTION = ("Call back the customers listed, highest risk first, before their case closes: "
-          "each has contacted the desk again within 30 days.")
+ITEM_COLUMNS = ["interaction", "risk_pct", "customer", "type", "channel", "opened", "reasons"]
+ACTION = "Call back the customers listed, highest risk first, before their case closes."
+REPEAT_NOTE = " Each has contacted the desk again within 30 days."
 
 
 def digest_entity(as_of: date) -> str:
@@ -48,11 +49,15 @@ def record_digest(conn: Connection, scores: pd.DataFrame, as_of: date, run_id: s
     details = {"as_of": str(as_of), "interactions": len(items),
                "highest_risk_pct": round(100 * float(due.p_low_satisfaction.max()), 1),
                "model_version": str(due.model_version.iloc[0]),
-               "max_listed": int(settings["max_listed"]), "action": ACTION, ITEMS_KEY: items}
+               "max_listed": int(settings["max_listed"]),
+               "action": ACTION + (REPEAT_NOTE if settings["repeat_contact_only"] else ""),
+               "item_columns": ITEM_COLUMNS, ITEMS_KEY: items}
     noun = "interaction" if len(items) == 1 else "interactions"
+    which = "repeat-contact " if settings["repeat_contact_only"] else ""
+    levels = "/".join(settings["levels"])
     alert_id = record_alert(
         conn, kind=KIND, entity_key=entity, severity=str(settings["severity"]),
-        title=f"Service risk digest {as_of}: {len(items)} repeat-contact {noun} at high risk",
+        title=f"Service risk digest {as_of}: {len(items)} {which}{noun} at {levels} risk",
         details=details, state=STATE, run_id=run_id)
     return alert_id, len(items) if alert_id else 0
 
@@ -83,7 +88,7 @@ def already_listed(conn: Connection, exclude: str) -> set[str]:
 
 
 def _item(row: Any) -> dict[str, Any]:
-    """One listed interaction; keys in the order the message shows them."""
+    """One listed interaction (the message shows its keys in ITEM_COLUMNS order)."""
     return {"interaction": row.interaction_id, "customer": row.customer_id,
             "risk_pct": round(100 * float(row.p_low_satisfaction), 1),
             "type": row.interaction_type, "channel": row.channel,

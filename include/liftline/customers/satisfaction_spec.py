@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from liftline import settings
+from liftline.alerts import SEVERITIES
 from liftline.modeling import Lifecycle, SpecError, lifecycle_of, read_spec, reject_unknown
 
 SPEC_FILE = "satisfaction.yaml"
@@ -91,6 +92,11 @@ def _check(spec: SatisfactionSpec, path: Path) -> None:
     unknown = [level for level in digest["levels"] if level not in RISK_LEVELS]
     if unknown:
         raise SpecError(f"{path}: digest.levels {unknown} are not risk levels {RISK_LEVELS}")
+    if digest["severity"] not in SEVERITIES:
+        raise SpecError(f"{path}: digest.severity {digest['severity']!r} is not one of "
+                        f"{SEVERITIES}")
+    if not isinstance(digest["max_listed"], int) or digest["max_listed"] < 1:
+        raise SpecError(f"{path}: digest.max_listed must be a whole number >= 1")
 
 
 def _number(value: Any) -> bool:

@@ -32,7 +32,13 @@ SEVERITY_EMOJI = {
 # Detail keys with a role of their own; every other scalar detail is a key number.
 ACTION_KEY = "action"
 LINK_KEY = "link"
-_RESERVED_KEYS = frozenset({ACTION_KEY, LINK_KEY})
+# A digest's entries (a list of mappings, one line each), the order of their keys on the line
+# (the outbox stores details with sorted keys) and how many entries to show.
+ITEMS_KEY = "items"
+ITEM_COLUMNS_KEY = "item_columns"
+MAX_LISTED_KEY = "max_listed"
+ITEMS_SHOWN = 25
+_RESERVED_KEYS = frozenset({ACTION_KEY, LINK_KEY, MAX_LISTED_KEY})
 
 DEFAULT_ACTIONS = {
     "lift_divergence": (
@@ -81,8 +87,9 @@ def format_blocks(alert: Mapping[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     """The notification text and Block Kit blocks of an `ops_alerts` row.
 
     Blocks: a header with the title, a section with severity, kind, entity and up to ten key
-    numbers, a "What to do" section (details["action"] or a default for the kind), and a
-    context line with the Airflow run link (details["link"]) when there is one.
+    numbers, the digest's entries (details["items"], one line each, in sections of at most
+    SECTION_TEXT_MAX characters), a "What to do" section (details["action"] or a default for
+    the kind), and a context line with the Airflow run link (details["link"]) when there is one.
     """
     details = alert_details(alert)
     severity = str(alert.get("severity") or "info")
@@ -98,6 +105,7 @@ def format_blocks(alert: Mapping[str, Any]) -> tuple[str, list[dict[str, Any]]]:
             },
         },
         _overview_section(alert, details, emoji),
+        *_item_sections(details),
         _section(f"*What to do*\n{_escape(action_for(alert, details))}"),
     ]
     context = _context_elements(alert, details)
@@ -116,6 +124,9 @@ def alert_summary(alert: Mapping[str, Any]) -> str:
     numbers = key_numbers(details)
     if numbers:
         parts.append(", ".join(f"{label}: {value}" for label, value in numbers))
+    lines = item_lines(details, markdown=False)
+    if lines:
+        parts.append("; ".join(lines))
     parts.append(f"what to do: {action_for(alert, details)}")
     if details.get(LINK_KEY):
         parts.append(str(details[LINK_KEY]))
@@ -162,6 +173,32 @@ def key_numbers(details: Mapping[str, Any]) -> list[tuple[str, str]]:
     return numbers
 
 
+def item_lines(details: Mapping[str, Any], markdown: bool = True) -> list[str]:
+    """One line per entry of details["items"] (at most details["max_listed"], default
+    ITEMS_SHOWN, then a line saying how many more). Keys come in the order of
+    details["item_columns"] (else the entry's own): the first value names the entry, the
+    others follow as "Label value", formatted like the key numbers."""
+    items = [item for item in details.get(ITEMS_KEY) or [] if isinstance(item, Mapping)]
+    shown = details.get(MAX_LISTED_KEY)
+    shown = shown if isinstance(shown, int) and shown > 0 else ITEMS_SHOWN
+    columns = details.get(ITEM_COLUMNS_KEY)
+    lines = []
+    for item in items[:shown]:
+        keys = [k for k in columns if k in item] if isinstance(columns, list) else list(item)
+        pairs = [_labelled(str(key), item[key]) for key in keys if _is_scalar(item[key])]
+        if not pairs:
+            continue
+        name = pairs[0][1]
+        rest = " · ".join(f"{label} {value}" for label, value in pairs[1:])
+        if markdown:
+            lines.append(f"• `{_code(name)}` · {_escape(rest)}" if rest else f"• `{_code(name)}`")
+        else:
+            lines.append(f"{name} ({rest})" if rest else name)
+    if len(items) > shown:
+        lines.append(f"… and {len(items) - shown} more")
+    return lines
+
+
 def format_value(value: Any, unit: str = "") -> str:
     """A detail value for people: thousands separators, few decimals, % and pp units."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
@@ -202,6 +239,21 @@ def _overview_section(
     if fields:  # an empty fields list is invalid Block Kit
         section["fields"] = fields
     return section
+
+
+def _item_sections(details: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The entries' lines, packed into as few sections as their text limit allows."""
+    sections: list[dict[str, Any]] = []
+    text = ""
+    for line in item_lines(details):
+        line = _truncate(line, SECTION_TEXT_MAX)
+        if text and len(text) + 1 + len(line) > SECTION_TEXT_MAX:
+            sections.append(_section(text))
+            text = ""
+        text = f"{text}\n{line}" if text else line
+    if text:
+        sections.append(_section(text))
+    return sections
 
 
 def _context_elements(alert: Mapping[str, Any], details: Mapping[str, Any]) -> list[dict]:

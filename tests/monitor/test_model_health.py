@@ -347,3 +347,57 @@ def test_an_empty_warehouse_skips_with_reasons(warehouse: Engine) -> None:
     assert found["drift"]["status"] == found["accuracy"]["status"] == "skipped"
     assert found["stale_models"]["status"] == "skipped"
     assert found["freshness"]["sources"] == [] and found["alerts"] == 0
+
+
+def satisfaction_rows(version: str, labels: list[bool], p: float, days: int = 2
+                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each interaction scored on `days` days before it was rated `labels[i]` (low or not)."""
+    ids = [f"SR-{i:04d}" for i in range(len(labels))]
+    scores = pd.DataFrame([{"run_id": f"score-{d}", "interaction_id": i, "p_low_satisfaction": p,
+                            "risk_level": "medium", "model_version": version,
+                            "as_of_date": AS_OF - timedelta(days=3 + d)}
+                           for i in ids for d in range(days)])
+    opened = datetime.combine(AS_OF - timedelta(days=10), datetime.min.time())
+    feats = pd.DataFrame({
+        "interaction_id": ids, "customer_id": "CU-1", "opened_at": opened,
+        "opened_date": opened.date(), "hour": 9, "weekday": 1, "is_closed": True,
+        "repeat_contact_30d": False, "prior_contacts": 0, "label_low_satisfaction": labels,
+        "run_id": "features"})
+    return scores, feats
+
+
+def test_satisfaction_scores_degrade_against_the_cards_brier(warehouse: Engine) -> None:
+    load_store_days(warehouse, store_days(date(2024, 6, 1), AS_OF))
+    version = register_champion(warehouse, card("satisfaction", TRAINED_TO, "t1", score=0.2,
+                                                metric="brier"))
+    labels = [True, False] * 20  # p 0.5 on a half-low mix: Brier 0.25, within 0.2 x 1.25
+    scores, feats = satisfaction_rows(version.version, labels, p=0.5)
+    bulk_insert(warehouse, table("feat_service_interaction"), feats)
+    bulk_insert(warehouse, table("ml_satisfaction_scores"), scores)
+    rerun = scores.assign(run_id=scores["run_id"] + "-rerun")  # a day scored twice
+    bulk_insert(warehouse, table("ml_satisfaction_scores"), rerun)
+    (close,) = strict_json(check_accuracy(warehouse, "monitor-1", log=quiet))["models"]
+    assert close["status"] == "ok" and close["realised"] == 0.25 and close["rows"] == 80
+    assert close["interactions"] == 40 and close["limit"] == 0.25
+
+    with warehouse.begin() as conn:  # confident and wrong: Brier 0.81
+        conn.execute(update(table("ml_satisfaction_scores")).values(
+            p_low_satisfaction=0.1))
+        conn.execute(update(table("feat_service_interaction")).values(
+            label_low_satisfaction=True))
+    (far,) = check_accuracy(warehouse, "monitor-2", log=quiet)["models"]
+    assert far["status"] == "degraded" and round(far["realised"], 2) == 0.81
+    raised = alerts(warehouse, "model_degraded")
+    assert list(raised["entity_key"]) == ["satisfaction"]
+    assert "realised Brier score 0.810" in raised.iloc[0]["title"]
+
+
+def test_satisfaction_scores_not_yet_rated_are_not_judged(warehouse: Engine) -> None:
+    load_store_days(warehouse, store_days(date(2024, 6, 1), AS_OF))
+    version = register_champion(warehouse, card("satisfaction", TRAINED_TO, "t1", score=0.2,
+                                                metric="brier"))
+    scores, feats = satisfaction_rows(version.version, [True] * 10, p=0.5)
+    bulk_insert(warehouse, table("feat_service_interaction"), feats)
+    bulk_insert(warehouse, table("ml_satisfaction_scores"), scores)
+    (verdict,) = check_accuracy(warehouse, "monitor-1", log=quiet)["models"]
+    assert verdict["status"] == "not_judged" and "20 scored rows" in verdict["reason"]

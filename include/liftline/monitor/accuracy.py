@@ -12,6 +12,10 @@ with the error the version's model card promised (its backtest score).
   promotion) and whose window has ended and been measured, ended within the
   `LIFT_WINDOW_DAYS` up to the as-of date: mean absolute error of the lift in points against
   the card's holdout `mae_pp`. Judged with at least `MIN_LIFT_PROMOTIONS` promotions.
+- Satisfaction risk: `ml_satisfaction_scores` rows scored in the `SATISFACTION_WINDOW_DAYS`
+  up to the as-of date (one per interaction and scoring day, as the card's test counts them)
+  whose interaction has since been rated (`feat_service_interaction.label_low_satisfaction`):
+  the Brier score against the card's. Judged with at least `MIN_SATISFACTION_ROWS` rows.
 
 A model is `degraded` when the newest of its versions with enough data has a realised error
 above backtest x (1 + `lifecycle.degraded_margin`) of its spec (default 0.25): one
@@ -41,17 +45,21 @@ MIN_FORECAST_DAYS = 7
 MIN_FORECAST_PAIRS = 50
 LIFT_WINDOW_DAYS = 91  # promotions end a few a week: a quarter gives enough to judge
 MIN_LIFT_PROMOTIONS = 8
+SATISFACTION_WINDOW_DAYS = 28
+MIN_SATISFACTION_ROWS = 50
 
 
 def check_accuracy(engine: Engine, run_id: str, as_of: date | str | None = None,
                    log: Log = print, link: str | None = None) -> dict[str, Any]:
-    """Realised error of the forecasts and lift predictions; `model_degraded` on a change."""
+    """Realised error of the forecasts, lift predictions and satisfaction scores;
+    `model_degraded` on a change."""
     day = resolve_as_of(engine, as_of, log)
     if day is None:
         log("accuracy check skipped: no sales features yet (deliver pos and build features)")
         return {"status": "skipped", "reason": "no sales features", "models": [], "alerts": 0}
     registered = {v.version: v for v in versions(engine)}
-    evaluated = [*forecast_errors(engine, day, registered), *lift_errors(engine, day, registered)]
+    evaluated = [*forecast_errors(engine, day, registered), *lift_errors(engine, day, registered),
+                 *satisfaction_errors(engine, day, registered)]
     previous = latest_states(engine, KIND)
     judged, alerts = [], 0
     for model, own in _by_model(evaluated).items():
@@ -126,6 +134,38 @@ def lift_errors(engine: Engine, day: date, registered: dict[str, Version]
     return out
 
 
+def satisfaction_errors(engine: Engine, day: date, registered: dict[str, Version]
+                        ) -> list[dict[str, Any]]:
+    """Realised Brier score of each satisfaction-model version's daily scores over the window,
+    on the interactions rated since."""
+    start = day - timedelta(days=SATISFACTION_WINDOW_DAYS - 1)
+    scores, feat = table("ml_satisfaction_scores"), table("feat_service_interaction")
+    rows = read_frame(engine, select(
+        scores.c.model_version, scores.c.interaction_id, scores.c.as_of_date,
+        scores.c.p_low_satisfaction, feat.c.label_low_satisfaction)
+        .join(feat, feat.c.interaction_id == scores.c.interaction_id)
+        .where(scores.c.as_of_date >= start, scores.c.as_of_date <= day,
+               scores.c.model_version.isnot(None), scores.c.p_low_satisfaction.isnot(None),
+               feat.c.label_low_satisfaction.isnot(None)))
+    # A scoring day rerun under another run id scored the same interactions again: once.
+    rows = rows.drop_duplicates(["model_version", "interaction_id", "as_of_date"])
+    out = []
+    for name, own in rows.groupby("model_version", sort=True):
+        version = registered.get(str(name))
+        found = _evaluation(version, str(name), "brier", f"scored {start} to {day}, rated since")
+        if version is None:
+            out.append({**found, "reason": "not a registered version"})
+            continue
+        label = own["label_low_satisfaction"].astype(bool).astype(float)
+        found.update(rows=len(own), interactions=int(own["interaction_id"].nunique()),
+                     realised=float(((own["p_low_satisfaction"] - label) ** 2).mean()))
+        if len(own) < MIN_SATISFACTION_ROWS:
+            found["reason"] = (f"{len(own)} scored rows rated since; needs "
+                               f"{MIN_SATISFACTION_ROWS}")
+        out.append(found)
+    return out
+
+
 def judge_model(model: str, evaluated: list[dict[str, Any]]) -> dict[str, Any]:
     """The verdict on `model`: from its newest version with enough data and a backtest."""
     usable = [e for e in evaluated if not e.get("reason") and e.get("backtest") is not None]
@@ -155,6 +195,8 @@ def _metric_text(metric: str, value: float) -> str:
         return f"WAPE {value:.1%}"
     if metric == "mae_pp":
         return f"lift MAE {value:.1f} points"
+    if metric == "brier":
+        return f"Brier score {value:.3f}"
     return f"{metric} {value:.3g}"
 
 
@@ -163,7 +205,7 @@ def degraded_details(verdict: dict[str, Any]) -> dict[str, Any]:
                **_metric_details(verdict),
                "degraded_margin_pct": round(verdict["degraded_margin"] * 100, 1),
                "window": verdict["window"]}
-    for count in ("days", "series", "pairs", "promotions"):
+    for count in ("days", "series", "pairs", "promotions", "interactions"):
         if count in verdict:
             details[count] = verdict[count]
     if verdict["status"] == OK:

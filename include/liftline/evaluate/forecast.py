@@ -46,7 +46,9 @@ def evaluate_sales_forecast(engine: Engine, truth: Truth) -> dict[str, Any]:
 
 
 def _from_forecasts(forecasts: pd.DataFrame, daily: pd.DataFrame) -> dict[str, Any]:
-    latest = (forecasts.sort_values("as_of_date")
+    kept = ["series_key", "date", "as_of_date", "yhat", "yhat_lower", "yhat_upper",
+            "interval_level"]
+    latest = (forecasts[[c for c in kept if c in forecasts]].sort_values("as_of_date")
               .drop_duplicates(["series_key", "date"], keep="last")
               .rename(columns={"series_key": "store_id"}))
     lagged = daily[["store_id", "date", "actual_units"]].assign(

@@ -289,3 +289,20 @@ def test_json_safe_rounds_and_nulls():
 
     assert json_safe({"a": np.float64(1 / 3), "b": math.nan, "c": [np.int64(2), math.inf]}) == \
         {"a": 0.3333, "b": None, "c": [2, None]}
+
+
+def test_mmm_truth_is_taken_over_the_fits_own_weeks_when_the_truth_has_them(warehouse,
+                                                                            tmp_path):
+    weekly = pd.DataFrame({"country": ["DE", "FR", "DE"], "channel": "tv",
+                           "week_start": ["2024-01-01", "2024-01-01", "2024-01-08"],
+                           "spend": [10.0, 30.0, 10.0], "contribution": [20.0, 20.0, 90.0]})
+    write_truth(tmp_path, channels=pd.DataFrame({"country": ["ALL"], "channel": ["tv"],
+                                                 "roi": [2.6]}), media_weekly=weekly)
+    row = mmm_row("r", "tv", 1.0, 0.5, 1.5, end="2024-01-07") | {
+        "data_start": pd.Timestamp("2024-01-01").date()}
+    insert(warehouse, "ml_mmm_channel_results", [row])
+    got = section(warehouse, tmp_path, "mmm")
+    # Only the week of Jan 1 is the fit's: (20 + 20) / (10 + 30) = 1.0, not channels.csv's 2.6.
+    assert got["countries"]["ALL"]["channels"]["tv"]["true_roi"] == 1.0
+    assert got["mape_pct"] == 0.0 and got["coverage"] == 1.0
+    assert "2024-01-01 .. 2024-01-07" in got["truth_window"]

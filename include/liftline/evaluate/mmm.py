@@ -1,5 +1,6 @@
-"""Media mix against the truth: each channel's ROI beside the truth's (channels.csv), per
-country the model and the truth share (`ALL` is the total).
+"""Media mix against the truth: each channel's ROI beside the truth's, per country the model
+and the truth share (`ALL` is the total). The truth's ROI is taken over the fit's own weeks
+(media_weekly.csv), or over the delivered window (channels.csv) without weekly truth.
 
 Rows come from the latest fit (the latest data_end; at the same data_end a run with champion
 rows before one without), whole-business fits only (segment `all`). The baseline gives every
@@ -31,8 +32,8 @@ def evaluate_mmm(engine: Engine, truth: Truth) -> dict[str, Any]:
     if reason:
         return not_evaluated(reason)
     fit = latest_fit(results)
-    rows = fit.merge(channels[["country", "channel", "roi"]].rename(columns={"roi": "true_roi"}),
-                     on=["country", "channel"])
+    true_roi, truth_window = truth_roi(channels, truth.frame("media_weekly.csv"), fit)
+    rows = fit.merge(true_roi, on=["country", "channel"])
     rows = rows[rows["true_roi"].notna() & (rows["true_roi"] != 0)]
     if rows.empty:
         return not_evaluated(f"no country and channel of the latest {TABLE} fit is in the "
@@ -51,12 +52,31 @@ def evaluate_mmm(engine: Engine, truth: Truth) -> dict[str, Any]:
         f" baseline, {held}/{len(headline)} intervals hold truth"
     return evaluated(
         "ROI MAPE %", mape, base, None, verdict,
-        run_id=str(fit["run_id"].iloc[0]), data_end=fit["data_end"].max()
+        truth_window=truth_window, run_id=str(fit["run_id"].iloc[0]), data_end=fit["data_end"].max()
         if "data_end" in fit else None,
         model_status=_statuses(fit), headline_countries=sorted(headline["country"].unique()),
         mape_pct=mape, baseline_mape_pct=base, coverage=share(headline["holds_truth"]),
         baseline_name="one ROI for every channel (the fit's total contribution / spend)",
         countries={country: _country(part) for country, part in rows.groupby("country")})
+
+
+def truth_roi(channels: pd.DataFrame, weekly: pd.DataFrame | None,
+              fit: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The true ROI per country (and ALL) and channel over the fit's own weeks when the truth
+    has them week by week (a fit of part of the world is judged on that part), else over the
+    whole delivered window (channels.csv); and which window was used."""
+    start, end = (pd.to_datetime(fit[c]).min() if c in fit else pd.NaT
+                  for c in ("data_start", "data_end"))
+    if weekly is None or pd.isna(start) or pd.isna(end):
+        return channels[["country", "channel", "roi"]].rename(
+            columns={"roi": "true_roi"}), "delivered window (channels.csv)"
+    weeks = pd.to_datetime(weekly["week_start"])
+    inside = weekly[(weeks >= start) & (weeks <= end)]
+    sums = pd.concat([inside, inside.assign(country=TOTAL)]).groupby(
+        ["country", "channel"], as_index=False)[["spend", "contribution"]].sum()
+    sums["true_roi"] = sums["contribution"] / sums["spend"].where(sums["spend"] > 0)
+    return (sums[["country", "channel", "true_roi"]],
+            f"the fit's weeks {start.date()} .. {end.date()} (media_weekly.csv)")
 
 
 def latest_fit(results: pd.DataFrame) -> pd.DataFrame:

@@ -91,7 +91,7 @@ def _from_registry(engine: Engine, daily: pd.DataFrame, why: str) -> dict[str, A
                              skipped=skipped)
     score, baseline, oracle = _pooled(regions)
     return evaluated(
-        "WAPE", score, baseline, oracle, _verdict(score, baseline, oracle),
+        "WAPE (backtest)", score, baseline, oracle, _verdict(score, baseline, oracle),
         source="registry_backtest", why=why, wape=score, baseline_wape=baseline,
         oracle_wape=oracle, baseline_name="seasonal_naive (the champion card's baseline)",
         coverage=_pooled_coverage(regions), regions=regions, skipped=skipped)

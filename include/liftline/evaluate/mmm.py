@@ -50,6 +50,9 @@ def evaluate_mmm(engine: Engine, truth: Truth) -> dict[str, Any]:
     held = int(headline["holds_truth"].sum())
     verdict = ("beats" if mape < base else "does not beat") + \
         f" baseline, {held}/{len(headline)} intervals hold truth"
+    statuses = set(headline.get("model_status", pd.Series(dtype=object)).dropna())
+    if statuses and "champion" not in statuses:
+        verdict += f" ({'/'.join(sorted(statuses))} fit)"  # shown, not acted on
     return evaluated(
         "ROI MAPE %", mape, base, None, verdict,
         truth_window=truth_window, run_id=str(fit["run_id"].iloc[0]), data_end=fit["data_end"].max()

@@ -53,7 +53,8 @@ def evaluate_promo_lift(engine: Engine, truth: Truth) -> dict[str, Any]:
     score, base = prediction["mae_pp"], baseline.get("mae_pp")
     verdict = "beats baseline" if base is not None and score < base else "does not beat baseline"
     if prediction.get("coverage") is not None:
-        verdict += f", interval holds truth {prediction['coverage']:.0%}"
+        verdict += (f", interval ({prediction['interval_width_pp']:.0f} pp wide) holds truth "
+                    f"{prediction['coverage']:.0%}")
     # The realised lift strays from the world's lift by the sales noise of one window: no
     # prediction learnt from measured promotions can be expected to come closer than that.
     noise = lift_errors(predicted.dropna(subset=["realized_lift_pct"]), "realized_lift_pct",

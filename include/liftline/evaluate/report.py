@@ -60,8 +60,8 @@ def headline_table(result: dict[str, Any]) -> str:
     for name, section in result["models"].items():
         if section.get("status") == EVALUATED:
             h = section["headline"]
-            lines.append((name, h["metric"], _cell(h["liftline"]), _cell(h["baseline"]),
-                          _cell(h["oracle"]), h["verdict"]))
+            values = (h["liftline"], h["baseline"], h["oracle"])
+            lines.append((name, h["metric"], *_cells(values), h["verdict"]))
         else:
             lines.append((name, "-", "-", "-", "-", f"not evaluated: {section.get('reason')}"))
     widths = [max(len(row[i]) for row in lines) for i in range(len(COLUMNS) - 1)]
@@ -69,7 +69,7 @@ def headline_table(result: dict[str, Any]) -> str:
                                 row[-1]]).rstrip() for row in lines)
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+def _cells(values: tuple[Any, ...]) -> list[str]:
+    """A row's numbers with one precision: 3 decimals for scores, 1 for percent figures."""
+    large = any(v is not None and abs(v) >= 10 for v in values)
+    return ["-" if v is None else f"{v:.1f}" if large else f"{v:.3f}" for v in values]

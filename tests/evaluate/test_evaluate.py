@@ -306,3 +306,14 @@ def test_mmm_truth_is_taken_over_the_fits_own_weeks_when_the_truth_has_them(ware
     assert got["countries"]["ALL"]["channels"]["tv"]["true_roi"] == 1.0
     assert got["mape_pct"] == 0.0 and got["coverage"] == 1.0
     assert "2024-01-01 .. 2024-01-07" in got["truth_window"]
+
+
+def test_sales_forecast_without_a_week_before_has_no_baseline_but_is_scored(warehouse,
+                                                                           tmp_path):
+    write_truth(tmp_path, baseline_daily=daily_truth())
+    insert(warehouse, "ml_sales_forecast",
+           [forecast_row("2024-01-01", d, 12.0, 0.0, 99.0) for d in DAYS[1:4]])
+    got = section(warehouse, tmp_path, "sales_forecast")
+    assert got["status"] == "evaluated" and got["rows"] == 3
+    assert got["wape"] == pytest.approx(0.2) and got["baseline_wape"] is None
+    assert got["headline"]["verdict"] == "no baseline, +0.100 above the oracle"  # 0.2 vs 0.1

@@ -55,13 +55,16 @@ def _from_forecasts(forecasts: pd.DataFrame, daily: pd.DataFrame) -> dict[str, A
         date=daily["date"] + pd.Timedelta(days=NAIVE_LAG_DAYS)).rename(
         columns={"actual_units": "naive"})
     rows = (latest.merge(daily, on=["store_id", "date"])
-            .merge(lagged, on=["store_id", "date"]))
+            .merge(lagged, on=["store_id", "date"], how="left"))
     if rows.empty:
-        return not_evaluated(f"no {TABLE} store-day matches a truth store-day (store ids "
-                             "differ, or the days lack the week before for the baseline)")
+        return not_evaluated(f"no {TABLE} store-day matches a truth store-day: the store ids "
+                             "differ")
+    # All three on the same rows: those with a week before in the truth, when there are any.
+    with_naive = rows.dropna(subset=["naive"])
+    rows = with_naive if len(with_naive) else rows
     y = rows["actual_units"]
-    score, baseline, oracle = wape(y, rows["yhat"]), wape(y, rows["naive"]), \
-        wape(y, rows["expected_units"])
+    score, oracle = wape(y, rows["yhat"]), wape(y, rows["expected_units"])
+    baseline = wape(y, rows["naive"]) if len(with_naive) else None
     return evaluated(
         "WAPE", score, baseline, oracle, _verdict(score, baseline, oracle),
         source="forecasts", wape=score, baseline_wape=baseline, oracle_wape=oracle,
@@ -166,6 +169,7 @@ def _pooled_coverage(regions: dict[str, dict[str, Any]]) -> float | None:
 def _verdict(score: float | None, baseline: float | None, oracle: float | None) -> str:
     if score is None:
         return "no score"
-    against = "beats" if baseline is not None and score < baseline else "does not beat"
+    against = ("no baseline" if baseline is None else
+               "beats baseline" if score < baseline else "does not beat baseline")
     gap = f", {score - oracle:+.3f} above the oracle" if oracle is not None else ""
-    return f"{against} baseline{gap}"
+    return f"{against}{gap}"

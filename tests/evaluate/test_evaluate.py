@@ -126,6 +126,7 @@ def test_promo_lift_mae_bias_coverage_and_category_mean_baseline(warehouse, tmp_
     assert got["measurement"]["mae_pp"] == pytest.approx((5 + 10) / 2)
     assert got["oracle_prediction"]["mae_pp"] == pytest.approx(2.5)
     assert got["by_prediction_kind"]["what_if"]["promotions"] == 1
+    assert got["by_prediction_kind"]["what_if"]["baseline_mae_pp"] == 25.0
 
 
 # --- media mix ----------------------------------------------------------------------------

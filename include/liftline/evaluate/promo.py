@@ -43,8 +43,13 @@ def evaluate_promo_lift(engine: Engine, truth: Truth) -> dict[str, Any]:
     baseline = lift_errors(predicted.dropna(subset=["baseline_lift_pct"]), "baseline_lift_pct",
                            "true_lift_pct")
     kinds = predicted.get("prediction_kind", pd.Series(None, index=predicted.index))
+    # A backfilled prediction may come from a model that saw the promotion; a frozen or
+    # what-if one did not: each kind beside the baseline on the same promotions.
     by_kind = {str(kind): lift_errors(part, "predicted_lift_pct", "true_lift_pct",
                                       ("predicted_lift_lower", "predicted_lift_upper"))
+               | {"baseline_mae_pp": lift_errors(part.dropna(subset=["baseline_lift_pct"]),
+                                                 "baseline_lift_pct", "true_lift_pct"
+                                                 ).get("mae_pp")}
                for kind, part in predicted.groupby(kinds.fillna("unknown"))}
     measured = rows.dropna(subset=["actual_lift_pct", "realized_lift_pct"])
     measurement = lift_errors(measured, "actual_lift_pct", "realized_lift_pct",

@@ -61,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_arguments(demo, as_of=False)
     demo.set_defaults(func=cmd_demo, needs_warehouse=True)
 
+    evaluate = sub.add_parser("evaluate", help="compare model outputs with a ground truth folder")
+    evaluate.add_argument("--truth", type=Path, required=True,
+                          help="a world written by liftline generate, or its _truth/ folder")
+    evaluate.add_argument("--table", action="store_true",
+                          help="print the headline table instead of the JSON metrics")
+    evaluate.set_defaults(func=cmd_evaluate, needs_warehouse=True)
+
     promo = sub.add_parser("promo", help="promotion lift: what-if predictions")
     promo_sub = promo.add_subparsers(dest="promo_command", required=True, metavar="ACTION")
     whatif = promo_sub.add_parser(
@@ -160,6 +167,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     count = deliver_world(world, home / "landing")
     print(f"\ndelivered {count} files to {home / 'landing'}\n")
     return cmd_run(args)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from liftline.evaluate import TruthError, evaluate_models, headline_table
+    from liftline.warehouse import get_engine
+
+    try:
+        result = evaluate_models(get_engine(), args.truth)
+    except TruthError as exc:
+        raise UserError(str(exc)) from None
+    print(headline_table(result) if args.table else json.dumps(result, indent=2))
+    return 0
 
 
 def cmd_promo_whatif(args: argparse.Namespace) -> int:

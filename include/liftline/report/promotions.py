@@ -1,0 +1,203 @@
+"""Promotions section: predicted vs measured lift of recent promotions, the ones that diverged,
+and the upcoming recommendations with their expected incremental margin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from liftline.report import charts
+from liftline.report import formatting as fmt
+from liftline.report.model import Plot, Section, Table
+from liftline.report.sources import absent, latest_run, read_rows
+from liftline.warehouse import table
+
+RECENT_PROMOTIONS = 25  # measured promotions shown, newest first
+TOP_RECOMMENDATIONS = 15
+DIVERGENCE_PP = 5.0  # the monitor's default threshold, for rows without its verdict
+CALM_STATES = ("ok", "too_early")  # the monitor's verdicts that are not a divergence
+
+
+@dataclass
+class PromoData:
+    measured: pd.DataFrame  # ml_promo_lift rows with a measured lift, newest first
+    recommendations: pd.DataFrame  # the latest scoring run's ml_promo_recommendations
+    missing: list[str] = field(default_factory=list)
+
+
+def gather_promotions(engine: Engine, as_of: date | None) -> PromoData:
+    missing: list[str] = []
+    lift = table("ml_promo_lift")
+    where = [lift.c.actual_lift_pct.is_not(None)]
+    if as_of is not None:
+        where.append(lift.c.start_date <= as_of)
+    measured = read_rows(engine, "ml_promo_lift", *where)
+    if not measured.empty:
+        measured = (measured.sort_values(["start_date", "promo_id"], ascending=False)
+                    .head(RECENT_PROMOTIONS))
+    else:
+        missing.append(absent(engine, "ml_promo_lift", "measured promotion lift",
+                              "The lift monitor measures a promotion once it has run for a few "
+                              "days; it needs POS sales, a promotion calendar and a trained "
+                              "promo_lift model."))
+    recs = table("ml_promo_recommendations")
+    run = latest_run(engine, "ml_promo_recommendations", ("created_at", "week_start"))
+    recommendations = (read_rows(engine, "ml_promo_recommendations", recs.c.run_id == run)
+                       if run else pd.DataFrame())
+    if recommendations.empty:
+        missing.append(absent(engine, "ml_promo_recommendations", "promotion recommendations",
+                              "Scoring recommends discounts once a promo_lift champion exists."))
+    return PromoData(measured, recommendations, missing)
+
+
+def diverged(measured: pd.DataFrame) -> pd.DataFrame:
+    """Promotions whose measured lift left the prediction: the lift monitor's last verdict
+    (above_prediction / below_prediction) where it gave one, else a gap above the default
+    threshold."""
+    if measured.empty:
+        return measured
+    gap = measured["divergence_pp"].abs() > DIVERGENCE_PP
+    verdict = measured.get("alert_state", pd.Series(None, index=measured.index, dtype=object))
+    judged = verdict.notna()
+    flagged = judged & ~verdict.isin(CALM_STATES) | ~judged & gap.fillna(False)
+    return measured[flagged.astype(bool)]
+
+
+def promotions_section(data: PromoData) -> Section:
+    section = Section("promotions", "Promotions")
+    for text in data.missing:
+        section.missing(text)
+    if not data.measured.empty:
+        section.say(*_lift_sentences(data.measured))
+        section.add(Plot("promo_lift", _lift_figure(data.measured),
+                                  "Hover a point for its interval; a gap between the two "
+                                  "markers of a promotion is the divergence."))
+        off = diverged(data.measured)
+        if not off.empty:
+            section.add(_divergence_table(off))
+    if not data.recommendations.empty:
+        section.say(*_recommendation_sentences(data.recommendations))
+        section.add(Plot("promo_recommendations",
+                                  _recommendation_figure(data.recommendations)))
+        section.add(_recommendation_table(data.recommendations))
+    return section
+
+
+def _label(row: Any) -> str:
+    """PR-00081 · snacks · 25 Dec 2024: which promotion, of what, when."""
+    parts = [str(row.promo_id)]
+    category = getattr(row, "category", None)
+    if isinstance(category, str) and category:
+        parts.append(category)
+    if pd.notna(getattr(row, "start_date", None)):
+        parts.append(pd.Timestamp(row.start_date).strftime("%d %b %Y"))
+    return " · ".join(parts)
+
+
+def _lift_sentences(measured: pd.DataFrame) -> list[str]:
+    off = diverged(measured)
+    gap = measured["divergence_pp"].abs().median()
+    text = (f"Of the {fmt.plural(len(measured), 'most recent measured promotion')}, "
+            f"{len(off)} diverged from the lift predicted before they started; the typical gap "
+            f"is {gap:.1f} points." if fmt.known(gap) else
+            f"{fmt.plural(len(measured), 'promotion')} measured.")
+    out = [text]
+    if not off.empty:
+        worst = off.loc[off["divergence_pp"].abs().idxmax()]
+        advice = ("it did better than planned: worth repeating, and a sign the model "
+                  "undervalues promotions like it" if worst["divergence_pp"] > 0 else
+                  "check its stock and in-store execution before repeating it")
+        out.append(f"The largest miss: {worst['promo_id']} was predicted at "
+                   f"{fmt.pct(worst['predicted_lift_pct'], signed=True)} and measured "
+                   f"{fmt.pct(worst['actual_lift_pct'], signed=True)} "
+                   f"({fmt.points(worst['divergence_pp'])}); {advice}.")
+    margin = measured.get("net_incremental_margin")
+    if margin is not None and margin.notna().any():
+        total = margin.sum()
+        out.append(f"Together they {'earned' if total >= 0 else 'lost'} "
+                   f"{fmt.money(abs(total))} of net incremental margin, counting the "
+                   "post-promotion dip and the sales taken from sibling products.")
+    return out
+
+
+def _lift_figure(measured: pd.DataFrame) -> dict[str, Any]:
+    rows = measured.iloc[::-1]  # newest at the top of a horizontal chart
+    names = [_label(r) for r in rows.itertuples()]
+    predicted = charts.intervals(
+        names, rows["predicted_lift_pct"], rows.get("predicted_lift_lower", rows[
+            "predicted_lift_pct"]), rows.get("predicted_lift_upper", rows["predicted_lift_pct"]),
+        "predicted lift", charts.BLUE,
+        hovertemplate="%{y}<br>predicted %{x:.1f}%<extra></extra>")
+    actual = charts.intervals(
+        names, rows["actual_lift_pct"], rows.get("actual_lift_lower", rows["actual_lift_pct"]),
+        rows.get("actual_lift_upper", rows["actual_lift_pct"]), "measured lift", charts.ORANGE,
+        hovertemplate="%{y}<br>measured %{x:.1f}%<extra></extra>")
+    height = max(320, 26 * len(rows) + 120)
+    return charts.figure([predicted, actual], charts.layout(
+        "Predicted vs measured lift (%), with intervals", "lift over baseline sales, %", "",
+        height=height, yaxis={"automargin": True, "type": "category"}))
+
+
+def _divergence_table(off: pd.DataFrame) -> Table:
+    return Table(["promotion", "dates", "predicted lift", "measured lift",
+                  "measured − predicted", "days measured"],
+                 [[str(r.promo_id), f"{_day(r.start_date)} – {_day(r.end_date)}",
+                   fmt.pct(r.predicted_lift_pct, signed=True),
+                   fmt.pct(r.actual_lift_pct, signed=True), fmt.points(r.divergence_pp),
+                   fmt.count(r.observed_days)] for r in off.itertuples()],
+                 "Promotions whose measured lift diverged from the prediction")
+
+
+def _day(value: Any) -> str:
+    return pd.Timestamp(value).strftime("%d %b") if pd.notna(value) else "?"
+
+
+def _recommendation_sentences(recs: pd.DataFrame) -> list[str]:
+    margin = recs["expected_incremental_margin"]
+    positive = recs[margin > 0]
+    weeks = pd.to_datetime(recs["week_start"])
+    out = [f"{fmt.plural(len(recs), 'promotion')} recommended for the weeks of "
+           f"{weeks.min():%d %b}–{weeks.max():%d %b %Y}, "
+           f"{len(positive)} of them with a positive expected incremental margin "
+           f"(together {fmt.money(positive['expected_incremental_margin'].sum(), signed=True)})."]
+    if margin.notna().any():
+        best = recs.loc[margin.idxmax()]
+        out.append(f"The best: {best['sku']} in {best['store_id']}, "
+                   f"{best['discount_pct']:.0f}% off for {best['duration_days']:.0f} days from "
+                   f"{pd.Timestamp(best['week_start']):%d %b}, expected lift "
+                   f"{fmt.pct(best['expected_lift_pct'], signed=True)} and "
+                   f"{fmt.money(best['expected_incremental_margin'], signed=True)} margin.")
+    return out
+
+
+def _top(recs: pd.DataFrame) -> pd.DataFrame:
+    return recs.sort_values("expected_incremental_margin", ascending=False).head(
+        TOP_RECOMMENDATIONS)
+
+
+def _recommendation_figure(recs: pd.DataFrame) -> dict[str, Any]:
+    top = _top(recs).iloc[::-1]
+    names = [f"{r.sku} · {r.store_id} · {pd.Timestamp(r.week_start):%d %b}"
+             for r in top.itertuples()]
+    colours = [charts.GREEN if v > 0 else charts.RED for v in top["expected_incremental_margin"]]
+    trace = charts.bar(names, top["expected_incremental_margin"], "expected incremental margin",
+                       colours, horizontal=True,
+                       hover="%{y}<br>expected margin %{x:,.0f}<extra></extra>")
+    return charts.figure([trace], charts.layout(
+        f"Top {len(top)} recommendations by expected incremental margin", "margin", "",
+        height=max(300, 24 * len(top) + 110), showlegend=False))
+
+
+def _recommendation_table(recs: pd.DataFrame) -> Table:
+    return Table(["SKU", "store", "week of", "discount", "days", "expected lift",
+                  "expected margin"],
+                 [[str(r.sku), str(r.store_id), f"{pd.Timestamp(r.week_start):%d %b %Y}",
+                   fmt.pct(r.discount_pct, digits=0), fmt.count(r.duration_days),
+                   fmt.pct(r.expected_lift_pct, signed=True),
+                   fmt.money(r.expected_incremental_margin, signed=True)]
+                  for r in _top(recs).itertuples()],
+                 f"Recommended promotions (top {TOP_RECOMMENDATIONS} by expected margin)")

@@ -39,6 +39,11 @@ def _store_days() -> list[dict]:
                          "event_count": 0, "is_holiday": False, "is_closed": False,
                          "dow": day.weekday(), "month": day.month,
                          "day_of_year": day.timetuple().tm_yday, "run_id": "features"})
+        for back in range(364, 371):  # the same week a year before sold half as much
+            day = AS_OF - dt.timedelta(days=back)
+            rows.append({**rows[-1], "date": day, "units": 50.0, "revenue": 500.0,
+                         "dow": day.weekday(), "month": day.month,
+                         "day_of_year": day.timetuple().tm_yday})
     return rows
 
 

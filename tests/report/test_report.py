@@ -62,8 +62,8 @@ def test_every_section_reads_its_rows(full_warehouse: Engine):
         assert not notices(found[key], "missing"), (key, notices(found[key], "missing"))
     text = {key: " ".join(s.sentences) for key, s in found.items()}
     # headline: last week 1,400 units vs 1,120 the week before; decisions to take
-    assert "1,400 units, +25.0% revenue and +25.0% units against the week before" in \
-        text["headline"]
+    assert "1,400 units, +25.0% revenue and +25.0% units against the week before, and +100.0% " \
+        "revenue against the same week last year" in text["headline"]
     decisions = [row[0] for row in found["headline"].tables[0].rows]
     assert decisions == ["Run 1 recommended promotion",
                          "Review 1 promotion that diverged from the prediction",
@@ -79,7 +79,10 @@ def test_every_section_reads_its_rows(full_warehouse: Engine):
     assert "Of the 2 most recent measured promotions, 1 diverged" in text["promotions"]
     assert "PR-2 was predicted at +30.0% and measured +5.0% (-25.0 pts)" in text["promotions"]
     assert "earned 200 of net incremental margin" in text["promotions"]
-    assert "1 of them with a positive expected incremental margin (together +500)" in \
+    assert "2 promotions recommended (SKU × store) for the weeks of 08 Jul–08 Jul 2024, " \
+        "grouped into 2 offers; the 1 expected to add margin would add +500 together" in \
+        text["promotions"]
+    assert "The best offer: SKU-1, 20% off for 14 days from 08 Jul in 1 store" in \
         text["promotions"]
     # media: the challenger banner, ROI with its interval, the reallocation
     banner = notices(found["media"], "warning")
@@ -171,3 +174,13 @@ def test_percentages_and_counts():
     assert fmt.count(12345.4) == "12,345"
     assert fmt.points(-7.21) == "-7.2 pts"
     assert fmt.change(110, 100) == pytest.approx(10.0) and fmt.change(1, 0) is None
+
+
+def test_a_skipped_model_says_why_it_was_skipped(warehouse: Engine):
+    from liftline.registry import register_skipped
+
+    register_skipped(warehouse, "mmm/ALL/all", "run-1", "ALL/all has 52 week(s) of revenue; "
+                     "the mix model needs at least 65")
+    found = sections_of(build_report(warehouse))
+    assert "last training was skipped: mmm/ALL/all: ALL/all has 52 week(s) of revenue" in \
+        notices(found["media"], "missing")

@@ -124,13 +124,16 @@ def _migration_sentences(migrations: pd.DataFrame) -> list[str]:
 
 
 def _migration_figure(migrations: pd.DataFrame) -> dict[str, Any]:
-    matrix = pd.crosstab(migrations["from_segment"], migrations["to_segment"])
+    segments = sorted(set(migrations["from_segment"]) | set(migrations["to_segment"]))
+    matrix = (pd.crosstab(migrations["from_segment"], migrations["to_segment"])
+              .reindex(index=segments, columns=segments, fill_value=0))
     trace = {"type": "heatmap", "x": charts.labels(matrix.columns),
              "y": charts.labels(matrix.index), "z": [charts.values(r) for r in matrix.values],
-             "colorscale": "Blues",
+             "zmin": 0, "colorscale": [[0, "#f4f8fc"], [1, charts.BLUE]],
+             "texttemplate": "%{z}", "colorbar": {"title": {"text": "customers"}},
              "hovertemplate": "%{y} → %{x}: %{z} customers<extra></extra>"}
-    return charts.figure([trace], charts.layout("Segment migrations (from → to)", "to segment",
-                                                "from segment", height=360))
+    return charts.figure([trace], charts.layout("Customers who changed segment (from → to)",
+                                                "to segment", "from segment", height=360))
 
 
 def _risk_sentences(scores: pd.DataFrame) -> list[str]:

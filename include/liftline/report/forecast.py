@@ -60,7 +60,8 @@ def gather_forecast(engine: Engine, as_of: date | None) -> ForecastData:
     if forecast.empty:
         missing.append(absent(engine, "ml_sales_forecast", "sales forecast",
                               "The forecast model has not scored yet: it needs POS sales "
-                              "and a trained champion (`liftline run`)."))
+                              "and a trained champion (`liftline run`).",
+                              model="sales_forecast"))
     earlier = pd.DataFrame(columns=["series_key", "date", "yhat"])
     if start is not None and not forecast.empty:
         past = read_rows(engine, "ml_sales_forecast", _store_day(forecasts),
@@ -82,8 +83,9 @@ def forecast_section(data: ForecastData) -> Section:
     if not data.forecast.empty or not data.actuals.empty:
         section.say(*_outlook_sentences(data))
         section.add(Plot("forecast_by_store", _forecast_figure(data),
-                                  "Pick a store in the menu above the chart; drag to zoom, "
-                                  "double-click to reset."))
+                         "Pick a store in the menu above the chart; drag to zoom, double-click "
+                         "to reset. For all stores the band adds up the stores' own bounds, so "
+                         "it is wider than the total's true interval."))
     if data.champions:
         section.say(*_accuracy_sentences(data.champions))
         section.add(Plot("forecast_accuracy", _accuracy_figure(data.champions)))

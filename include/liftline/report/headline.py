@@ -24,39 +24,50 @@ from liftline.report.sources import read_rows
 from liftline.warehouse import table
 
 WEEK = timedelta(days=7)
+YEAR = timedelta(days=364)  # 52 weeks: the same weekdays a year before
 
 
 @dataclass
 class HeadlineData:
     as_of: date | None
     sales: pd.DataFrame  # date, units, revenue: all stores, the 14 days to as-of
+    last_year: pd.DataFrame  # the same, the 7 days 52 weeks before the last week
     alerts: pd.DataFrame  # kind, severity, title, created_at of the last 14 days of alerts
 
 
 def gather_headline(engine: Engine, as_of: date | None) -> HeadlineData:
-    feat = table("feat_sales_store_daily")
-    where = [feat.c.is_future.is_(False)]
-    if as_of is not None:
-        where += [feat.c.date > as_of - 2 * WEEK, feat.c.date <= as_of]
-    sales = read_rows(engine, "feat_sales_store_daily", *where,
-                      columns=("date", "units", "revenue"))
+    sales = _daily_sales(engine, as_of - 2 * WEEK if as_of else None, as_of)
     if not sales.empty:
-        sales = sales.groupby("date", as_index=False)[["units", "revenue"]].sum()
         sales = sales[pd.to_datetime(sales["date"]) > pd.to_datetime(sales["date"]).max()
                       - pd.Timedelta(2 * WEEK)]
+    last_year = pd.DataFrame()
+    if as_of is not None:  # the same weekdays a year before: 52 weeks back
+        last_year = _daily_sales(engine, as_of - YEAR - WEEK, as_of - YEAR)
     alerts = read_rows(engine, "ops_alerts", columns=("kind", "severity", "title", "created_at",
                                                       "state"))
     if not alerts.empty:
         alerts["created_at"] = pd.to_datetime(alerts["created_at"])
         alerts = alerts[alerts["created_at"] > alerts["created_at"].max() - pd.Timedelta(2 * WEEK)]
         alerts = alerts[alerts["state"].fillna("") != "ok"]  # recoveries are not news to act on
-    return HeadlineData(as_of, sales, alerts)
+    return HeadlineData(as_of, sales, last_year, alerts)
+
+
+def _daily_sales(engine: Engine, after: date | None, until: date | None) -> pd.DataFrame:
+    """Units and revenue of all stores per day in (after, until]."""
+    feat = table("feat_sales_store_daily")
+    where = [feat.c.is_future.is_(False)]
+    if after is not None and until is not None:
+        where += [feat.c.date > after, feat.c.date <= until]
+    sales = read_rows(engine, "feat_sales_store_daily", *where,
+                      columns=("date", "units", "revenue"))
+    return sales.groupby("date", as_index=False)[["units", "revenue"]].sum() if not \
+        sales.empty else sales
 
 
 def headline_section(data: HeadlineData, promos: PromoData, media: MediaData,
                      customers: CustomerData, health: HealthData) -> Section:
     section = Section("headline", "This week")
-    section.say(*_sales_sentences(data.sales))
+    section.say(*_sales_sentences(data.sales, data.last_year))
     decisions = _decisions(promos, media, customers, health)
     if decisions:
         section.add(Table(["decision", "why", "where to read more"], decisions,
@@ -76,7 +87,7 @@ def _week_split(frame: pd.DataFrame, column: str) -> tuple[pd.DataFrame, pd.Data
     return frame[moment > cut], frame[moment <= cut]
 
 
-def _sales_sentences(sales: pd.DataFrame) -> list[str]:
+def _sales_sentences(sales: pd.DataFrame, last_year: pd.DataFrame) -> list[str]:
     if sales.empty:
         return ["No sales in the feature tables yet, so nothing to compare week on week."]
     this, last = _week_split(sales, "date")
@@ -88,6 +99,11 @@ def _sales_sentences(sales: pd.DataFrame) -> list[str]:
         units = fmt.change(this["units"].sum(), last["units"].sum())
         text += (f", {fmt.pct(revenue, signed=True)} revenue and {fmt.pct(units, signed=True)} "
                  "units against the week before")
+    if len(last_year) == 7 and len(this) == 7:
+        # Week on week swings with holidays; the same week a year before says whether it is
+        # the season or the business.
+        year = fmt.change(this["revenue"].sum(), last_year["revenue"].sum())
+        text += f", and {fmt.pct(year, signed=True)} revenue against the same week last year"
     return [text + "."]
 
 

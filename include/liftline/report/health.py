@@ -85,6 +85,9 @@ def health_section(data: HealthData) -> Section:
 def _ingest_sentences(ingest: pd.DataFrame) -> list[str]:
     counts = ingest["status"].value_counts()
     rejected = ingest["rows_rejected"].fillna(0).sum()
+    if counts.get("loaded", 0) == len(ingest):
+        return [f"{fmt.plural(len(ingest), 'file')} received, all loaded whole: no row was "
+                "rejected."]
     out = [f"{fmt.plural(len(ingest), 'file')} received: {fmt.count(counts.get('loaded', 0))} "
            f"loaded whole, {fmt.count(counts.get('partial', 0))} partly "
            f"({fmt.count(rejected)} rows set aside in all), "
@@ -159,17 +162,17 @@ def _age_figure(data: HealthData) -> dict[str, Any]:
     limit = int(models["max_age_days"].max()) if not models.empty else 21
     oldest = float(models["age"].max()) if fmt.known(models["age"].max()) else 0.0
     trace = charts.bar(models["model"], models["age"], "days since its data ended", colours,
-                       hover="%{x}: data %{y} days old<extra></extra>",
-                       text=[f"{a:.0f} d" for a in models["age"]], textposition="outside")
+                       horizontal=True, hover="%{y}: data %{x} days old<extra></extra>",
+                       text=[f"{a:.0f} days" for a in models["age"]], textposition="outside")
     return charts.figure([trace], charts.layout(
-        "Champion age (days between its training data and the report's as-of)", "", "days",
-        height=320, showlegend=False,
-        yaxis={"range": [0, max(limit, oldest) * 1.15],
-               "title": {"text": "days"}},
-        annotations=[{"x": 1, "xref": "paper", "y": limit, "text": f"limit {limit} days",
+        "Champion age: days between the end of its training data and the report's as-of",
+        "days", "", height=max(260, 28 * len(models) + 120), showlegend=False,
+        xaxis={"range": [0, max(limit, oldest) * 1.15], "title": {"text": "days"}},
+        yaxis={"type": "category", "automargin": True},
+        annotations=[{"y": 1, "yref": "paper", "x": limit, "text": f"limit {limit} days",
                       "showarrow": False, "yanchor": "bottom", "xanchor": "right",
                       "font": {"color": charts.RED}}],
-        shapes=[{"type": "line", "x0": 0, "x1": 1, "xref": "paper", "y0": limit, "y1": limit,
+        shapes=[{"type": "line", "y0": 0, "y1": 1, "yref": "paper", "x0": limit, "x1": limit,
                  "line": {"dash": "dash", "color": charts.RED}}]))
 
 

@@ -42,8 +42,8 @@ def gather_media(engine: Engine, as_of: date | None) -> MediaData:
     if run is None:
         reason = absent(engine, "ml_mmm_channel_results", "media-mix results",
                         "The mix model needs ad spend and revenue (POS or ERP) for at least "
-                        "the spec's minimum weeks (data.min_weeks in models/mmm.yaml); the run's "
-                        "summary says why it was skipped.")
+                        "the spec's minimum weeks (data.min_weeks in models/mmm.yaml).",
+                        model="mmm")
         return MediaData({}, pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), missing=[reason])
     rows = read_rows(engine, "ml_mmm_channel_results", results.c.run_id == run)
     fits = rows.groupby(["country", "segment"])["spend"].sum().reset_index()

@@ -43,7 +43,7 @@ def gather_promotions(engine: Engine, as_of: date | None) -> PromoData:
         missing.append(absent(engine, "ml_promo_lift", "measured promotion lift",
                               "The lift monitor measures a promotion once it has run for a few "
                               "days; it needs POS sales, a promotion calendar and a trained "
-                              "promo_lift model."))
+                              "promo_lift model.", model="promo_lift"))
     recs = table("ml_promo_recommendations")
     run = latest_run(engine, "ml_promo_recommendations", ("created_at", "week_start"))
     recommendations = (read_rows(engine, "ml_promo_recommendations", recs.c.run_id == run)
@@ -92,7 +92,7 @@ def _label(row: Any) -> str:
     parts = [str(row.promo_id)]
     category = getattr(row, "category", None)
     if isinstance(category, str) and category:
-        parts.append(category)
+        parts.append(charts.pretty(category))
     if pd.notna(getattr(row, "start_date", None)):
         parts.append(pd.Timestamp(row.start_date).strftime("%d %b %Y"))
     return " · ".join(parts)
@@ -156,48 +156,64 @@ def _day(value: Any) -> str:
     return pd.Timestamp(value).strftime("%d %b") if pd.notna(value) else "?"
 
 
+def offers(recs: pd.DataFrame) -> pd.DataFrame:
+    """Recommendations grouped into offers people plan: one SKU at one discount and length from
+    one week, with the stores it is recommended in and their summed expected margin."""
+    keys = ["sku", "week_start", "discount_pct", "duration_days"]
+    return (recs.groupby(keys, as_index=False, dropna=False)
+            .agg(stores=("store_id", "nunique"),
+                 expected_lift_pct=("expected_lift_pct", "mean"),
+                 expected_incremental_margin=("expected_incremental_margin", "sum")))
+
+
 def _recommendation_sentences(recs: pd.DataFrame) -> list[str]:
     margin = recs["expected_incremental_margin"]
     positive = recs[margin > 0]
     weeks = pd.to_datetime(recs["week_start"])
-    out = [f"{fmt.plural(len(recs), 'promotion')} recommended for the weeks of "
-           f"{weeks.min():%d %b}–{weeks.max():%d %b %Y}, "
-           f"{len(positive)} of them with a positive expected incremental margin "
-           f"(together {fmt.money(positive['expected_incremental_margin'].sum(), signed=True)})."]
-    if margin.notna().any():
-        best = recs.loc[margin.idxmax()]
-        out.append(f"The best: {best['sku']} in {best['store_id']}, "
-                   f"{best['discount_pct']:.0f}% off for {best['duration_days']:.0f} days from "
-                   f"{pd.Timestamp(best['week_start']):%d %b}, expected lift "
+    grouped = offers(recs)
+    out = [f"{fmt.plural(len(recs), 'promotion')} recommended (SKU × store) for the weeks of "
+           f"{weeks.min():%d %b}–{weeks.max():%d %b %Y}, grouped into "
+           f"{fmt.plural(len(grouped), 'offer')}; the {fmt.count(len(positive))} expected to add "
+           f"margin would add "
+           f"{fmt.money(positive['expected_incremental_margin'].sum(), signed=True)} together."]
+    if grouped["expected_incremental_margin"].notna().any():
+        best = grouped.loc[grouped["expected_incremental_margin"].idxmax()]
+        out.append(f"The best offer: {best['sku']}, {best['discount_pct']:.0f}% off for "
+                   f"{best['duration_days']:.0f} days from "
+                   f"{pd.Timestamp(best['week_start']):%d %b} in "
+                   f"{fmt.plural(int(best['stores']), 'store')}, expected lift about "
                    f"{fmt.pct(best['expected_lift_pct'], signed=True)} and "
                    f"{fmt.money(best['expected_incremental_margin'], signed=True)} margin.")
     return out
 
 
 def _top(recs: pd.DataFrame) -> pd.DataFrame:
-    return recs.sort_values("expected_incremental_margin", ascending=False).head(
+    return offers(recs).sort_values("expected_incremental_margin", ascending=False).head(
         TOP_RECOMMENDATIONS)
 
 
 def _recommendation_figure(recs: pd.DataFrame) -> dict[str, Any]:
     top = _top(recs).iloc[::-1]
-    names = [f"{r.sku} · {r.store_id} · {pd.Timestamp(r.week_start):%d %b}"
+    names = [f"{r.sku} · {r.discount_pct:.0f}% × {r.duration_days:.0f}d · "
+             f"{pd.Timestamp(r.week_start):%d %b} · {fmt.plural(int(r.stores), 'store')}"
              for r in top.itertuples()]
     colours = [charts.GREEN if v > 0 else charts.RED for v in top["expected_incremental_margin"]]
     trace = charts.bar(names, top["expected_incremental_margin"], "expected incremental margin",
                        colours, horizontal=True,
                        hover="%{y}<br>expected margin %{x:,.0f}<extra></extra>")
     return charts.figure([trace], charts.layout(
-        f"Top {len(top)} recommendations by expected incremental margin", "margin", "",
+        f"Top {len(top)} recommended offers by expected incremental margin",
+        "expected incremental margin (all its stores)", "",
         height=max(300, 24 * len(top) + 110), showlegend=False))
 
 
 def _recommendation_table(recs: pd.DataFrame) -> Table:
-    return Table(["SKU", "store", "week of", "discount", "days", "expected lift",
+    return Table(["SKU", "from week of", "discount", "days", "stores", "mean expected lift",
                   "expected margin"],
-                 [[str(r.sku), str(r.store_id), f"{pd.Timestamp(r.week_start):%d %b %Y}",
+                 [[str(r.sku), f"{pd.Timestamp(r.week_start):%d %b %Y}",
                    fmt.pct(r.discount_pct, digits=0), fmt.count(r.duration_days),
-                   fmt.pct(r.expected_lift_pct, signed=True),
+                   fmt.count(r.stores), fmt.pct(r.expected_lift_pct, signed=True),
                    fmt.money(r.expected_incremental_margin, signed=True)]
                   for r in _top(recs).itertuples()],
-                 f"Recommended promotions (top {TOP_RECOMMENDATIONS} by expected margin)")
+                 f"Recommended offers (top {TOP_RECOMMENDATIONS} by expected margin; the "
+                 "store-by-store list is in ml_promo_recommendations)")

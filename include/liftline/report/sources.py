@@ -60,8 +60,12 @@ def row_count(engine: Engine, name: str) -> int:
         return int(conn.execute(select(func.count()).select_from(table(name))).scalar() or 0)
 
 
-def absent(engine: Engine, name: str, what: str, why: str) -> str:
-    """The sentence a section shows when `name` has nothing for it: which table, and why."""
+def absent(engine: Engine, name: str, what: str, why: str, model: str | None = None) -> str:
+    """The sentence a section shows when `name` has nothing for it: which table, and why (the
+    registry's reason when `model`'s last training was skipped, else `why`)."""
+    skipped = skip_reason(engine, model) if model else None
+    if skipped:
+        why = f"The model's last training was skipped: {skipped}."
     if not has_table(engine, name):
         return (f"No {what}: the warehouse has no table {name} (an older schema; any liftline "
                 f"command that opens the warehouse migrates it).")
@@ -79,3 +83,15 @@ def champions(engine: Engine, prefix: str, as_of: date | None = None) -> list[An
     names = [m for m in listed["model"] if m == prefix or m.startswith(prefix + "/")]
     found = [registry.champion(engine, name, as_of) for name in names]
     return [v for v in found if v is not None]
+
+
+def skip_reason(engine: Engine, prefix: str) -> str | None:
+    """Why the newest training of a model named `prefix` (or `prefix/...`) was skipped, when
+    it was; None when it trained or never ran."""
+    if not has_table(engine, "ml_model_registry"):
+        return None
+    found = [v for v in registry.versions(engine)
+             if v.model == prefix or v.model.startswith(prefix + "/")]
+    if not found or found[0].status != registry.SKIPPED:
+        return None
+    return f"{found[0].model}: {found[0].metrics.get('reason') or 'no reason recorded'}"

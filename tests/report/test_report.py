@@ -65,7 +65,7 @@ def test_every_section_reads_its_rows(full_warehouse: Engine):
     assert "1,400 units, +25.0% revenue and +25.0% units against the week before, and +100.0% " \
         "revenue against the same week last year" in text["headline"]
     decisions = [row[0] for row in found["headline"].tables[0].rows]
-    assert decisions == ["Run 1 recommended promotion",
+    assert decisions == ["Run 1 recommended offer (1 SKU × store promotion)",
                          "Review 1 promotion that diverged from the prediction",
                          "Hold the media budget moves",
                          "Contact 2 customer interactions at high service risk",

@@ -42,15 +42,18 @@ def labels(series: Iterable[Any]) -> list[str]:
 
 def layout(title: str = "", x: str = "", y: str = "", height: int = 380,
            **extra: Any) -> dict[str, Any]:
+    margin = {"l": 70, "r": 20, "t": 50 if title else 20, "b": 90 if x else 60}
+    # The legend sits a fixed number of pixels under the plot (below the x axis title when there
+    # is one), whatever the chart's height: paper units would drift away on tall charts.
+    below = (58 if x else 46) / max(height - margin["t"] - margin["b"], 50)
     base = {
         "title": {"text": title, "x": 0, "font": {"size": 15}},
         "height": height,
-        "margin": {"l": 70, "r": 20, "t": 50 if title else 20, "b": 90 if x else 60},
+        "margin": margin,
         "font": {"family": FONT, "size": 12},
         "xaxis": {"title": {"text": x}, "automargin": True},
         "yaxis": {"title": {"text": y}, "automargin": True, "separatethousands": True},
-        # Below the x axis title when there is one, so the two never overlap.
-        "legend": {"orientation": "h", "yanchor": "top", "y": -0.22 if x else -0.12},
+        "legend": {"orientation": "h", "yanchor": "top", "y": -below},
         "hovermode": "closest",
         "plot_bgcolor": "#ffffff",
         "paper_bgcolor": "#ffffff",

@@ -170,7 +170,7 @@ def _forecast_figure(data: ForecastData) -> dict[str, Any]:
                            "units per day", height=440, xaxis={"type": "date"},
                            hovermode="x unified")
     if len(options) > 1:
-        layout["title"]["x"] = 0.22  # right of the store menu
+        layout["title"].update(x=0.22, xanchor="left")  # right of the store menu
         layout["margin"]["t"] = 60
         layout["updatemenus"] = [charts.menu(buttons)]
     return charts.figure(traces, layout)

@@ -19,7 +19,7 @@ from liftline.report.customers import CustomerData
 from liftline.report.health import HealthData
 from liftline.report.media import MediaData, fit_banner
 from liftline.report.model import Plot, Section, Table
-from liftline.report.promotions import PromoData, diverged
+from liftline.report.promotions import PromoData, diverged, offers
 from liftline.report.sources import read_rows
 from liftline.warehouse import table
 
@@ -59,9 +59,11 @@ def _daily_sales(engine: Engine, after: date | None, until: date | None) -> pd.D
     if after is not None and until is not None:
         where += [feat.c.date > after, feat.c.date <= until]
     sales = read_rows(engine, "feat_sales_store_daily", *where,
-                      columns=("date", "units", "revenue"))
-    return sales.groupby("date", as_index=False)[["units", "revenue"]].sum() if not \
-        sales.empty else sales
+                      columns=("date", "units", "revenue", "is_closed"))
+    if sales.empty:
+        return sales
+    sales["closed"] = sales["is_closed"].astype(bool).astype(int)
+    return sales.groupby("date", as_index=False)[["units", "revenue", "closed"]].sum()
 
 
 def headline_section(data: HeadlineData, promos: PromoData, media: MediaData,
@@ -99,6 +101,10 @@ def _sales_sentences(sales: pd.DataFrame, last_year: pd.DataFrame) -> list[str]:
         units = fmt.change(this["units"].sum(), last["units"].sum())
         text += (f", {fmt.pct(revenue, signed=True)} revenue and {fmt.pct(units, signed=True)} "
                  "units against the week before")
+        closed, before = int(this["closed"].sum()), int(last["closed"].sum())
+        if closed != before:  # holidays and closures explain most week-on-week swings
+            text += (f" (stores were closed on {fmt.plural(closed, 'store-day')} of it, "
+                     f"against {before} the week before)")
     if len(last_year) == 7 and len(this) == 7:
         # Week on week swings with holidays; the same week a year before says whether it is
         # the season or the business.
@@ -136,7 +142,8 @@ def _decisions(promos: PromoData, media: MediaData, customers: CustomerData,
     if not recs.empty:
         good = recs[recs["expected_incremental_margin"] > 0]
         if not good.empty:
-            out.append([f"Run {fmt.plural(len(good), 'recommended promotion')}",
+            out.append([f"Run {fmt.plural(len(offers(good)), 'recommended offer')} "
+                        f"({fmt.plural(len(good), 'SKU × store promotion')})",
                         f"{fmt.money(good['expected_incremental_margin'].sum(), signed=True)} "
                         "expected incremental margin", "Promotions"])
     off = diverged(promos.measured)

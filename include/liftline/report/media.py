@@ -240,7 +240,7 @@ def _curves_figure(data: MediaData) -> dict[str, Any]:
     layout = charts.layout("Response curves: ● current spend, ★ recommended", "spend over the "
                            "modelled window", "revenue credited", height=460,
                            updatemenus=[charts.menu(buttons)])
-    layout["title"]["x"] = 0.4  # right of the channel menu
+    layout["title"].update(x=0.31, xanchor="left")  # right of the channel menu
     return charts.figure(traces, layout)
 
 

@@ -173,8 +173,9 @@ def _recommendation_sentences(recs: pd.DataFrame) -> list[str]:
     grouped = offers(recs)
     out = [f"{fmt.plural(len(recs), 'promotion')} recommended (SKU × store) for the weeks of "
            f"{weeks.min():%d %b}–{weeks.max():%d %b %Y}, grouped into "
-           f"{fmt.plural(len(grouped), 'offer')}; the {fmt.count(len(positive))} expected to add "
-           f"margin would add "
+           f"{fmt.plural(len(grouped), 'offer')}; "
+           f"{'all' if len(positive) == len(recs) else 'the ' + fmt.count(len(positive))} "
+           f"expected to add margin would add "
            f"{fmt.money(positive['expected_incremental_margin'].sum(), signed=True)} together."]
     if grouped["expected_incremental_margin"].notna().any():
         best = grouped.loc[grouped["expected_incremental_margin"].idxmax()]

@@ -98,8 +98,8 @@ def test_every_section_reads_its_rows(full_warehouse: Engine):
     assert "3 customers changed segment" in text["customers"]
     assert "3 open service interactions scored: 2 at high risk" in text["customers"]
     # health
-    assert "3 files received: 1 loaded whole, 1 partly (53 rows set aside in all), " \
-        "1 quarantined" in text["health"]
+    assert "3 files received in the 30 days to the latest delivery: 1 loaded whole, 1 partly " \
+        "(53 rows set aside in all), 1 quarantined" in text["health"]
     assert "Open alerts: 1 drift" in text["health"]
 
 
@@ -184,3 +184,31 @@ def test_a_skipped_model_says_why_it_was_skipped(warehouse: Engine):
     found = sections_of(build_report(warehouse))
     assert "last training was skipped: mmm/ALL/all: ALL/all has 52 week(s) of revenue" in \
         notices(found["media"], "missing")
+
+
+def test_the_forecast_chart_has_a_store_menu_and_the_earlier_forecast(full_warehouse: Engine):
+    report = build_report(full_warehouse)
+    figure = next(p.figure for p in report.plots if p.key == "forecast_by_store")
+    menu = [b["label"] for b in figure["layout"]["updatemenus"][0]["buttons"]]
+    assert menu == ["All stores", "ST-1", "ST-2"]
+    names = {t["name"] for t in figure["data"]}
+    assert {"actual units", "forecast made before the day", "forecast", "interval"} <= names
+    shown = [t for t in figure["data"] if t["visible"]]  # all stores at first
+    earlier = next(t for t in shown if t["name"] == "forecast made before the day")
+    assert len(earlier["x"]) == 10 and earlier["y"][0] == 190  # both stores' 95 summed
+
+
+def test_data_quality_shows_the_last_month_of_deliveries(full_warehouse: Engine):
+    import datetime as dt
+
+    from report_world import NOW
+    from sqlalchemy import insert
+
+    from liftline.warehouse import table
+
+    with full_warehouse.begin() as conn:
+        conn.execute(insert(table("ops_ingest_log")).values(
+            file_sha256="d" * 64, source="pos", file_name="pos_long_ago.csv", status="loaded",
+            rows_in=1, rows_loaded=1, rows_rejected=0, received_at=NOW - dt.timedelta(days=45)))
+    health = sections_of(build_report(full_warehouse))["health"]
+    assert " ".join(health.sentences).startswith("3 files received in the 30 days")

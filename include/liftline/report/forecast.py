@@ -21,6 +21,7 @@ from liftline.report.sources import absent, champions, latest_run, read_rows
 from liftline.warehouse import table
 
 HISTORY_DAYS = 91  # actuals shown before the as-of date
+HORIZON_DAYS = 120  # no forecast run reaches further ahead than this
 ALL_STORES = "All stores"
 
 
@@ -67,6 +68,8 @@ def gather_forecast(engine: Engine, as_of: date | None) -> ForecastData:
         past = read_rows(engine, "ml_sales_forecast", _store_day(forecasts),
                          forecasts.c.date > start, forecasts.c.date <= as_of,
                          forecasts.c.as_of_date < forecasts.c.date,
+                         # runs older than a horizon cannot reach the window: not read
+                         forecasts.c.as_of_date >= start - timedelta(days=HORIZON_DAYS),
                          columns=("series_key", "date", "yhat", "as_of_date"))
         if not past.empty:
             earlier = (past.sort_values("as_of_date")

@@ -20,6 +20,7 @@ from liftline.warehouse import table
 STATUS_COLOURS = {"loaded": charts.GREEN, "partial": charts.ORANGE, "quarantined": charts.RED}
 MODEL_ALERTS = ("drift", "model_degraded", "stale_model", "stale_source")
 PROBLEM_FILES = 12
+INGEST_WINDOW = pd.Timedelta(days=30)  # deliveries shown, back from the latest one
 
 
 @dataclass
@@ -36,6 +37,10 @@ def gather_health(engine: Engine, as_of: date | None) -> HealthData:
     ingest = read_rows(engine, "ops_ingest_log", columns=(
         "source", "file_name", "rows_in", "rows_loaded", "rows_rejected", "status", "reason",
         "received_at"))
+    if not ingest.empty and ingest["received_at"].notna().any():
+        # The deliveries of the last month, not every file since the pipeline started.
+        received = pd.to_datetime(ingest["received_at"])
+        ingest = ingest[received.isna() | (received > received.max() - INGEST_WINDOW)]
     if ingest.empty:
         missing.append(absent(engine, "ops_ingest_log", "deliveries",
                               "Drop extracts into landing/<source>/ and run `liftline run`."))
@@ -44,8 +49,9 @@ def gather_health(engine: Engine, as_of: date | None) -> HealthData:
         missing.append(absent(engine, "ml_model_registry", "registered models",
                               "Models register here when `liftline run` trains them."))
     else:
-        listed["max_age_days"] = [registry.lifecycle(m.split("/")[0]).max_age_days
-                                  for m in listed["model"]]
+        limits = {family: registry.lifecycle(family).max_age_days
+                  for family in {m.split("/")[0] for m in listed["model"]}}
+        listed["max_age_days"] = [limits[m.split("/")[0]] for m in listed["model"]]
     return HealthData(as_of, ingest, listed, _open_model_alerts(engine), missing)
 
 
@@ -86,9 +92,10 @@ def _ingest_sentences(ingest: pd.DataFrame) -> list[str]:
     counts = ingest["status"].value_counts()
     rejected = ingest["rows_rejected"].fillna(0).sum()
     if counts.get("loaded", 0) == len(ingest):
-        return [f"{fmt.plural(len(ingest), 'file')} received, all loaded whole: no row was "
-                "rejected."]
-    out = [f"{fmt.plural(len(ingest), 'file')} received: {fmt.count(counts.get('loaded', 0))} "
+        return [f"{fmt.plural(len(ingest), 'file')} received in the 30 days to the latest "
+                "delivery, all loaded whole: no row was rejected."]
+    out = [f"{fmt.plural(len(ingest), 'file')} received in the 30 days to the latest delivery: "
+           f"{fmt.count(counts.get('loaded', 0))} "
            f"loaded whole, {fmt.count(counts.get('partial', 0))} partly "
            f"({fmt.count(rejected)} rows set aside in all), "
            f"{fmt.count(counts.get('quarantined', 0))} quarantined."]

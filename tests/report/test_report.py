@@ -73,6 +73,8 @@ def test_every_section_reads_its_rows(full_warehouse: Engine):
     # forecast: 2 stores x 28 days x 90 units, against 2 x 28 days of actuals (1,400 + 3 x 1,120)
     assert "forecast to sell 5,040 units, +5.9% against the last 4 weeks' 4,760" in \
         text["forecast"]
+    assert "Against each store's last 4 weeks, largest expected rise: ST-1 (+5.9%)." in \
+        text["forecast"] and "fall" not in text["forecast"]
     assert "beats the naive seasonal naive in 1 of 1 region" in text["forecast"]
     assert "WAPE 0.1 against the baseline's 0.2, 50.0% lower" in text["forecast"]
     # promotions: PR-2 diverged by -25 points; PR-3 is not measured yet

@@ -129,10 +129,15 @@ def _outlook_sentences(data: ForecastData) -> list[str]:
                       .groupby("store_id")["units"].sum())
             moves = ((by_store / recent.reindex(by_store.index) - 1) * 100).dropna()
             moves = moves[recent.reindex(moves.index) > 0]
-            if not moves.empty:
-                down, up = moves.idxmin(), moves.idxmax()
-                out.append(f"Largest expected fall: {down} ({fmt.pct(moves[down], signed=True)}); "
-                           f"largest rise: {up} ({fmt.pct(moves[up], signed=True)}).")
+            parts = []
+            if not moves.empty and moves.min() < 0:
+                parts.append(f"largest expected fall: {moves.idxmin()} "
+                             f"({fmt.pct(moves.min(), signed=True)})")
+            if not moves.empty and moves.max() > 0:
+                parts.append(f"largest expected rise: {moves.idxmax()} "
+                             f"({fmt.pct(moves.max(), signed=True)})")
+            if parts:
+                out.append("Against each store's last 4 weeks, " + "; ".join(parts) + ".")
     return out
 
 

@@ -67,8 +67,8 @@ def absent(engine: Engine, name: str, what: str, why: str, model: str | None = N
     if skipped:
         why = f"The model's last training was skipped: {skipped}."
     if not has_table(engine, name):
-        return (f"No {what}: the warehouse has no table {name} (an older schema; any liftline "
-                f"command that opens the warehouse migrates it).")
+        return (f"No {what}: the warehouse has no table {name} (a new warehouse, or one of an "
+                f"older schema); `liftline run` creates or migrates the tables and fills them.")
     return f"No {what} yet: {name} is empty. {why}"
 
 

@@ -83,6 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
     whatif.add_argument("--json", action="store_true", help="print the answer as JSON")
     whatif.set_defaults(func=cmd_promo_whatif, needs_warehouse=True)
 
+    report = sub.add_parser("report", help="write the HTML report of the latest outputs")
+    report.add_argument("--out", type=Path, help="file to write (default: LIFTLINE_HOME/"
+                        "reports/report-<as_of>.html and reports/latest.html)")
+    report.add_argument("--as-of", type=iso_date,
+                        help="report as of this date (default: the features' as-of)")
+    report.set_defaults(func=cmd_report, needs_warehouse=True)
+
     from liftline.cli.models import add_models_parser
 
     add_models_parser(sub)
@@ -154,8 +161,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Generate the demo world, deliver its extracts to landing/ and run the pipeline on them.
 
     The world (with its ground truth in _truth/) stays in demo_world/; only the extracts are
-    copied into landing/, as a delivery would arrive. Evaluation and the report join this flow
-    as they are built. `main` has checked the warehouse before the world is generated.
+    copied into landing/, as a delivery would arrive. The run ends with the models measured
+    against that ground truth (the JSON kept in evaluation.json), the report, and how to open
+    the Airflow UI. `main` has checked the warehouse before the world is generated.
     """
     from liftline.synth import generate
 
@@ -166,7 +174,33 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(summary.text())
     count = deliver_world(world, home / "landing")
     print(f"\ndelivered {count} files to {home / 'landing'}\n")
-    return cmd_run(args)
+    status = cmd_run(args)
+    if status:
+        return status
+    print()
+    evaluate_demo(world, home / "evaluation.json")
+    cmd_report(argparse.Namespace(out=None, as_of=None))
+    print("the Airflow UI with these runs and the report: make airflow (or liftline airflow)")
+    return 0
+
+
+def evaluate_demo(world: Path, out: Path) -> None:
+    """Print the headline table of the models against the world's truth; keep the JSON."""
+    from liftline.evaluate import evaluate_models, headline_table
+    from liftline.warehouse import get_engine
+
+    result = evaluate_models(get_engine(), world)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"the models against the demo world's ground truth (all metrics: {out}):")
+    print(headline_table(result))
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from liftline.report import write_report
+    from liftline.warehouse import get_engine
+
+    print(f"report: {write_report(get_engine(), out=args.out, as_of=args.as_of)}")
+    return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

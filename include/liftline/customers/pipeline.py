@@ -128,7 +128,7 @@ def train_value(engine: Engine, run_id: str, spec: SegmentSpec, as_of: date,
     if int((rows_now.invoices_ever > 0).sum()) < int(section["min_buyers"]):
         register_skipped(engine, VALUE_MODEL, run_id, "too few buyers")
         return {"status": "skipped", "reason": "too few buyers"}
-    found = value_backtest(engine, spec, earlier, actual, dates)
+    found, _ = value_backtest(engine, spec, earlier, actual, dates)
     kind = section["kind"] if section["kind"] != "auto" else found.get("winner", "bgnbd")
     if kind == "lightgbm" and "lightgbm" not in found.get("candidates", {}):
         kind = "bgnbd"  # too little history to train the boosted model on a window before
@@ -158,15 +158,18 @@ def boosted_model(spec: SegmentSpec) -> BoostedValue:
 
 def value_backtest(engine: Engine, spec: SegmentSpec,
                    earlier: tuple[pd.DataFrame, pd.DataFrame], actual: pd.Series,
-                   dates: dict[str, date]) -> dict[str, Any]:
+                   dates: dict[str, date]) -> tuple[dict[str, Any], pd.DataFrame]:
     """Each candidate's error on the revenue of (cut, end] per customer known at the cut-off,
     from facts up to the cut-off only; "same as last period" is the revenue of the horizon
     before it. The boosted model trains on features at train_cut and the revenue of
-    (train_cut, cut]: nothing after the cut-off reaches a prediction."""
+    (train_cut, cut]: nothing after the cut-off reaches a prediction.
+
+    Returns (metrics, one row per customer: `actual`, `baseline` and each candidate's
+    prediction)."""
     horizon = int(spec.section("value")["horizon_days"])
     rows = value_rows(*earlier, dates["cut"])
     if int((rows.invoices_ever > 0).sum()) < int(spec.section("value")["min_buyers"]):
-        return {"backtest": "too few buyers before the cut-off"}
+        return {"backtest": "too few buyers before the cut-off"}, pd.DataFrame()
     before = revenue_between(engine, rows.customer_id, dates["train_cut"], dates["cut"])
     truth = actual.to_numpy()
     predictions = {"bgnbd": BgNbdValue(horizon).fit(rows).predict(rows)}
@@ -178,11 +181,14 @@ def value_backtest(engine: Engine, spec: SegmentSpec,
     baseline = value_errors(truth, before.to_numpy())
     winner = min(candidates, key=lambda k: candidates[k]["rmse"])
     others = [candidates[k]["rmse"] for k in candidates if k != winner]
-    return {"candidates": candidates, "winner": winner, "baseline_rmse": baseline["rmse"],
-            "baseline_mae": baseline["mae"], "baseline_total_error_pct":
-            baseline["total_error_pct"],
-            "winner_margin_pct": (100 * (1 - candidates[winner]["rmse"] / others[0])
-                                  if others and others[0] else None)}
+    metrics = {"candidates": candidates, "winner": winner, "baseline_rmse": baseline["rmse"],
+               "baseline_mae": baseline["mae"],
+               "baseline_total_error_pct": baseline["total_error_pct"],
+               "winner_margin_pct": (100 * (1 - candidates[winner]["rmse"] / others[0])
+                                     if others and others[0] else None)}
+    table_ = pd.DataFrame({"customer_id": rows.customer_id, "actual": truth,
+                           "baseline": before.to_numpy(), **predictions})
+    return metrics, table_
 
 
 def _aligned(before: pd.Series, rows: pd.DataFrame, training: pd.DataFrame) -> np.ndarray:

@@ -95,7 +95,7 @@ def rule_segment(snapshot: pd.DataFrame, purchases_ever: pd.Series) -> pd.Series
                           errors="coerce").fillna(0).to_numpy()
     found = np.select([ever <= 0, deals > 0, in_year <= 0, ever <= 1],
                       [PROSPECT, ACCOUNTS, LAPSED, FIRST_PURCHASE], default="")
-    return pd.Series(found, index=snapshot.index).replace("", None)
+    return pd.Series(np.where(found == "", None, found), index=snapshot.index, dtype=object)
 
 
 @dataclass

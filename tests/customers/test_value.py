@@ -109,3 +109,17 @@ def _backtest(engine: Engine, spec, dates) -> pd.DataFrame:  # noqa: ANN001
     metrics, table = value_backtest(engine, spec, earlier, actual, dates)
     assert set(metrics["candidates"]) == {"bgnbd", "lightgbm"}
     return table.set_index("customer_id").sort_index()
+
+
+def test_a_computed_snapshot_equals_the_stored_one(warehouse: Engine) -> None:
+    load_world(warehouse)
+    stored, _ = history_at(warehouse, AS_OF, stored=True)
+    computed, _ = history_at(warehouse, AS_OF)
+    numbers = ["recency_days", "frequency", "monetary", "avg_order_value", "tenure_days",
+               "product_breadth", "spend_trend", "crm_opportunities", "service_contacts"]
+
+    def comparable(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame.sort_values("customer_id", ignore_index=True)
+        return frame[["customer_id"]].join(frame[numbers].apply(pd.to_numeric).astype(float))
+
+    pd.testing.assert_frame_equal(comparable(computed), comparable(stored))

@@ -146,7 +146,8 @@ def train_value(engine: Engine, run_id: str, spec: SegmentSpec, as_of: date,
         f"{version.status})")
     return {"status": "trained", "version": version.version, "kind": kind,
             "registry_status": version.status, "rmse": metrics.get("rmse"),
-            "baseline_rmse": metrics.get("baseline_rmse")}
+            "baseline_rmse": metrics.get("baseline_rmse"),
+            "candidates": {k: v["rmse"] for k, v in found.get("candidates", {}).items()}}
 
 
 def boosted_model(spec: SegmentSpec) -> BoostedValue:

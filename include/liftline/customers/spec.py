@@ -28,7 +28,7 @@ class SegmentSpec:
 
     version: int = 1
     segments: dict[str, Any] = field(default_factory=lambda: {
-        "features": ["recency_days", "frequency", "monetary", "avg_order_value", "tenure_days"],
+        "features": ["recency_days", "frequency", "monetary", "tenure_days"],
         "k_min": 3, "k_max": 8, "min_stability": 0.75, "resamples": 3, "fit_sample": 20000,
         "score_sample": 4000, "min_customers": 50, "match_distance": 1.5, "seed": 7})
     value: dict[str, Any] = field(default_factory=lambda: {

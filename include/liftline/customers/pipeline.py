@@ -235,7 +235,8 @@ def score_segments(engine: Engine, run_id: str, as_of: date | str | None = None,
     model, version = found
     snapshot, purchases = history_at(engine, as_of, stored=True)
     labels = assign_segments(model, snapshot, _purchases_ever(snapshot, purchases))
-    expected = expected_revenue(engine, value_rows(snapshot, purchases, as_of), as_of)
+    expected, value_version = expected_revenue(engine, value_rows(snapshot, purchases, as_of),
+                                               as_of)
     rows = segment_rows(snapshot, labels, expected, as_of, version)
     profiles = profile_rows(rows, as_of, version)
     with write_transaction(engine) as conn:
@@ -244,15 +245,18 @@ def score_segments(engine: Engine, run_id: str, as_of: date | str | None = None,
                    zip(OUTPUT_TABLES, (rows, profiles, migrations), strict=True)}
     log(f"customer scoring as of {as_of}: {written['ml_customer_segments']} customers in "
         f"{len(profiles)} segments, {written['ml_segment_migrations']} moved ({version})")
-    return {"status": "ok", "as_of": str(as_of), "model_version": version, "rows": written}
+    return {"status": "ok", "as_of": str(as_of), "model_version": version,
+            "value_model_version": value_version, "rows": written}
 
 
-def expected_revenue(engine: Engine, rows: pd.DataFrame, as_of: date) -> np.ndarray:
-    """The champion value model's 6-month revenue per row (NaN without a champion)."""
+def expected_revenue(engine: Engine, rows: pd.DataFrame, as_of: date
+                     ) -> tuple[np.ndarray, str | None]:
+    """The champion value model's 6-month revenue per row and its version (NaN and None
+    without a champion: the segments are still written)."""
     found = load_value(engine, as_of)
     if found is None:
-        return np.full(len(rows), np.nan)
-    return found[0].predict(rows)
+        return np.full(len(rows), np.nan), None
+    return found[0].predict(rows), found[1]
 
 
 def segment_rows(snapshot: pd.DataFrame, labels: pd.Series, expected: np.ndarray,

@@ -4,7 +4,8 @@
   centroids, names). Promotion is decided on the unexplained share of next-period revenue
   variance on the time-split backtest; the baseline is the RFM-quintile grouping with the same
   number of groups, and the champion is re-scored on the same window by assigning the backtest
-  snapshot to its centroids.
+  snapshot to its centroids. The champion's configuration refitted on a newer snapshot is a
+  refresh: it replaces the champion once it beats the baseline (weekly refits keep the names).
 - `customer_value`: the expected-revenue model that won the backtest (`value.json`: BG/NBD +
   Gamma-Gamma parameters, or a LightGBM booster as a model string). Promotion is decided on
   the backtest RMSE of the 6-month revenue per customer; the baseline is "same as last
@@ -38,6 +39,10 @@ def register_segments(engine: Engine, run_id: str, model: SegmentModel, spec: Se
                       log=print) -> registry.Version:  # noqa: ANN001
     section = spec.section("segments")
     config = {"features": list(section["features"]), "spec": spec_hash(section)}
+    current = registry.champion(engine, SEGMENTS_MODEL)
+    # The champion's configuration refitted on a newer snapshot replaces it once it beats
+    # the RFM baseline: segments should follow the customers, and the names carry over.
+    refresh = current is not None and {k: current.card().params.get(k) for k in config} == config
     card = registry.ModelCard(
         model=SEGMENTS_MODEL, family=FAMILY, run_id=run_id, metric="unexplained_revenue_share",
         score=metrics.get("unexplained_share"), baseline="rfm_quintiles",
@@ -48,7 +53,8 @@ def register_segments(engine: Engine, run_id: str, model: SegmentModel, spec: Se
         metrics=metrics, params={**config, "k": model.k_, "names": model.names_},
         spec_hash=config["spec"], inputs=_profile(snapshot))
     return registry.register(engine, card, {SEGMENTS_FILE: model.to_dict()},
-                             metrics.get("champion_unexplained_share"), spec.lifecycle, log)
+                             metrics.get("champion_unexplained_share"), spec.lifecycle, log,
+                             refresh=refresh)
 
 
 def register_value(engine: Engine, run_id: str, model: BgNbdValue | BoostedValue,

@@ -93,7 +93,8 @@ def segment_model(spec: SegmentSpec, previous: SegmentModel | None = None) -> Se
         features=list(seg["features"]), k_min=int(seg["k_min"]), k_max=int(seg["k_max"]),
         min_stability=float(seg["min_stability"]), resamples=int(seg["resamples"]),
         fit_sample=int(seg["fit_sample"]), score_sample=int(seg["score_sample"]),
-        match_distance=float(seg["match_distance"]), seed=int(seg["seed"]), previous=previous)
+        match_distance=float(seg["match_distance"]),
+        k_switch_margin=float(seg["k_switch_margin"]), seed=int(seg["seed"]), previous=previous)
 
 
 def backtest_segments(spec: SegmentSpec, earlier: tuple[pd.DataFrame, pd.DataFrame],

@@ -6,10 +6,12 @@ the rest, readable names that survive weekly refits, and a recommended action pe
   invoices, a hundred times a consumer's, would take a cluster of their own); one without a
   purchase in the year is `lapsed`; one with a single purchase ever is a `first_purchase`.
   They would otherwise sit at the edge of every feature and pull centroids towards them.
-- The rest are clustered on log-transformed, standardised RFM and engagement features. k is
+- The rest are clustered on log-transformed, robustly scaled RFM and engagement features. k is
   chosen in the spec's range: among the k whose bootstrap agreement (mean adjusted Rand index
   between fits on resamples, measured on the same customers) reaches `min_stability`, the one
-  with the best silhouette; both are measured on a sample, so 100k customers take seconds.
+  with the best silhouette; both are measured on a sample, so 100k customers take seconds. A
+  refit keeps the previous k while its agreement and silhouette stay within `k_switch_margin`
+  of the threshold and of the best.
 - Names: on the first fit, clusters are matched to archetypes (champions, loyal, ...) by a
   Hungarian assignment on how well each centroid's profile fits each archetype. On a refit,
   each new centroid is matched (Hungarian, distance in standard deviations) to the previous
@@ -113,7 +115,8 @@ class SegmentModel(Estimator):
 
     def __init__(self, features: list[str], k_min: int = 3, k_max: int = 8,
                  min_stability: float = 0.75, resamples: int = 3, fit_sample: int = 20000,
-                 score_sample: int = 4000, match_distance: float = 1.5, seed: int = 7,
+                 score_sample: int = 4000, match_distance: float = 1.5,
+                 k_switch_margin: float = 0.05, seed: int = 7,
                  previous: SegmentModel | None = None) -> None:
         self.features = features
         self.k_min = k_min
@@ -123,6 +126,7 @@ class SegmentModel(Estimator):
         self.fit_sample = fit_sample
         self.score_sample = score_sample
         self.match_distance = match_distance
+        self.k_switch_margin = k_switch_margin
         self.seed = seed
         self.previous = previous
 
@@ -150,7 +154,7 @@ class SegmentModel(Estimator):
         x = (values - self.mean_) / self.scale_
         rng = np.random.default_rng(self.seed)
         self.choices_ = self._choose_k(_sample(x, self.fit_sample, rng), rng)
-        self.k_ = _best(self.choices_, self.min_stability).k
+        self.k_ = self._chosen_k(self.choices_)
         self.centers_ = _final_fit(x, self.k_, self.seed, self.fit_sample)  # scaled space
         self.names_ = self._name(self.centers_)
         labels = _nearest(x, self.centers_)
@@ -174,6 +178,20 @@ class SegmentModel(Estimator):
             choices.append(KChoice(k, float(silhouette_score(probe, reference)),
                                    float(np.mean(agreement)) if agreement else 1.0))
         return choices or [KChoice(self.k_min, float("nan"), float("nan"))]
+
+    def _chosen_k(self, choices: list[KChoice]) -> int:
+        """The best k; or the previous model's k while its agreement stays within
+        `k_switch_margin` of `min_stability` and its silhouette within it of the best: both
+        are estimates from a few thousand rows and a few resamples, and weekly refits should
+        not flip between two nearly equal k and move customers for nothing."""
+        best = _best(choices, self.min_stability)
+        kept = next((c for c in choices if self.previous is not None
+                     and c.k == self.previous.k_), None)
+        margin = self.k_switch_margin
+        if (kept is not None and kept.stability >= self.min_stability - margin
+                and kept.silhouette >= best.silhouette - margin):
+            return kept.k
+        return best.k
 
     # --- names -----------------------------------------------------------------------------
 

@@ -30,7 +30,8 @@ class SegmentSpec:
     segments: dict[str, Any] = field(default_factory=lambda: {
         "features": ["recency_days", "frequency", "monetary", "tenure_days"],
         "k_min": 3, "k_max": 8, "min_stability": 0.75, "resamples": 3, "fit_sample": 20000,
-        "score_sample": 4000, "min_customers": 50, "match_distance": 1.5, "seed": 7})
+        "score_sample": 4000, "min_customers": 50, "match_distance": 1.5, "k_switch_margin": 0.05,
+        "seed": 7})
     value: dict[str, Any] = field(default_factory=lambda: {
         "horizon_days": 182, "kind": "auto", "min_buyers": 50, "objective": "tweedie",
         "num_leaves": 15, "learning_rate": 0.05, "n_estimators": 300, "min_child_samples": 20,

@@ -76,6 +76,18 @@ def test_a_genuinely_new_cluster_gets_a_new_name() -> None:
     assert len(set(refit.names_)) == 4
 
 
+def test_a_refit_keeps_the_previous_k_unless_another_is_clearly_better() -> None:
+    from liftline.customers.segments import KChoice
+
+    previous = SegmentModel(FEATURES, k_min=3, k_max=3, resamples=0).fit(population(1))
+    refit = SegmentModel(FEATURES, previous=previous, k_switch_margin=0.05)
+    close = [KChoice(3, 0.30, 0.74), KChoice(4, 0.33, 0.80)]
+    assert refit._chosen_k(close) == 3
+    clear = [KChoice(3, 0.30, 0.95), KChoice(4, 0.40, 0.95)]
+    assert refit._chosen_k(clear) == 4
+    assert SegmentModel(FEATURES)._chosen_k(close) == 4  # no previous model: the best
+
+
 def test_k_is_chosen_by_silhouette_among_stable_fits() -> None:
     model = SegmentModel(FEATURES, k_min=2, k_max=6, resamples=2).fit(population(1))
     assert model.k_ == 3  # three groups were drawn

@@ -160,9 +160,12 @@ def test_spec_errors_are_one_line(tmp_path, text: str, names: str) -> None:
 
 
 def test_the_shipped_spec_loads() -> None:
+    from liftline.registry import lifecycle
+
     spec = load_spec()
     assert spec.section("value")["horizon_days"] == 182
     assert spec.lifecycle.retrain_every_days == 7
+    assert lifecycle("customer_segments") == spec.lifecycle  # the family's spec is this one
 
 
 def _rows(engine: Engine, run_id: str) -> dict[str, pd.DataFrame]:

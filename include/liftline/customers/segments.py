@@ -57,8 +57,8 @@ def _z(profile: dict[str, float], name: str) -> float:
     return profile.get(name, 0.0)
 
 
-# How well a centroid (its features in standard deviations from the clustered customers' mean)
-# fits each archetype: higher is better. r = recency (high: long since the last purchase),
+# How well a segment's profile (its members' mean features, log scale, in robust standard
+# deviations from the clustered customers' median: `_member_profiles`) fits each archetype: higher is better. r = recency (high: long since the last purchase),
 # f = frequency, m = monetary, v = average order value, t = tenure.
 ARCHETYPES: dict[str, Callable[[dict[str, float]], float]] = {
     "champions": lambda p: (_z(p, "frequency") + _z(p, "monetary") - _z(p, "recency_days")) / 3,
@@ -70,6 +70,8 @@ ARCHETYPES: dict[str, Callable[[dict[str, float]], float]] = {
     "occasional": lambda p: -(_z(p, "frequency") + _z(p, "monetary")) / 2,
     "at_risk": lambda p: (_z(p, "recency_days") - _z(p, "frequency")) / 2,
 }
+# What a segment's profile (and so its name) is read from, whichever features it clusters on.
+PROFILE_FEATURES = ("recency_days", "frequency", "monetary", "avg_order_value", "tenure_days")
 IQR_PER_SD = 1.349  # the interquartile range of a normal distribution, in standard deviations
 TREND_CAP = 9.0  # spend ratio - 1 beyond this is one outlier more, not information
 
@@ -144,21 +146,16 @@ class SegmentModel(Estimator):
         raw = raw[self.features_]
         self.fill_ = raw.median().to_dict()
         values = raw.fillna(self.fill_).to_numpy()
-        # Robust centre and scale (median, interquartile range): a few accounts whose
-        # invoices are a hundred times a consumer's would otherwise set the scale and flatten
-        # the differences between everyone else.
-        self.mean_ = np.median(values, axis=0)
-        spread = np.subtract(*np.percentile(values, [75, 25], axis=0)) / IQR_PER_SD
-        fallback = values.std(axis=0)
-        self.scale_ = np.where(spread > 0, spread, np.where(fallback > 0, fallback, 1.0))
+        self.mean_, self.scale_ = _robust_scale(values)
         x = (values - self.mean_) / self.scale_
         rng = np.random.default_rng(self.seed)
         self.choices_ = self._choose_k(_sample(x, self.fit_sample, rng), rng)
         self.k_ = self._chosen_k(self.choices_)
         self.centers_ = _final_fit(x, self.k_, self.seed, self.fit_sample)  # scaled space
-        self.names_ = self._name(self.centers_)
         labels = _nearest(x, self.centers_)
         self.sizes_ = np.bincount(labels, minlength=self.k_).tolist()
+        self.profiles_ = _member_profiles(frame, labels, self.k_)
+        self.names_ = self._name(self.centers_)
         return self
 
     def _choose_k(self, x: np.ndarray, rng: np.random.Generator) -> list[KChoice]:
@@ -204,8 +201,8 @@ class SegmentModel(Estimator):
                 names[new] = old_name
         unnamed = [i for i, n in enumerate(names) if n is None]
         free = [a for a in ARCHETYPES if a not in names]
-        for i, name in zip(unnamed, _archetype_names(centers[unnamed], self.features_, free),
-                           strict=True):
+        profiles = [self.profiles_[i] for i in unnamed]
+        for i, name in zip(unnamed, _archetype_names(profiles, free), strict=True):
             names[i] = name
         return [str(n) for n in names]
 
@@ -248,9 +245,9 @@ class SegmentModel(Estimator):
         return (raw.to_numpy() - self.mean_) / self.scale_
 
     def profiles(self) -> dict[str, dict[str, float]]:
-        """Each named centroid in standard deviations from the clustered customers' mean."""
-        return {name: dict(zip(self.features_, np.round(center, 3).tolist(), strict=True))
-                for name, center in zip(self.names_, self.centers_, strict=True)}
+        """Each segment's mean profile (PROFILE_FEATURES, log scale, in robust standard
+        deviations from the clustered customers' median): what its name was chosen from."""
+        return dict(zip(self.names_, self.profiles_, strict=True))
 
     # --- persistence -----------------------------------------------------------------------
 
@@ -259,6 +256,7 @@ class SegmentModel(Estimator):
                 "features": self.features_, "fill": self.fill_, "mean": self.mean_.tolist(),
                 "scale": self.scale_.tolist(), "centers": self.centers_.tolist(),
                 "names": self.names_, "sizes": self.sizes_, "k": self.k_,
+                "profiles": self.profiles_,
                 "choices": [vars(c) for c in self.choices_]}
 
     @classmethod
@@ -272,6 +270,7 @@ class SegmentModel(Estimator):
         model.names_ = list(data["names"])
         model.sizes_ = list(data.get("sizes", []))
         model.k_ = int(data["k"])
+        model.profiles_ = list(data.get("profiles", []))
         model.choices_ = [KChoice(**c) for c in data.get("choices", [])]
         return model
 
@@ -291,16 +290,45 @@ def action_of(segment: str) -> str:
     return ACTIONS.get(base, "nurture")
 
 
-def _archetype_names(centers: np.ndarray, features: list[str], free: list[str]) -> list[str]:
-    if len(centers) == 0:
+def _archetype_names(profiles: list[dict[str, float]], free: list[str]) -> list[str]:
+    """Archetype names for clusters with these profiles: the assignment (Hungarian) that
+    maximises the summed fit; clusters beyond the archetypes left are `segment_N`."""
+    if not profiles:
         return []
-    fit = np.array([[ARCHETYPES[a](dict(zip(features, c, strict=True))) for a in free]
-                    for c in centers]) if free else np.zeros((len(centers), 0))
+    fit = np.array([[ARCHETYPES[a](p) for a in free] for p in profiles]) if free else \
+        np.zeros((len(profiles), 0))
     rows, cols = linear_sum_assignment(-fit) if free else (np.array([], int), np.array([], int))
-    names = [f"segment_{i + 1}" for i in range(len(centers))]
+    names = [f"segment_{i + 1}" for i in range(len(profiles))]
     for r, c in zip(rows, cols, strict=True):
         names[r] = free[c]
     return names
+
+
+def _robust_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Median and interquartile range (as a standard deviation) per column: a few accounts
+    whose invoices are a hundred times a consumer's would otherwise set the scale and flatten
+    the differences between everyone else."""
+    centre = np.nanmedian(values, axis=0)
+    spread = np.subtract(*np.nanpercentile(values, [75, 25], axis=0)) / IQR_PER_SD
+    fallback = np.nanstd(values, axis=0)
+    return centre, np.where(spread > 0, spread, np.where(fallback > 0, fallback, 1.0))
+
+
+def _member_profiles(frame: pd.DataFrame, labels: np.ndarray, k: int
+                     ) -> list[dict[str, float]]:
+    """Per cluster, the mean of its members' PROFILE_FEATURES (log scale, robustly scaled).
+
+    From the members, not the centroid, so a cluster is named by what the archetypes look at
+    (order value included) whichever features it was clustered on."""
+    raw = transform_features(frame, list(PROFILE_FEATURES))
+    raw = raw[[c for c in raw.columns if raw[c].notna().any()]]
+    if raw.empty:
+        return [{} for _ in range(k)]
+    centre, scale = _robust_scale(raw.to_numpy())
+    scaled = pd.DataFrame((raw.to_numpy() - centre) / scale, columns=raw.columns)
+    means = scaled.groupby(labels).mean().reindex(range(k))
+    return [{c: round(float(v), 3) for c, v in row.items() if pd.notna(v)}
+            for _, row in means.iterrows()]
 
 
 def _sample(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -30,7 +30,6 @@ from .satisfaction_backtest import backtest, final_model
 from .satisfaction_data import (
     LABEL,
     labelled,
-    latest_opened_date,
     open_at,
     read_interactions,
 )
@@ -144,8 +143,7 @@ def satisfaction_as_of(engine: Engine, as_of: date | str | None, log: Log) -> da
     default is then the last day an interaction was opened (the service features' own end)."""
     if not inspect(engine).has_table("feat_service_interaction"):
         return None
-    found = resolve_as_of(engine, as_of, log)
-    return found if found is not None else latest_opened_date(engine)
+    return resolve_as_of(engine, as_of, log, fallback=("feat_service_interaction", "opened_date"))
 
 
 def _fmt(value: float | None) -> str:

@@ -20,7 +20,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 
 from liftline.warehouse import read_frame, table
 
@@ -32,14 +32,6 @@ AT_OPEN = NUMERIC + CATEGORICAL  # the base model's features
 HOURS_OPEN = "hours_open"
 LABEL = "low_satisfaction"
 DAY = pd.Timedelta(days=1)
-
-
-def latest_opened_date(engine: Engine) -> date | None:
-    """The last day an interaction in feat_service_interaction was opened (None when empty)."""
-    feat = table("feat_service_interaction")
-    with engine.connect() as conn:
-        value = conn.execute(select(func.max(feat.c.opened_date))).scalar()
-    return None if value is None else pd.Timestamp(value).date()
 
 
 def read_interactions(engine: Engine, as_of: date) -> pd.DataFrame:

@@ -23,6 +23,7 @@ from .coverage import (
     scope_level,
     temp_table,
 )
+from .customers import customer_purchases, customer_revenue, customer_snapshot_at
 from .dimensions import (
     dimension_table,
     read_events,
@@ -45,6 +46,9 @@ __all__ = [
     "FeatureSpec",
     "build_features",
     "build_table",
+    "customer_purchases",
+    "customer_revenue",
+    "customer_snapshot_at",
     "default_as_of",
     "dimension_table",
     "event_stores",

@@ -17,11 +17,13 @@ date a delivery touched redoes everything it can change.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, and_, case, distinct, exists, func, or_, select
+from sqlalchemy import Connection, Engine, and_, case, distinct, exists, func, or_, select
 
 from liftline.warehouse import clean_table, read_frame, replace_partition, table
 
@@ -206,6 +208,54 @@ def _with_counts(
         return frame.assign(**{name: np.nan for name in counts + values})
     frame = frame.merge(stats, on="customer_id", how="left")
     return frame.assign(**{name: frame[name].fillna(0) for name in counts})
+
+
+# --- point-in-time reads for the customer models ------------------------------------------
+
+
+def customer_snapshot_at(bind: Engine | Connection, as_of: date) -> pd.DataFrame:
+    """The feat_customer row of every customer as it would read on `as_of` (computed, not
+    stored): the customer models' backtests need snapshots at dates no build has written."""
+    with _connected(bind) as conn:
+        return customer_snapshot(conn, _customer_dimension(conn), as_of, _usable_sources(conn))
+
+
+def customer_purchases(bind: Engine | Connection, as_of: date) -> pd.DataFrame:
+    """Per customer with an invoice on or before `as_of`, over their whole history: first and
+    last purchase date, purchase days (distinct invoice dates), invoices and their amount.
+
+    The feat_customer figures look back one year; repeat-purchase models need all of it.
+    """
+    erp = clean_table("erp")
+    day = erp.c.invoice_date
+    query = (select(erp.c.customer_id, func.min(day).label("first_purchase"),
+                    func.max(day).label("last_purchase"),
+                    func.count(distinct(day)).label("purchase_days"),
+                    func.count().label("invoices"), func.sum(erp.c.amount).label("revenue"))
+             .where(erp.c.customer_id.is_not(None), day <= as_of)
+             .group_by(erp.c.customer_id))
+    frame = read_frame(bind, query)
+    return _numeric(frame, exclude=("customer_id", "first_purchase", "last_purchase"))
+
+
+def customer_revenue(bind: Engine | Connection, start: date, end: date) -> pd.DataFrame:
+    """Per customer with an invoice dated in (`start`, `end`]: its revenue and invoices."""
+    erp = clean_table("erp")
+    day = erp.c.invoice_date
+    query = (select(erp.c.customer_id, func.sum(erp.c.amount).label("revenue"),
+                    func.count().label("invoices"))
+             .where(erp.c.customer_id.is_not(None), day > start, day <= end)
+             .group_by(erp.c.customer_id))
+    return _numeric(read_frame(bind, query), exclude=("customer_id",))
+
+
+@contextmanager
+def _connected(bind: Engine | Connection) -> Iterator[Connection]:
+    if isinstance(bind, Connection):
+        yield bind
+        return
+    with bind.connect() as conn:
+        yield conn
 
 
 # --- feat_service_interaction ----------------------------------------------------------------

@@ -105,12 +105,14 @@ def model_families(text: str) -> tuple[str, ...]:
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, as_of: bool = True) -> None:
+    from liftline.registry import FAMILY_SPECS
+
     if as_of:
         parser.add_argument("--as-of", type=iso_date,
                             help="as-of date for features and models (default: the last POS date)")
         parser.add_argument("--models", type=model_families, default=(),
                             help="comma-separated model families to train, score and monitor "
-                                 "(sales_forecast, promo_lift, mmm; default: all)")
+                                 f"({', '.join(FAMILY_SPECS)}; default: all)")
         parser.add_argument("--full-refresh", action="store_true",
                             help="rebuild every feature table whole")
     # 0, unlike the scheduled DAG's 60 s: `run` processes what is in landing/ now.

@@ -61,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_arguments(demo, as_of=False)
     demo.set_defaults(func=cmd_demo, needs_warehouse=True)
 
+    ui = sub.add_parser("airflow", help="start the Airflow UI with this project's DAGs and "
+                                        "the report page (Ctrl-C stops it)")
+    ui.add_argument("--port", type=int, default=8080, help="the UI's port (default: 8080)")
+    ui.set_defaults(func=cmd_airflow)
+
     promo = sub.add_parser("promo", help="promotion lift: what-if predictions")
     promo_sub = promo.add_subparsers(dest="promo_command", required=True, metavar="ACTION")
     whatif = promo_sub.add_parser(
@@ -162,6 +167,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     count = deliver_world(world, home / "landing")
     print(f"\ndelivered {count} files to {home / 'landing'}\n")
     return cmd_run(args)
+
+
+def cmd_airflow(args: argparse.Namespace) -> int:
+    from liftline.cli.airflow_ui import serve_airflow
+    from liftline.cli.run import RunError
+
+    try:
+        return serve_airflow(args.port)
+    except RunError as exc:
+        raise UserError(str(exc)) from None
 
 
 def cmd_promo_whatif(args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test lint bench install clean airflow
 
 # (Re)install whenever requirements.txt or pyproject.toml change.
 $(STAMP): requirements.txt pyproject.toml
@@ -22,6 +22,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# The Airflow UI with this project's DAGs and the report page: http://localhost:$(PORT).
+PORT ?= 8080
+airflow: $(STAMP)
+	$(BIN)/liftline airflow --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -142,13 +142,13 @@ def supervised_ceiling(engine, truth: pd.DataFrame) -> float:  # noqa: ANN001
     from sklearn.metrics import adjusted_rand_score
     from sklearn.model_selection import cross_val_predict
 
-    from liftline.customers import load_segment_spec as load_spec
+    from liftline.customers import load_segment_spec
     from liftline.warehouse import read_frame, table
 
     snapshot = read_frame(engine, table("feat_customer"))
     frame = snapshot.merge(truth, on="customer_id")
     frame = frame[frame.latent_type != "b2b_account"]
-    features = frame[load_spec().section("segments")["features"]].astype(float)
+    features = frame[load_segment_spec().section("segments")["features"]].astype(float)
     guess = cross_val_predict(HistGradientBoostingClassifier(max_iter=100, random_state=0),
                               features, frame.latent_type, cv=5)
     return adjusted_rand_score(frame.latent_type, guess)
@@ -198,15 +198,14 @@ def retail_extracts(out: Path) -> dict[str, Path]:
 
 
 def online_retail(work: Path) -> None:
-    from liftline.customers import load_segment_spec as load_spec
-    from liftline.customers import rfm_groups, score_segments, train_segments
+    from liftline.customers import load_segment_spec, rfm_groups, score_segments, train_segments
     from liftline.customers.inputs import read_snapshot
     from liftline.features import customer_revenue
 
     print("\n(b) UCI Online Retail sample (CC BY 4.0): 9 months to fit, the next 3 to judge")
     fit_end, judge_end = date(2011, 8, 31), date(2011, 11, 30)
     engine = warehouse_from(retail_extracts(work / "extracts"), work, as_of=fit_end)
-    spec = load_spec()
+    spec = load_segment_spec()
     spec = dataclasses.replace(spec, value={**spec.section("value"), "horizon_days": 91})
     trained = train_segments(engine, "retail-train", as_of=fit_end, spec=spec, **QUIET)
     score_segments(engine, "retail-score", as_of=fit_end, spec=spec, **QUIET)
@@ -285,7 +284,7 @@ def timing(n: int) -> None:
         BgNbdValue,
         BoostedValue,
         assign_segments,
-        load_spec,
+        load_segment_spec,
         rule_segment,
         value_rows,
     )
@@ -297,7 +296,7 @@ def timing(n: int) -> None:
                                    "last_purchase", "revenue"])
     purchases = frame[["customer_id", "invoices", "purchase_days", "first_purchase",
                        "last_purchase", "revenue"]]
-    spec = load_spec()
+    spec = load_segment_spec()
     ever = frame.invoices
     clustered = snapshot[rule_segment(snapshot, ever).isna()]
     rows = value_rows(snapshot, purchases, date(2024, 12, 31))

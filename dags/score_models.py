@@ -1,8 +1,10 @@
 """Score the trained models: sales forecasts for the next 56 days and forecast-drop alerts;
-promotion-lift predictions (frozen at each promotion's start) and recommendations.
+promotion-lift predictions (frozen at each promotion's start) and recommendations; customer
+segments with their expected value; the satisfaction risk of open service interactions.
 
-Thin wiring of `liftline.forecast.score_forecasts` and `liftline.promo.score_promotions`; what
-they write is in the READMEs of include/liftline/forecast and include/liftline/promo.
+Thin wiring of `liftline.forecast.score_forecasts`, `liftline.promo.score_promotions`,
+`liftline.customers.score_segments` and `liftline.customers.score_satisfaction`; what they
+write is in the READMEs of include/liftline/forecast, promo and customers.
 """
 
 from __future__ import annotations
@@ -41,13 +43,20 @@ forecasts, with a log line saying so.
 * `score_promotions`: the lift model's prediction for every promotion into `ml_promo_lift`
   (a what-if while planned, frozen from its start), and this run's recommended promotions
   (discount and run length per SKU × store × upcoming week) into `ml_promo_recommendations`.
-* `publish_assets`, after both, emits an Asset event for each `ml_*` table they wrote rows to
+* `score_segments`: every customer's segment, recommended action and expected revenue of the
+  next 6 months into `ml_customer_segments`, the segment profiles into `ml_customer_profiles`,
+  and the customers who changed segment since the last scoring into `ml_segment_migrations`.
+* `score_satisfaction`: the probability of a low rating for every open service interaction
+  into `ml_satisfaction_scores`, with its risk level and top reasons; high risk on a repeat
+  contact goes into the day's one `service_risk` digest.
+* `publish_assets`, after them all, emits an Asset event for each `ml_*` table they wrote rows to
   (`liftline://warehouse/ml_*`): `monitor_models` is scheduled on these.
 * `deliver_alerts`: posts pending alerts to Slack (outbox; retried on the next run if Slack
   does not accept them).
 
-`models` limits the run to some families (`sales_forecast`, `promo_lift`); `as_of` is the
-forecast origin.
+`models` limits the run to some families (`sales_forecast`, `promo_lift`,
+`customer_segments`, `satisfaction`); `as_of` is the forecast origin and the customer snapshot
+scored.
 """
 
 
@@ -87,7 +96,27 @@ def score_models():
                         "ml_promo_recommendations": summary.get("recommendations") or 0})
         return summary
 
-    scored = [score_forecasts(), score_promotions()]
+    @task
+    def score_segments() -> dict:
+        skip_unless_selected("customer_segments")
+        from liftline.customers import score_segments as score
+
+        ctx = get_current_context()
+        summary = for_xcom(score(warehouse(), run_id=ctx["run_id"], as_of=ctx["params"]["as_of"]))
+        record_written(summary.get("rows") or {})
+        return summary
+
+    @task
+    def score_satisfaction() -> dict:
+        skip_unless_selected("satisfaction")
+        from liftline.customers import score_satisfaction as score
+
+        ctx = get_current_context()
+        summary = for_xcom(score(warehouse(), run_id=ctx["run_id"], as_of=ctx["params"]["as_of"]))
+        record_written(summary.get("rows") or {})
+        return summary
+
+    scored = [score_forecasts(), score_promotions(), score_segments(), score_satisfaction()]
     published = publish_assets(SCORED_TABLES, scored_table_asset)
     alerts = deliver_alerts()
     scored >> published >> alerts

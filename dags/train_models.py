@@ -1,11 +1,12 @@
 """Retrain the models: sales forecasts per region, the marketing mix per country and segment,
-and the promotion-lift model.
+the promotion-lift model, and the customer models (value segments, satisfaction risk).
 
-Thin wiring of `liftline.forecast.train_forecasts`, `liftline.mmm.fit_and_write_mmm` and
-`liftline.promo.train_promo_lift`; each forecast and mix fit is a mapped task, so a region or a
-country that fails is retried (or cleared and rerun in the UI) on its own. Whether a model is
-due after new features is `liftline.registry.due_for_training`. Methods and metrics: the
-READMEs of include/liftline/forecast, mmm and promo.
+Thin wiring of `liftline.forecast.train_forecasts`, `liftline.mmm.fit_and_write_mmm`,
+`liftline.promo.train_promo_lift`, `liftline.customers.train_segments` and
+`liftline.customers.train_satisfaction`; each forecast and mix fit is a mapped task, so a region
+or a country that fails is retried (or cleared and rerun in the UI) on its own. Whether a model
+is due after new features is `liftline.registry.due_for_training`. Methods and metrics: the
+READMEs of include/liftline/forecast, mmm, promo and customers.
 """
 
 from __future__ import annotations
@@ -59,16 +60,22 @@ models after its first features, not a week later).
 * `train_promo_lift`: measures every finished promotion's lift against its counterfactual
   baseline, trains the lift model with a time-based holdout and keeps it (with the holdout's
   MAE beside the category-mean baseline's) in `ml_model_registry`.
+* `train_segments`: customer value segments (k-means on RFM and engagement, k chosen by
+  silhouette and stability, names kept across refits) and each customer's expected revenue over
+  the next 6 months, both backtested on a time split against their baselines.
+* `train_satisfaction`: the low-satisfaction classifier of service interactions (time-based
+  split, calibrated probabilities) against the base rate and a one-feature rule.
 * `publish_assets` emits `liftline://registry/champions` when a training task reported a new
   champion (`champion_changed` in its summary); `score_models` is scheduled on it, so scoring
   picks the new model up without waiting for a clock.
 
-A fit whose inputs were never delivered (no POS, no ad spend) is skipped with the reason in its
+A fit whose inputs were never delivered (no POS, no ad spend, no customers or service) is skipped with the reason in its
 log, not failed. `as_of` (YYYY-MM-DD) trains on facts up to that date (default: the last POS
 date).
 """
 
 FORECAST, PROMO, MMM = "sales_forecast", "promo_lift", "mmm"
+SEGMENTS, SATISFACTION = "customer_segments", "satisfaction"
 
 
 @dag(
@@ -139,11 +146,31 @@ def train_models():
         summary = train(warehouse(), run_id=ctx["run_id"], as_of=ctx["params"]["as_of"])
         return report_champion(summary, PROMO)
 
+    @task
+    def train_segments(due: list[str]) -> dict:
+        _skip_unless_due(SEGMENTS, due)
+        from liftline.customers import train_segments as train
+
+        ctx = get_current_context()
+        summary = train(warehouse(), run_id=ctx["run_id"], as_of=ctx["params"]["as_of"])
+        return report_champion(summary, SEGMENTS)
+
+    @task
+    def train_satisfaction(due: list[str]) -> dict:
+        _skip_unless_due(SATISFACTION, due)
+        from liftline.customers import train_satisfaction as train
+
+        ctx = get_current_context()
+        summary = train(warehouse(), run_id=ctx["run_id"], as_of=ctx["params"]["as_of"])
+        return report_champion(summary, SATISFACTION)
+
     due = due_models()
     trained = [
         train_forecast.expand(region=forecast_regions(due)),
         fit_mmm.expand(fit=mmm_fits(due)),
         train_promo_lift(due),
+        train_segments(due),
+        train_satisfaction(due),
     ]
     published = publish_assets(CHAMPIONS, champions_asset)
     alerts = deliver_alerts()

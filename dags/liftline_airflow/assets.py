@@ -29,7 +29,9 @@ OTHER_FEATURE_TABLES = ("feat_mmm_weekly", "feat_mmm_controls_weekly", "feat_crm
 FEATURE_TABLE_NAMES = SALES_FEATURE_TABLES + OTHER_FEATURE_TABLES
 
 # What scoring writes and the monitor reads.
-SCORED_TABLE_NAMES = ("ml_sales_forecast", "ml_promo_lift", "ml_promo_recommendations")
+SCORED_TABLE_NAMES = ("ml_sales_forecast", "ml_promo_lift", "ml_promo_recommendations",
+                      "ml_customer_segments", "ml_customer_profiles", "ml_segment_migrations",
+                      "ml_satisfaction_scores")
 MONITORED_TABLE_NAMES = ("ml_sales_forecast", "ml_promo_lift")
 
 

@@ -47,6 +47,11 @@ def settle_seconds() -> float:
         ) from None
 
 
+def reports_dir() -> Path:
+    """Where `liftline report` writes its HTML reports and the Airflow UI page reads them."""
+    return liftline_home() / "reports"
+
+
 def registry_url() -> str:
     """Where model artifacts are kept: LIFTLINE_REGISTRY_URL (any fsspec URL, e.g. s3://bucket/
     liftline for workers on several machines) or LIFTLINE_HOME/registry."""

@@ -86,3 +86,19 @@ def test_demo_delivers_the_world_to_landing_and_runs_the_pipeline(tmp_path):
     assert not (tmp_path / "landing" / "_truth").exists()
     assert list((tmp_path / "archive" / "pos").iterdir())
     assert list((tmp_path / "quarantine").rglob("*.reason.json"))  # the faults were caught
+
+
+def test_airflow_on_a_busy_port_is_one_line_before_anything_starts(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("0.0.0.0", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = run_cli("airflow", "--port", str(port), LIFTLINE_HOME=str(tmp_path))
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == f"liftline airflow: port {port} is in use: stop what uses it or pass " \
+                          "--port\n"
+    assert list(tmp_path.iterdir()) == []  # no Airflow home made
+    proc = run_cli("airflow", "--port", "8793", LIFTLINE_HOME=str(tmp_path))
+    assert proc.returncode == 2 and "log server port" in proc.stderr

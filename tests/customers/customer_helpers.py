@@ -9,8 +9,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from liftline.customers import SegmentSpec
-from liftline.customers import load_segment_spec as load_spec
+from liftline.customers import SegmentSpec, load_segment_spec
 from liftline.features import build_table
 from liftline.warehouse import bulk_insert, clean_table
 
@@ -55,7 +54,7 @@ def load_world(engine: Engine, as_of: date = AS_OF, seed: int = 3) -> pd.DataFra
 
 def small_spec() -> SegmentSpec:
     """The shipped spec with thresholds a world of 200 customers passes, and fewer refits."""
-    spec = load_spec()
+    spec = load_segment_spec()
     return SegmentSpec(
         segments={**spec.section("segments"), "min_customers": 20, "resamples": 2, "k_max": 5},
         value={**spec.section("value"), "min_buyers": 20, "n_estimators": 60},

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 from liftline.customers import (
     SegmentModel,
     assign_segments,
-    load_spec,
+    load_segment_spec,
     rule_segment,
     score_segments,
     train_segments,
@@ -155,14 +155,14 @@ def test_spec_errors_are_one_line(tmp_path, text: str, names: str) -> None:
     path = tmp_path / "customer_segments.yaml"
     path.write_text(text)
     with pytest.raises(SpecError) as error:
-        load_spec(path)
+        load_segment_spec(path)
     assert names in str(error.value) and "\n" not in str(error.value)
 
 
 def test_the_shipped_spec_loads() -> None:
     from liftline.registry import lifecycle
 
-    spec = load_spec()
+    spec = load_segment_spec()
     assert spec.section("value")["horizon_days"] == 182
     assert spec.lifecycle.retrain_every_days == 7
     assert lifecycle("customer_segments") == spec.lifecycle  # the family's spec is this one

@@ -53,6 +53,10 @@ def test_dags_are_operable(dagbag):
 def test_every_dag_takes_the_shared_params(dagbag):
     from liftline_airflow import MODEL_FAMILIES
 
+    from liftline.registry import FAMILY_SPECS
+
+    assert tuple(FAMILY_SPECS) == MODEL_FAMILIES
+
     for dag in dagbag.dags.values():
         assert set(dag.params) >= SHARED_PARAMS, dag.dag_id
         values = dag.params.dump()
@@ -180,7 +184,8 @@ def test_training_runs_weekly_and_after_new_features_behind_a_due_check(dagbag):
     assert type(due).__name__ == "_ShortCircuitDecoratedOperator"
     assert due.ignore_downstream_trigger_rules  # nothing due: every later task is skipped
     assert not due.upstream_task_ids
-    assert due.downstream_task_ids == {"forecast_regions", "mmm_fits", "train_promo_lift"}
+    assert due.downstream_task_ids == {"forecast_regions", "mmm_fits", "train_promo_lift",
+                                       "train_segments", "train_satisfaction"}
     assert tasks["train_forecast"].upstream_task_ids == {"forecast_regions"}
     assert tasks["fit_mmm"].upstream_task_ids == {"mmm_fits"}
     # Mapped: a failed region or country is retried and rerun on its own.
@@ -192,7 +197,8 @@ def test_scoring_runs_on_new_features_and_new_champions(dagbag):
     dag = dagbag.dags["score_models"]
     assert _uris(dag.schedule) == _feature_uris() | {"liftline://registry/champions"}
     tasks = dag.task_dict
-    assert tasks["publish_assets"].upstream_task_ids == {"score_forecasts", "score_promotions"}
+    assert tasks["publish_assets"].upstream_task_ids == {
+        "score_forecasts", "score_promotions", "score_segments", "score_satisfaction"}
 
 
 def test_the_monitor_runs_on_scoring_outputs_and_daily(dagbag):

@@ -227,7 +227,8 @@ def test_each_clear_of_a_task_is_audited_once_under_the_task(dagbag, engine):
 def test_the_models_param_selects_families_and_rejects_unknown_ones(dagbag):
     from liftline_airflow import is_selected, selected_models
 
-    assert selected_models({"models": []}) == ["sales_forecast", "promo_lift", "mmm"]
+    assert selected_models({"models": []}) == ["sales_forecast", "promo_lift", "mmm",
+                                               "customer_segments", "satisfaction"]
     assert selected_models({"models": ["mmm", "sales_forecast"]}) == ["sales_forecast", "mmm"]
     assert is_selected({"models": ["mmm"]}, "mmm") and not is_selected({"models": ["mmm"]},
                                                                         "promo_lift")
@@ -288,7 +289,7 @@ def test_the_models_param_filters_what_is_due(dagbag, train_dag, registry):
 
 
 def test_manual_forced_and_weekly_runs_train_every_selected_family(dagbag, train_dag, registry):
-    everything = ["sales_forecast", "promo_lift", "mmm"]
+    everything = ["sales_forecast", "promo_lift", "mmm", "customer_segments", "satisfaction"]
     assert train_dag.families_to_train(_train_context(dagbag, "manual")) == everything
     assert train_dag.families_to_train(_train_context(dagbag, "scheduled")) == everything
     assert train_dag.families_to_train(_train_context(dagbag, "asset_triggered", force=True,
@@ -302,4 +303,4 @@ def test_a_fresh_install_trains_every_family_after_its_first_features(dagbag, tr
 
     create_schema(engine)  # nothing registered yet: the real registry says all are due
     chosen = train_dag.families_to_train(_train_context(dagbag, "asset_triggered"))
-    assert chosen == ["sales_forecast", "promo_lift", "mmm"]
+    assert chosen == ["sales_forecast", "promo_lift", "mmm", "customer_segments", "satisfaction"]

@@ -68,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
                           help="print the headline table instead of the JSON metrics")
     evaluate.set_defaults(func=cmd_evaluate, needs_warehouse=True)
 
+    ui = sub.add_parser("airflow", help="start the Airflow UI with this project's DAGs and "
+                                        "the report page (Ctrl-C stops it)")
+    ui.add_argument("--port", type=int, default=8080, help="the UI's port (default: 8080)")
+    ui.set_defaults(func=cmd_airflow)
+
     promo = sub.add_parser("promo", help="promotion lift: what-if predictions")
     promo_sub = promo.add_subparsers(dest="promo_command", required=True, metavar="ACTION")
     whatif = promo_sub.add_parser(
@@ -119,12 +124,14 @@ def model_families(text: str) -> tuple[str, ...]:
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, as_of: bool = True) -> None:
+    from liftline.registry import FAMILY_SPECS
+
     if as_of:
         parser.add_argument("--as-of", type=iso_date,
                             help="as-of date for features and models (default: the last POS date)")
         parser.add_argument("--models", type=model_families, default=(),
                             help="comma-separated model families to train, score and monitor "
-                                 "(sales_forecast, promo_lift, mmm; default: all)")
+                                 f"({', '.join(FAMILY_SPECS)}; default: all)")
         parser.add_argument("--full-refresh", action="store_true",
                             help="rebuild every feature table whole")
     # 0, unlike the scheduled DAG's 60 s: `run` processes what is in landing/ now.
@@ -213,6 +220,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     print(headline_table(result) if args.table else json.dumps(result, indent=2))
     return 0
+
+
+def cmd_airflow(args: argparse.Namespace) -> int:
+    from liftline.cli.airflow_ui import serve_airflow
+    from liftline.cli.run import RunError
+
+    try:
+        return serve_airflow(args.port)
+    except RunError as exc:
+        raise UserError(str(exc)) from None
 
 
 def cmd_promo_whatif(args: argparse.Namespace) -> int:

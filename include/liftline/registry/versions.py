@@ -32,7 +32,8 @@ CHAMPION, CHALLENGER, RETIRED, SKIPPED = "champion", "challenger", "retired", "s
 
 # Each model family and the spec whose `lifecycle:` section governs it.
 FAMILY_SPECS = {"sales_forecast": "sales_forecast.yaml", "promo_lift": "promo_lift.yaml",
-                "mmm": "mmm.yaml"}
+                "mmm": "mmm.yaml", "customer_segments": "customer_segments.yaml",
+                "satisfaction": "satisfaction.yaml"}
 
 Log = Callable[[str], None]
 

@@ -7,12 +7,13 @@ under LIFTLINE_HOME (or one named file). A section whose model or table has noth
 is missing and why instead of failing.
 """
 
-from .builder import build_report, write_report
+from .builder import LATEST, build_report, write_report
 from .model import Notice, Plot, Report, Section, Table
 from .render import render_html
 from .secrets import known_secrets, redact, safe_url
 
 __all__ = [
+    "LATEST",
     "Notice",
     "Plot",
     "Report",

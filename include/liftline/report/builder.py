@@ -72,7 +72,7 @@ def write_report(engine: Engine, out: Path | str | None = None,
         target = Path(out).expanduser()
         _write_atomically(target, html)
         return target
-    folder = settings.liftline_home() / "reports"
+    folder = settings.reports_dir()
     target = folder / f"report-{report.as_of or 'no-data'}.html"
     _write_atomically(target, html)
     _write_atomically(folder / LATEST, html)

@@ -69,8 +69,8 @@ models after its first features, not a week later).
   champion (`champion_changed` in its summary); `score_models` is scheduled on it, so scoring
   picks the new model up without waiting for a clock.
 
-A fit whose inputs were never delivered (no POS, no ad spend, no customers or service) is skipped with the reason in its
-log, not failed. `as_of` (YYYY-MM-DD) trains on facts up to that date (default: the last POS
+A fit whose inputs were never delivered (no POS, no ad spend, no customers or service) is
+skipped with the reason in its log, not failed. `as_of` (YYYY-MM-DD) trains on facts up to that date (default: the last POS
 date).
 """
 

@@ -6,7 +6,7 @@
   number of groups, and the champion is re-scored on the same window by assigning the backtest
   snapshot to its centroids. The champion's configuration refitted on a newer snapshot is a
   refresh: it replaces the champion once it beats the baseline (weekly refits keep the names).
-- `customer_value`: the expected-revenue model that won the backtest (`value.json`: BG/NBD +
+- `customer_segments/value`: the expected-revenue model that won the backtest (`value.json`: BG/NBD +
   Gamma-Gamma parameters, or a LightGBM booster as a model string). Promotion is decided on
   the backtest RMSE of the 6-month revenue per customer; the baseline is "same as last
   period". The same kind retrained under the same spec is a refresh of the champion.
@@ -27,7 +27,7 @@ from .spec import FAMILY, SegmentSpec
 from .value import BgNbdValue, BoostedValue, value_model_from_dict, value_model_json
 
 SEGMENTS_MODEL = "customer_segments"
-VALUE_MODEL = "customer_value"
+VALUE_MODEL = "customer_segments/value"  # nested: the family (and its spec) is customer_segments
 SEGMENTS_FILE = "segments.json"
 VALUE_FILE = "value.json"
 PROFILED_INPUTS = ("recency_days", "frequency", "monetary", "avg_order_value", "tenure_days",

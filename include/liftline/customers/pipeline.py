@@ -3,7 +3,7 @@
 - `train_segments`: fit the named segments and the expected-value model on the as-of
   feat_customer snapshot, measure both on a time-split backtest (features as of as-of - 182
   days, revenue of the 182 days after), and register them (`customer_segments`,
-  `customer_value`); each becomes champion only if it earns it (artifacts.py).
+  `customer_segments/value`); each becomes champion only if it earns it (artifacts.py).
 - `score_segments`: with the champions, assign every customer of the snapshot, value them,
   and write this run's ml_customer_segments, ml_customer_profiles and ml_segment_migrations.
 

@@ -58,8 +58,8 @@ def _z(profile: dict[str, float], name: str) -> float:
 
 
 # How well a segment's profile (its members' mean features, log scale, in robust standard
-# deviations from the clustered customers' median: `_member_profiles`) fits each archetype: higher is better. r = recency (high: long since the last purchase),
-# f = frequency, m = monetary, v = average order value, t = tenure.
+# deviations from the clustered customers' median: `_member_profiles`) fits each archetype:
+# higher is better. A high recency_days means long since the last purchase.
 ARCHETYPES: dict[str, Callable[[dict[str, float]], float]] = {
     "champions": lambda p: (_z(p, "frequency") + _z(p, "monetary") - _z(p, "recency_days")) / 3,
     "loyal": lambda p: (_z(p, "frequency") + _z(p, "tenure_days") - _z(p, "recency_days")) / 3

@@ -222,6 +222,31 @@ def test_satisfaction_auc_and_brier_beside_the_oracle(warehouse, tmp_path):
     assert got["headline"]["verdict"].startswith("misses")
 
 
+def test_without_scores_the_champion_s_test_is_set_beside_the_oracle_of_its_window(
+        warehouse, tmp_path):
+    # Nothing was open at a scoring run: the card's test AUC, and the oracle over the truth's
+    # interactions opened in the card's test window (I3, I4 and I5; not I1 and I2).
+    truth = pd.DataFrame({"interaction_id": ["I1", "I2", "I3", "I4", "I5"],
+                          "p_low_satisfaction": [0.1, 0.9, 0.9, 0.2, 0.3],
+                          "is_low": [True, False, True, False, True],
+                          "opened_at": ["2024-01-05 10:00", "2024-01-06 11:00",
+                                        "2024-03-01 09:00", "2024-03-02 12:00",
+                                        "2024-03-31 23:00"]})
+    write_truth(tmp_path, service=truth)
+    card = ModelCard(model="satisfaction", family="satisfaction", run_id="t1", metric="brier",
+                     score=0.2, baseline="base_rate", baseline_score=0.25,
+                     backtest_window={"test_window": ["2024-03-01", "2024-03-31"]},
+                     data_end="2024-03-31",
+                     metrics={"at_open_roc_auc": 0.7, "brier": 0.2, "base_rate_brier": 0.25})
+    register(warehouse, card, {}, None, Lifecycle(), log=lambda _: None)
+    got = section(warehouse, tmp_path, "satisfaction_risk")
+    assert got["status"] == "evaluated" and got["source"] == "registry_test"
+    assert got["interactions"] == 3 and "is empty" in got["why"]
+    # Pairs (low, not low): (I3,I4) right, (I5,I4) right: oracle AUC 1.0.
+    assert got["auc"] == 0.7 and got["oracle_auc"] == 1.0 and got["auc_ratio"] == 0.7
+    assert got["headline"]["metric"] == "ROC-AUC (test)"
+
+
 # --- nothing to evaluate ------------------------------------------------------------------
 
 def test_missing_tables_and_empty_truth_files_are_not_evaluated_with_a_reason(engine, tmp_path):

@@ -8,7 +8,10 @@ equal groups by monetary value as the model has segments. Goal: ARI >= 0.6.
 Satisfaction: the latest score of each interaction in `ml_satisfaction_scores` that the truth
 knows, against its `is_low`; the oracle scores the same interactions with the truth's own
 probability. Goal: AUC >= 0.9 x the oracle's. The baseline scores everyone with the share of
-low ratings (AUC 0.5).
+low ratings (AUC 0.5). Only interactions open at a scoring run are scored, and a world may
+have none open on its last day: then the champion's own test (its card: ROC-AUC of the test
+interactions as they stood when they opened) is set beside the oracle over the interactions
+the truth has opened in the same test window.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
+from liftline.registry import champion
+
 from .result import absent, evaluated, not_evaluated, output_rows
 from .truth import Truth
 
@@ -26,6 +31,7 @@ SEGMENTS, SCORES = "ml_customer_segments", "ml_satisfaction_scores"
 B2B = "b2b_account"
 ARI_GOAL = 0.6
 AUC_GOAL_OF_ORACLE = 0.9
+SATISFACTION_MODEL = "satisfaction"
 
 
 def evaluate_segments(engine: Engine, truth: Truth) -> dict[str, Any]:
@@ -64,8 +70,9 @@ def evaluate_satisfaction(engine: Engine, truth: Truth) -> dict[str, Any]:
         return not_evaluated(truth.missing("service.csv"))
     scores = output_rows(engine, SCORES)
     reason = absent(SCORES, scores)
-    if reason:
-        return not_evaluated(reason)
+    if reason:  # no table: an older warehouse; an empty one: nothing was open when scored
+        return (not_evaluated(reason) if scores is None
+                else _satisfaction_from_card(engine, service, reason))
     latest = latest_per_interaction(scores)
     rows = latest.merge(service[["interaction_id", "p_low_satisfaction", "is_low"]]
                         .rename(columns={"p_low_satisfaction": "oracle_p"}), on="interaction_id")
@@ -87,6 +94,43 @@ def evaluate_satisfaction(engine: Engine, truth: Truth) -> dict[str, Any]:
         oracle_brier=brier(y, rows["oracle_p"]), baseline_brier=rate * (1 - rate),
         baseline_name="everyone scored with the share of low ratings",
         interactions=len(rows), low_share=rate, scored_interactions=len(latest))
+
+
+def _satisfaction_from_card(engine: Engine, service: pd.DataFrame, why: str
+                            ) -> dict[str, Any]:
+    """The champion's test ROC-AUC beside the oracle's on the truth's interactions opened in
+    the same test window (no scores to judge: `why`)."""
+    found = champion(engine, SATISFACTION_MODEL)
+    if found is None or "opened_at" not in service:
+        return not_evaluated(why if found is None else
+                             f"{why}; the truth's service.csv has no opened_at to find the "
+                             "champion's test window")
+    card = found.card()
+    start, end = (card.backtest_window.get("test_window") or [None, None])
+    auc = card.metrics.get("at_open_roc_auc")
+    if start is None or auc is None:
+        return not_evaluated(f"{why}; the champion {found.version} has no test to report")
+    opened = pd.to_datetime(service["opened_at"]).dt.normalize()
+    window = service[(opened >= pd.Timestamp(start)) & (opened <= pd.Timestamp(end))]
+    window = window.dropna(subset=["p_low_satisfaction", "is_low"])
+    y = truth_flags(window["is_low"])
+    if y.all() or not y.any():
+        return not_evaluated(f"{why}; the truth's interactions of the champion's test window "
+                             "are all one class")
+    oracle = roc_auc(y, window["p_low_satisfaction"])
+    ratio = auc / oracle if oracle else None
+    verdict = (f"{'meets' if ratio is not None and ratio >= AUC_GOAL_OF_ORACLE else 'misses'} "
+               f"goal {AUC_GOAL_OF_ORACLE} x oracle (champion's test)")
+    return evaluated(
+        "ROC-AUC (test)", auc, 0.5, oracle, verdict, source="registry_test", why=why,
+        version=found.version, test_window=[start, end], auc=auc, oracle_auc=oracle,
+        auc_ratio=ratio, goal_ratio=AUC_GOAL_OF_ORACLE, brier=card.metrics.get("brier"),
+        oracle_brier=brier(y, window["p_low_satisfaction"]),
+        baseline_brier=card.metrics.get("base_rate_brier"),
+        note="the card's AUC is on the rated test interactions as they opened; the oracle's "
+             "on every interaction the truth has opened in the window; the card's Brier is on "
+             "the daily scoring moments",
+        interactions=len(window))
 
 
 def latest_run(rows: pd.DataFrame) -> pd.DataFrame:

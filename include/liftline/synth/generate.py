@@ -438,7 +438,7 @@ def write_truth(world: World, w: Window, truth: Path) -> dict[str, object]:
     svc = svc[(svc.opened_at >= pd.Timestamp(w.first))
               & (svc.opened_at <= pd.Timestamp(w.last) + pd.Timedelta(days=1))]
     _write_csv(svc[["interaction_id", "p_low_satisfaction", "is_low", "handling_hours",
-                    "repeat_contact", "days_late_before"]], truth / "service.csv")
+                    "repeat_contact", "days_late_before", "opened_at"]], truth / "service.csv")
     tests = world.lift_tests
     if not tests.empty:
         tests = tests[(tests.end_date >= w.first) & (tests.end_date <= w.last)]

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from liftline.report import charts
 from liftline.report import formatting as fmt
 from liftline.report.model import Plot, Section, Table
-from liftline.report.sources import absent, latest_run, read_rows
+from liftline.report.sources import absent, champions, latest_run, read_rows
 from liftline.warehouse import table
 
 TOP_RISKS = 10
@@ -45,12 +45,22 @@ def gather_customers(engine: Engine, as_of: date | None) -> CustomerData:
     if profiles.empty:
         missing.append(absent(engine, "ml_customer_profiles", "customer segments",
                               "The segmentation model writes it once it runs on ERP invoices "
-                              "with customer_id (and the customers extract)."))
+                              "with customer_id (and the customers extract).",
+                              model="customer_segments"))
     if scores.empty:
         missing.append(absent(engine, "ml_satisfaction_scores", "service-risk scores",
-                              "The satisfaction model scores open service interactions once it "
-                              "runs on the service and customers extracts."))
+                              _no_scores_why(engine, as_of), model="satisfaction"))
     return CustomerData(profiles, migrations, scores, missing)
+
+
+def _no_scores_why(engine: Engine, as_of: date | None) -> str:
+    """Why there is no risk score: no model yet, or nothing open when it scored."""
+    if champions(engine, "satisfaction", as_of):
+        return ("The satisfaction model is champion, but no service interaction was open at the "
+                "end of a scoring day: only open interactions are scored, and a desk that "
+                "closes every contact the day it opens has none at risk.")
+    return ("The satisfaction model scores open service interactions once it has been trained "
+            "on the service and customers extracts.")
 
 
 def customers_section(data: CustomerData) -> Section:

@@ -12,7 +12,7 @@ from typing import Any
 
 from liftline import settings
 from liftline.alerts import SEVERITIES
-from liftline.modeling import Lifecycle, SpecError, lifecycle_of, read_spec, reject_unknown
+from liftline.modeling import Lifecycle, SectionedSpec, SpecError
 
 SPEC_FILE = "satisfaction.yaml"
 MODEL_KINDS = ("auto", "lightgbm", "logistic")
@@ -20,8 +20,10 @@ RISK_LEVELS = ("high", "medium", "low")
 
 
 @dataclass(frozen=True)
-class SatisfactionSpec:
+class SatisfactionSpec(SectionedSpec):
     """Everything the satisfaction stage reads from its YAML spec."""
+
+    SECTIONS = ("model", "risk_levels", "digest")
 
     version: int = 1
     model: dict[str, Any] = field(default_factory=lambda: {
@@ -37,11 +39,6 @@ class SatisfactionSpec:
     name: str = "satisfaction"
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
 
-    def section(self, name: str) -> dict[str, Any]:
-        """A section with the defaults filled in for keys the YAML leaves out."""
-        defaults = getattr(SatisfactionSpec(), name) if name in _SECTIONS else {}
-        return {**defaults, **(getattr(self, name) or {})}
-
     def risk_level(self, p: float) -> str:
         """The highest level whose threshold `p` reaches (the lowest level otherwise)."""
         levels = self.section("risk_levels")
@@ -51,9 +48,6 @@ class SatisfactionSpec:
         return RISK_LEVELS[-1]
 
 
-_SECTIONS = ("model", "risk_levels", "digest")
-
-
 def spec_path() -> Path:
     return settings.project_root() / "models" / SPEC_FILE
 
@@ -61,15 +55,7 @@ def spec_path() -> Path:
 def load_spec(path: Path | str | None = None) -> SatisfactionSpec:
     """Read the spec (default: models/satisfaction.yaml); one-line errors on bad content."""
     path = Path(path) if path is not None else spec_path()
-    raw = read_spec(path, "satisfaction spec")
-    reject_unknown(raw, ("name", "version", "lifecycle", *_SECTIONS), path)
-    defaults = SatisfactionSpec()
-    for section in _SECTIONS:
-        if raw.get(section) is not None and not isinstance(raw[section], dict):
-            raise SpecError(f"{path}: {section} must be a mapping of settings")
-        reject_unknown(raw.get(section), getattr(defaults, section), path, section)
-    values = {key: raw[key] for key in ("name", "version", *_SECTIONS) if key in raw}
-    spec = SatisfactionSpec(**values, lifecycle=lifecycle_of(raw, path))
+    spec = SatisfactionSpec.load(path, "satisfaction spec")
     _check(spec, path)
     return spec
 

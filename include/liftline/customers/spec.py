@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from liftline import settings
-from liftline.modeling import Lifecycle, SpecError, lifecycle_of, read_spec, reject_unknown
+from liftline.modeling import Lifecycle, SectionedSpec, SpecError
 
 SPEC_FILE = "customer_segments.yaml"
 FAMILY = "customer_segments"
@@ -23,8 +23,10 @@ CLUSTER_FEATURES = ("recency_days", "frequency", "monetary", "avg_order_value", 
 
 
 @dataclass(frozen=True)
-class SegmentSpec:
+class SegmentSpec(SectionedSpec):
     """Everything the customer-segments stage reads from its YAML spec."""
+
+    SECTIONS = ("segments", "value")
 
     version: int = 1
     segments: dict[str, Any] = field(default_factory=lambda: {
@@ -39,14 +41,6 @@ class SegmentSpec:
     name: str = FAMILY
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
 
-    def section(self, name: str) -> dict[str, Any]:
-        """A section with the defaults filled in for keys the YAML leaves out."""
-        defaults = getattr(SegmentSpec(), name) if name in _SECTIONS else {}
-        return {**defaults, **(getattr(self, name) or {})}
-
-
-_SECTIONS = ("segments", "value")
-
 
 def spec_path() -> Path:
     return settings.project_root() / "models" / SPEC_FILE
@@ -55,15 +49,7 @@ def spec_path() -> Path:
 def load_spec(path: Path | str | None = None) -> SegmentSpec:
     """Read the spec (default: models/customer_segments.yaml); one-line errors on bad content."""
     path = Path(path) if path is not None else spec_path()
-    raw = read_spec(path, "customer-segments spec")
-    reject_unknown(raw, ("name", "version", "lifecycle", *_SECTIONS), path)
-    defaults = SegmentSpec()
-    for section in _SECTIONS:
-        if raw.get(section) is not None and not isinstance(raw[section], dict):
-            raise SpecError(f"{path}: {section} must be a mapping of settings")
-        reject_unknown(raw.get(section), getattr(defaults, section), path, section)
-    values = {key: raw[key] for key in ("name", "version", *_SECTIONS) if key in raw}
-    spec = SegmentSpec(**values, lifecycle=lifecycle_of(raw, path))
+    spec = SegmentSpec.load(path, "customer-segments spec")
     _check(spec, path)
     return spec
 

@@ -11,13 +11,22 @@ realised accuracy (`liftline.monitor`).
 from .asof import parse_as_of, resolve_as_of
 from .estimator import Estimator
 from .profile import MIN_BLOCK_ROWS, WINDOW_DAYS, column_psi, profile_inputs, psi
-from .spec import Lifecycle, SpecError, lifecycle_of, read_spec, reject_unknown, spec_hash
+from .spec import (
+    Lifecycle,
+    SectionedSpec,
+    SpecError,
+    lifecycle_of,
+    read_spec,
+    reject_unknown,
+    spec_hash,
+)
 
 __all__ = [
     "MIN_BLOCK_ROWS",
     "WINDOW_DAYS",
     "Estimator",
     "Lifecycle",
+    "SectionedSpec",
     "SpecError",
     "column_psi",
     "lifecycle_of",

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -49,6 +49,36 @@ def reject_unknown(values: Mapping[str, Any] | None, known: Iterable[str], path:
             where = f"{section}.{key}" if section else str(key)
             raise SpecError(f"{path}: unknown key {where!r}; valid keys here: "
                             f"{', '.join(known)}")
+
+
+class SectionedSpec:
+    """A spec dataclass whose settings come in sections, each a mapping with defaults.
+
+    Subclasses are frozen dataclasses with `version`, `name`, `lifecycle` and one mapping
+    field per name in `SECTIONS`; `load` reads the YAML strictly into one.
+    """
+
+    SECTIONS: ClassVar[tuple[str, ...]] = ()
+
+    def section(self, name: str) -> dict[str, Any]:
+        """A section with the defaults filled in for keys the YAML leaves out."""
+        defaults = getattr(type(self)(), name) if name in self.SECTIONS else {}
+        return {**defaults, **(getattr(self, name) or {})}
+
+    @classmethod
+    def load(cls, path: Path | str, what: str) -> Any:
+        """The spec at `path`: unknown top-level or section keys, or a section that is not a
+        mapping, are one-line SpecErrors; `what` names the spec in them."""
+        path = Path(path)
+        raw = read_spec(path, what)
+        reject_unknown(raw, ("name", "version", "lifecycle", *cls.SECTIONS), path)
+        defaults = cls()
+        for section in cls.SECTIONS:
+            if raw.get(section) is not None and not isinstance(raw[section], dict):
+                raise SpecError(f"{path}: {section} must be a mapping of settings")
+            reject_unknown(raw.get(section), getattr(defaults, section), path, section)
+        values = {key: raw[key] for key in ("name", "version", *cls.SECTIONS) if key in raw}
+        return cls(**values, lifecycle=lifecycle_of(raw, path))
 
 
 def spec_hash(values: Mapping[str, Any]) -> str:

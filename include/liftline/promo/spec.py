@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from liftline import settings
-from liftline.modeling import Lifecycle, SpecError, lifecycle_of, read_spec, reject_unknown
+from liftline.modeling import Lifecycle, SectionedSpec, SpecError
 
 SPEC_FILE = "promo_lift.yaml"
 BASELINE_METHODS = ("forecast", "pre_period")
@@ -20,8 +20,10 @@ MODEL_KINDS = ("auto", "hurdle", "single")
 
 
 @dataclass(frozen=True)
-class PromoSpec:
+class PromoSpec(SectionedSpec):
     """Everything the promotion-lift stage reads from its YAML spec."""
+
+    SECTIONS = ("baseline", "model", "monitor", "recommend")
 
     version: int = 1
     baseline: dict[str, Any] = field(default_factory=lambda: {
@@ -43,14 +45,6 @@ class PromoSpec:
     name: str = "promo_lift"
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
 
-    def section(self, name: str) -> dict[str, Any]:
-        """A section with the defaults filled in for keys the YAML leaves out."""
-        defaults = getattr(PromoSpec(), name) if name in _SECTIONS else {}
-        return {**defaults, **(getattr(self, name) or {})}
-
-
-_SECTIONS = ("baseline", "model", "monitor", "recommend")
-
 
 def spec_path() -> Path:
     return settings.project_root() / "models" / SPEC_FILE
@@ -59,13 +53,7 @@ def spec_path() -> Path:
 def load_spec(path: Path | str | None = None) -> PromoSpec:
     """Read the spec (default: models/promo_lift.yaml); one-line errors on bad content."""
     path = Path(path) if path is not None else spec_path()
-    raw = read_spec(path, "promotion-lift spec")
-    reject_unknown(raw, ("name", "version", "lifecycle", *_SECTIONS), path)
-    defaults = PromoSpec()
-    for section in _SECTIONS:
-        reject_unknown(raw.get(section), getattr(defaults, section), path, section)
-    values = {key: raw[key] for key in ("name", "version", *_SECTIONS) if key in raw}
-    spec = PromoSpec(**values, lifecycle=lifecycle_of(raw, path))
+    spec = PromoSpec.load(path, "promotion-lift spec")
     _check(spec, path)
     return spec
 

@@ -10,6 +10,7 @@ write is in the READMEs of include/liftline/forecast, promo and customers.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from airflow.sdk import AssetAny, dag, get_current_context, task
 from liftline_airflow import (
@@ -80,8 +81,7 @@ def score_models():
         skip_unless_selected("sales_forecast")
         from liftline.forecast import score_forecasts as score
 
-        ctx = get_current_context()
-        summary = for_xcom(score(warehouse(), run_id=ctx["run_id"], as_of=ctx["params"]["as_of"]))
+        summary = score_at_as_of(score)
         record_written({"ml_sales_forecast": sum((summary.get("rows") or {}).values())})
         return summary
 
@@ -90,8 +90,7 @@ def score_models():
         skip_unless_selected("promo_lift")
         from liftline.promo import score_promotions as score
 
-        ctx = get_current_context()
-        summary = for_xcom(score(warehouse(), run_id=ctx["run_id"], as_of=ctx["params"]["as_of"]))
+        summary = score_at_as_of(score)
         record_written({"ml_promo_lift": summary.get("predictions") or 0,
                         "ml_promo_recommendations": summary.get("recommendations") or 0})
         return summary
@@ -101,8 +100,7 @@ def score_models():
         skip_unless_selected("customer_segments")
         from liftline.customers import score_segments as score
 
-        ctx = get_current_context()
-        summary = for_xcom(score(warehouse(), run_id=ctx["run_id"], as_of=ctx["params"]["as_of"]))
+        summary = score_at_as_of(score)
         record_written(summary.get("rows") or {})
         return summary
 
@@ -111,8 +109,7 @@ def score_models():
         skip_unless_selected("satisfaction")
         from liftline.customers import score_satisfaction as score
 
-        ctx = get_current_context()
-        summary = for_xcom(score(warehouse(), run_id=ctx["run_id"], as_of=ctx["params"]["as_of"]))
+        summary = score_at_as_of(score)
         record_written(summary.get("rows") or {})
         return summary
 
@@ -121,6 +118,12 @@ def score_models():
     alerts = deliver_alerts()
     scored >> published >> alerts
     [*scored, published, alerts] >> fail_if_any_failed("scoring")
+
+
+def score_at_as_of(score: Any) -> dict:
+    """Run a family's scoring function on this run's as-of; its summary for XCom."""
+    ctx = get_current_context()
+    return for_xcom(score(warehouse(), run_id=ctx["run_id"], as_of=ctx["params"]["as_of"]))
 
 
 def record_written(rows_by_table: dict[str, int]) -> None:

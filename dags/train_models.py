@@ -142,27 +142,21 @@ def train_models():
         _skip_unless_due(PROMO, due)
         from liftline.promo import train_promo_lift as train
 
-        ctx = get_current_context()
-        summary = train(warehouse(), run_id=ctx["run_id"], as_of=ctx["params"]["as_of"])
-        return report_champion(summary, PROMO)
+        return train_at_as_of(train, PROMO)
 
     @task
     def train_segments(due: list[str]) -> dict:
         _skip_unless_due(SEGMENTS, due)
         from liftline.customers import train_segments as train
 
-        ctx = get_current_context()
-        summary = train(warehouse(), run_id=ctx["run_id"], as_of=ctx["params"]["as_of"])
-        return report_champion(summary, SEGMENTS)
+        return train_at_as_of(train, SEGMENTS)
 
     @task
     def train_satisfaction(due: list[str]) -> dict:
         _skip_unless_due(SATISFACTION, due)
         from liftline.customers import train_satisfaction as train
 
-        ctx = get_current_context()
-        summary = train(warehouse(), run_id=ctx["run_id"], as_of=ctx["params"]["as_of"])
-        return report_champion(summary, SATISFACTION)
+        return train_at_as_of(train, SATISFACTION)
 
     due = due_models()
     trained = [
@@ -204,6 +198,13 @@ def due_for_training(as_of: str | None, models: list[str]) -> dict[str, str]:
     from liftline.registry import due_for_training as due
 
     return due(warehouse(), as_of=as_of, models=list(models) or None)
+
+
+def train_at_as_of(train: Any, family: str) -> Any:
+    """Run a family's training function on this run's as-of; its summary for XCom."""
+    ctx = get_current_context()
+    summary = train(warehouse(), run_id=ctx["run_id"], as_of=ctx["params"]["as_of"])
+    return report_champion(summary, family)
 
 
 def report_champion(summary: Any, family: str) -> Any:

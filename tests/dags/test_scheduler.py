@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from browser import CHROMIUM_FOUND, render
 
 from liftline import settings
 from liftline.cli.main import deliver_world
@@ -258,6 +259,7 @@ class Scheduled:
     consumed: dict[str, set[str]]  # run id + dag id -> asset URIs that triggered it
     home: Path
     seconds: float
+    report: dict = field(default_factory=dict)  # the report page through the api-server
 
     def after_delivery(self, dag_id: str, *kinds: str) -> list[dict]:
         return _runs_of(self.runs[self.deployed:], dag_id, *kinds)
@@ -299,6 +301,7 @@ def scheduled(tmp_path_factory, world) -> Scheduled:
             stack.start()
             stack.wait_until_serving(deadline)
             deployed = _drive(stack, world, deadline)
+            report = _report_through_the_plugin(stack, root)
             runs = stack.runs()
             tasks = {r["dag_run_id"] + r["dag_id"]: stack.task_instances(r) for r in runs}
             consumed = {r["dag_run_id"] + r["dag_id"]: stack.consumed(r) for r in runs
@@ -310,7 +313,7 @@ def scheduled(tmp_path_factory, world) -> Scheduled:
             stack.stop()
     seconds = time.monotonic() - started
     print(f"\nscheduler scenario: {seconds:.0f} s, {len(runs)} DAG runs: {_describe(runs)}")
-    return Scheduled(runs, deployed, tasks, consumed, root / "liftline", seconds)
+    return Scheduled(runs, deployed, tasks, consumed, root / "liftline", seconds, report)
 
 
 def _drive(stack: Stack, world: Path, deadline: float) -> int:
@@ -351,6 +354,29 @@ def _drive(stack: Stack, world: Path, deadline: float) -> int:
 
     stack.wait_for("scoring and the monitor again on the new champions", rescored, deadline)
     return deployed
+
+
+def _report_through_the_plugin(stack: Stack, root: Path) -> dict:
+    """Write the report of the scheduled runs, then ask the api-server's plugin for it, with and
+    without the UI's login, and render what it served."""
+    written = subprocess.run([sys.executable, "-m", "liftline.cli.main", "report"],
+                             env=stack.env, capture_output=True, text=True, timeout=300)
+    assert written.returncode == 0, written.stderr[-2000:]
+    latest = Path(stack.env["LIFTLINE_HOME"]) / "reports" / "latest.html"
+    anonymous = urllib.request.Request(stack.url + "/liftline/latest")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(anonymous, timeout=30)
+    # The UI's session cookie is how a browser inside the Airflow UI sends its login.
+    logged_in = urllib.request.Request(stack.url + "/liftline/latest",
+                                       headers={"Cookie": f"_token={stack.token}"})
+    with urllib.request.urlopen(logged_in, timeout=30) as response:
+        served = response.read().decode("utf-8")
+    found = {"anonymous_status": refused.value.code, "served": served == latest.read_text(
+        encoding="utf-8"), "size": len(served)}
+    if CHROMIUM_FOUND:
+        rendered = render(served, root)
+        found.update(meant=rendered.meant, drawn=len(rendered.drawn), errors=rendered.errors)
+    return found
 
 
 def _successes(runs: list[dict], dag_id: str) -> list[dict]:
@@ -501,3 +527,13 @@ def test_the_outputs_equal_liftline_run_on_the_same_files(scheduled, reference):
     assert want["sales_forecast"] and want["promo_lift"] and want["ingest_log"]
     for part in want:
         assert got[part] == want[part], part
+
+
+def test_the_report_opens_through_the_plugin_only_when_logged_in(scheduled):
+    report = scheduled.report
+    assert report["anonymous_status"] == 401
+    assert report["served"] and report["size"] > 100_000  # the self-contained page, plotly inline
+    if not CHROMIUM_FOUND:
+        pytest.skip("the served page is not rendered: no /usr/bin/chromium")
+    assert report["errors"] == []
+    assert report["meant"] > 0 and report["drawn"] == report["meant"], report

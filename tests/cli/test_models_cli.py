@@ -43,6 +43,17 @@ def test_list_show_and_rollback(two_versions, capsys) -> None:
     assert len(read_audit(engine, action="rollback")) == 1
 
 
+def test_a_model_never_promoted_lists_no_champion(two_versions, capsys) -> None:
+    engine, _, _ = two_versions
+    refused = ModelCard(model="mmm/ALL/all", family="mmm", run_id="r3", metric="cv_mape",
+                        score=0.2, baseline="no_media", baseline_score=0.1, backtest_window={},
+                        data_end="2024-07-07")
+    register(engine, refused, {}, None, Lifecycle(), log=lambda _: None)
+    assert main(["models", "list"]) == 0
+    listed = [line for line in capsys.readouterr().out.splitlines() if "mmm/ALL/all" in line]
+    assert listed and "champion none (nothing promoted)" in listed[0] and "nan" not in listed[0]
+
+
 def test_mistakes_are_one_line_errors(two_versions, capsys) -> None:
     assert main(["models", "show", "nope"]) == 2
     err = capsys.readouterr().err.strip()

@@ -40,7 +40,8 @@ def cmd_models_list(args: argparse.Namespace) -> int:
         return 0
     for row in table.itertuples(index=False):
         score = f"{row.metric} {row.score:.4g}" if _known(row.score) else "no backtest score"
-        champion = row.champion or "none (nothing promoted)"
+        # pandas gives a model without a champion NaN, which is truthy.
+        champion = row.champion if isinstance(row.champion, str) else "none (nothing promoted)"
         print(f"{row.model:24s} champion {champion}  ({score}; {row.versions} version(s))")
         if row.latest != row.champion:
             print(f"{'':24s} latest {row.latest}: {row.latest_status}"

@@ -32,6 +32,7 @@ from typing import IO
 
 from sqlalchemy import Engine
 
+from liftline.evaluate import truth_folder
 from liftline.registry import FAMILY_SPECS, due_for_training
 
 from .main import deliver_world
@@ -40,7 +41,6 @@ from .summary import RunSummary, summarize_run
 
 TRAIN_DAG = "train_models"
 WEEKLY_RETRAIN_AFTER = 6  # date.weekday() of Sunday: the Monday 00:00 UTC cron follows it
-TRUTH_DIR = "_truth"
 KEPT_TRUTH = ("faults.json",)  # describes the faults of the history delivery: kept as written
 
 
@@ -156,7 +156,8 @@ def extend_truth(world: Path, world_facts: dict, last: date, scale: str, seed: i
     first = date.fromisoformat(str(world_facts["window"]["first"]))
     generate(staging, scale=scale, seed=seed, start=first, days=(last - first).days + 1,
              faults=False, progress=False)
-    for path in (staging / TRUTH_DIR).iterdir():
+    target = truth_folder(world)
+    for path in truth_folder(staging).iterdir():
         if path.name not in KEPT_TRUTH:
-            shutil.copy2(path, world / TRUTH_DIR / path.name)
+            shutil.copy2(path, target / path.name)
     shutil.rmtree(staging, ignore_errors=True)

@@ -13,6 +13,7 @@ import argparse
 import json
 import shutil
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -55,7 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the whole flow on a small world in LIFTLINE_HOME")
     demo.add_argument("--scale", default="small", choices=["small", "medium", "large"])
     demo.add_argument("--seed", type=int, default=42)
-    demo.add_argument("--days", type=int, help="days of history (default: the scale's history)")
+    demo.add_argument("--history-days", type=positive_int,
+                      help="days of history delivered at once (default: the scale's history)")
+    demo.add_argument("--days", type=non_negative_int, default=0,
+                      help="then deliver this many more days one at a time, running the DAGs "
+                           "after each, one line per day (default: 0)")
     demo.add_argument("--no-faults", dest="faults", action="store_false",
                       help="deliver only good files (default: some bad ones, to show quarantine)")
     add_run_arguments(demo, as_of=False)
@@ -99,6 +104,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_models_parser(sub)
     return parser
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = non_negative_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
+    return value
 
 
 def seconds(text: str) -> float:
@@ -168,26 +190,60 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Generate the demo world, deliver its extracts to landing/ and run the pipeline on them.
 
     The world (with its ground truth in _truth/) stays in demo_world/; only the extracts are
-    copied into landing/, as a delivery would arrive. The run ends with the models measured
-    against that ground truth (the JSON kept in evaluation.json), the report, and how to open
-    the Airflow UI. `main` has checked the warehouse before the world is generated.
+    copied into landing/, as a delivery would arrive. With `--days N` the next N days of the same
+    world follow one at a time, each delivered and run as a live system would (cli/live.py).
+    The demo ends with the models measured against the ground truth of everything delivered
+    (the JSON kept in evaluation.json), the report, and how to open the Airflow UI. `main` has
+    checked the warehouse before the world is generated.
     """
+    from liftline.cli.live import LiveError, live_days
+    from liftline.evaluate import Truth, truth_folder
     from liftline.synth import generate
 
     home = settings.liftline_home()
     world = home / "demo_world"
-    summary = generate(world, scale=args.scale, seed=args.seed, days=args.days,
+    summary = generate(world, scale=args.scale, seed=args.seed, days=args.history_days,
                        faults=args.faults, progress=sys.stderr.isatty())
     print(summary.text())
+    facts = Truth(truth_folder(world)).world()
+    try:
+        days = live_days(facts, args.days)
+    except LiveError as exc:
+        raise UserError(str(exc)) from None
     count = deliver_world(world, home / "landing")
     print(f"\ndelivered {count} files to {home / 'landing'}\n")
     status = cmd_run(args)
     if status:
         return status
+    if days:
+        status = run_live_days(args, days, home, world, facts)
+        if status:
+            return status
     print()
     evaluate_demo(world, home / "evaluation.json")
     cmd_report(argparse.Namespace(out=None, as_of=None))
     print("the Airflow UI with these runs and the report: make airflow (or liftline airflow)")
+    return 0
+
+
+def run_live_days(args: argparse.Namespace, days: list[date], home: Path, world: Path,
+                  facts: dict) -> int:
+    """The live days, one line each, then the world's truth extended over them."""
+    from liftline.cli.live import extend_truth, replay_live_days
+    from liftline.cli.run import RunError
+    from liftline.warehouse import get_engine
+
+    print(f"\nlive: {len(days)} more day(s), {days[0]} .. {days[-1]}, each delivered to landing/ "
+          f"and run (run logs in {home / 'airflow' / 'logs'})", flush=True)
+    start = time.perf_counter()
+    try:
+        replay_live_days(get_engine(), days, home=home, world=world, scale=args.scale,
+                         seed=args.seed, out=sys.stdout)
+    except RunError as exc:
+        print(f"liftline {args.command}: {exc}", file=sys.stderr)
+        return exc.status
+    print(f"live: {len(days)} day(s) in {time.perf_counter() - start:.0f} s")
+    extend_truth(world, facts, days[-1], args.scale, args.seed, home / "live_staging")
     return 0
 
 

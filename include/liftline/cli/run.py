@@ -37,12 +37,12 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -111,8 +111,12 @@ def run_pipeline(
     verbose: bool = False,
     chain: Sequence[str] = CHAIN,
     out: IO[str] | None = None,
+    dag_conf: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[DagOutcome]:
     """Run `chain` in order, printing one line per DAG and then the run's summary to `out`.
+
+    `dag_conf` changes the run conf of single DAGs, e.g. `{"train_models": {"models": [...]}}`
+    trains only those families while the rest of the chain covers them all.
 
     SetupError (preflight) before anything starts when the warehouse cannot be reached or there
     is nothing to run on; RunError when a DAG fails (after the summary of what did happen).
@@ -139,14 +143,19 @@ def run_pipeline(
             raise RunError(f"none of the pipeline's DAGs ({', '.join(chain)}) is in {dags_folder}: "
                            f"set {DAGS_FOLDER_ENV} to the project's dags/ folder", status=2)
         listener = _task_listener(terminal if _is_tty(terminal) and not verbose else None)
-        for dag_id in chain:
-            outcome = run_dag(dags[dag_id], conf, listener) if dag_id in dags else (
-                DagOutcome(dag_id, "skipped"))
-            outcomes.append(outcome)
-            listener.clear_progress()
-            _say(terminal, outcome.line())
-            if outcome.state == "failed":
-                break
+        try:
+            for dag_id in chain:
+                dag_run_conf = {**conf, **(dag_conf or {}).get(dag_id, {})}
+                outcome = run_dag(dags[dag_id], dag_run_conf, listener) if dag_id in dags else (
+                    DagOutcome(dag_id, "skipped"))
+                outcomes.append(outcome)
+                listener.clear_progress()
+                _say(terminal, outcome.line())
+                if outcome.state == "failed":
+                    break
+        finally:
+            # Its terminal closes with this run: a later run in the process must not call it.
+            listener.remove()
         _say(terminal, "\n" + summary_text(engine, outcomes, log_path))
     failed = next((o for o in outcomes if o.state == "failed"), None)
     if failed:
@@ -366,6 +375,11 @@ def _task_listener(progress: IO[str] | None):  # noqa: ANN202 - built lazily: ho
             if progress is not None:
                 progress.write("\r\x1b[K")
                 progress.flush()
+
+        def remove(self) -> None:
+            manager = get_listener_manager()
+            if manager.pm.is_registered(self):
+                manager.pm.unregister(self)
 
     listener = TaskListener()
     get_listener_manager().add_listener(listener)

@@ -45,6 +45,7 @@ class IngestedFile:
     rows_in: int
     rows_rejected: int
     reason: str
+    rows_loaded: int = 0
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,22 @@ class RunSummary:
     @property
     def quarantined(self) -> int:
         return self.file_counts["quarantined"]
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(f.rows_loaded for f in self.files)
+
+    @property
+    def rows_quarantined(self) -> int:
+        """Rows kept out of the warehouse: a quarantined file's rows all count, even when it
+        could not be read far enough to reject them one by one."""
+        return sum(f.rows_in if f.status == "quarantined" else f.rows_rejected
+                   for f in self.files)
+
+    @property
+    def new_champions(self) -> list[str]:
+        """The models this run promoted to champion."""
+        return [m.model_name for m in self.models if m.status == "champion"]
 
     @property
     def undelivered(self) -> int:
@@ -195,11 +212,11 @@ def _ingested_files(conn, run_ids: Sequence[str]) -> list[IngestedFile]:  # noqa
     log = table("ops_ingest_log")
     rows = conn.execute(
         select(log.c.source, log.c.file_name, log.c.status, log.c.rows_in, log.c.rows_rejected,
-               log.c.reason)
+               log.c.reason, log.c.rows_loaded)
         .where(log.c.run_id.in_(run_ids))
         .order_by(log.c.source, log.c.file_name))
     return [IngestedFile(r.source, r.file_name, r.status, int(r.rows_in or 0),
-                         int(r.rows_rejected or 0), r.reason or "")
+                         int(r.rows_rejected or 0), r.reason or "", int(r.rows_loaded or 0))
             for r in rows]
 
 

@@ -192,7 +192,8 @@ def test_segments_perfect_assignment_scores_one_and_a_shuffled_one_about_zero(
 
 # --- satisfaction risk --------------------------------------------------------------------
 
-def test_satisfaction_auc_and_brier_beside_the_oracle(warehouse, tmp_path):
+def test_satisfaction_auc_and_brier_beside_the_oracle(warehouse, tmp_path, monkeypatch):
+    monkeypatch.setattr("liftline.evaluate.customers.MIN_SCORED_INTERACTIONS", 4)
     truth = pd.DataFrame({"interaction_id": ["I1", "I2", "I3", "I4"],
                           "p_low_satisfaction": [0.9, 0.2, 0.6, 0.1],
                           "is_low": [True, False, True, False]})
@@ -247,6 +248,18 @@ def test_without_scores_the_champion_s_test_is_set_beside_the_oracle_of_its_wind
     assert got["headline"]["metric"] == "ROC-AUC (test)"
 
 
+def test_a_handful_of_scores_is_not_judged_on_its_own(warehouse, tmp_path):
+    truth = pd.DataFrame({"interaction_id": ["I1", "I2"], "p_low_satisfaction": [0.9, 0.2],
+                          "is_low": [True, False]})
+    write_truth(tmp_path, service=truth)
+    insert(warehouse, "ml_satisfaction_scores", [
+        {"run_id": "r1", "interaction_id": i, "p_low_satisfaction": p,
+         "as_of_date": pd.Timestamp("2024-01-02").date()} for i, p in (("I1", 0.8), ("I2", 0.1))])
+    got = section(warehouse, tmp_path, "satisfaction_risk")
+    assert got["status"] == "not_evaluated"  # and no champion's test to fall back on
+    assert got["reason"].startswith("only 2 scored interaction(s)")
+
+
 # --- nothing to evaluate ------------------------------------------------------------------
 
 def test_missing_tables_and_empty_truth_files_are_not_evaluated_with_a_reason(engine, tmp_path):
@@ -297,8 +310,8 @@ def test_the_command_prints_valid_json_without_nan(configured, tmp_path, capsys)
     assert result["truth"] == str(world / "_truth")
     assert set(result["models"]) == {"sales_forecast", "promo_lift", "mmm",
                                      "customer_segments", "satisfaction_risk"}
-    # I1's score is missing, I2 alone is not low: AUC needs both classes.
-    assert "all not low" in result["models"]["satisfaction_risk"]["reason"]
+    # I1's score is missing: one interaction is too few to judge.
+    assert "only 1 scored interaction" in result["models"]["satisfaction_risk"]["reason"]
     assert main(["evaluate", "--truth", str(world), "--table"]) == 0
     assert capsys.readouterr().out.startswith("model")
 

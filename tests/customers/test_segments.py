@@ -111,6 +111,7 @@ def test_train_score_and_rerun_leave_the_same_rows(warehouse: Engine) -> None:
     assert segments.loc[NEVER, "segment"] == "prospect"
     assert segments.loc[ONCE, "segment"] == "first_purchase"
     assert segments.expected_revenue_6m.notna().all()
+    assert set(segments.value_model_version) == {first["value_model_version"]} != {None}
     profiles = before["ml_customer_profiles"]
     assert profiles.customers.sum() == len(segments)
     assert profiles.customer_share.sum() == pytest.approx(1.0)

@@ -238,7 +238,8 @@ def score_segments(engine: Engine, run_id: str, as_of: date | str | None = None,
     labels = assign_segments(model, snapshot, _purchases_ever(snapshot, purchases))
     expected, value_version = expected_revenue(engine, value_rows(snapshot, purchases, as_of),
                                                as_of)
-    rows = segment_rows(snapshot, labels, expected, as_of, version)
+    rows = segment_rows(snapshot, labels, expected, as_of, version).assign(
+        value_model_version=value_version)
     profiles = profile_rows(rows, as_of, version)
     with write_transaction(engine) as conn:
         migrations = migration_rows(conn, rows, run_id, as_of)

@@ -51,7 +51,8 @@ ml_customer_segments = Table(
     Column("tenure_days", Float),
     Column("expected_revenue_6m", Float),  # expected revenue of the 182 days after as-of
     Column("value_rank", Integer),  # 1 = highest expected revenue within the segment
-    Column("model_version", String),
+    Column("model_version", String),  # the segment model's
+    Column("value_model_version", String),  # the expected-value model's (NULL: none yet)
     Index(None, "segment"),
 )
 

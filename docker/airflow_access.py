@@ -41,7 +41,7 @@ def first_admin_from_env() -> dict[str, str]:
     values = {key: os.environ.get(var, "").strip() for key, var in names.items()}
     missing = [names[key] for key, value in values.items() if not value]
     if missing:
-        raise SystemExit(f"{', '.join(missing)} not set: fill them in .env (see .env.example)")
+        raise SystemExit(f"{', '.join(missing)} not set: add to .env (see .env.example)")
     return values
 
 

@@ -23,7 +23,9 @@ RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" \
 
 # The package, editable from /opt/airflow/include: the checkout compose mounts there is the
 # code that runs, and `liftline` (the CLI) is on PATH. settings.project_root() is then
-# /opt/airflow, where dags/, models/ and expectations/ sit.
+# /opt/airflow, where dags/, models/ and expectations/ sit. PYTHONPATH as well, because the
+# editable install's .pth file lives in the airflow user's site-packages, which Python does not
+# read for root (airflow-init runs as root).
 WORKDIR /opt/airflow
 COPY --chown=airflow:0 pyproject.toml README.md ./
 COPY --chown=airflow:0 include ./include
@@ -34,4 +36,5 @@ COPY --chown=airflow:0 models ./models
 COPY --chown=airflow:0 expectations ./expectations
 COPY --chown=airflow:0 docker ./docker
 
-ENV LIFTLINE_HOME=/opt/liftline
+ENV PYTHONPATH=/opt/airflow/include \
+    LIFTLINE_HOME=/opt/liftline

@@ -108,6 +108,8 @@ def test_dockerfile_installs_the_requirements_and_the_package():
     assert re.search(r"pip install .*\"apache-airflow==\$\{AIRFLOW_VERSION\}\"", dockerfile)
     assert "-r /tmp/liftline-requirements.txt" in dockerfile
     assert "pip install --no-cache-dir --no-deps -e ." in dockerfile
+    # Importable for every user the containers run as, root (airflow-init) included.
+    assert re.search(r"^ENV PYTHONPATH=/opt/airflow/include\b", dockerfile, flags=re.MULTILINE)
     # pip runs as the image's airflow user, as the official image requires.
     users = re.findall(r"^USER\s+(\S+)", dockerfile, flags=re.MULTILINE)
     last_pip = dockerfile.rindex("pip install")

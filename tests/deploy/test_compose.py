@@ -272,6 +272,36 @@ def test_every_airflow_option_set_exists(services, tmp_path):
                 assert option in known.get(section, []), f"{name}: {key} is no Airflow option"
 
 
+LOAD_STACK_CLASSES = """
+from importlib import import_module
+from airflow.configuration import conf
+from airflow.executors.executor_loader import ExecutorLoader
+print([type(executor).__name__ for executor in ExecutorLoader.init_executors()])
+module, _, name = conf.get("core", "auth_manager").rpartition(".")
+print(getattr(import_module(module), name).__name__)
+# What the workers and their health check load: the Celery app, its result backend included.
+from airflow.providers.celery.executors.celery_executor import app
+print(app.main)
+"""
+
+
+def test_the_executor_and_auth_manager_the_stack_names_load(services, tmp_path):
+    """The installed set (requirements.txt) can run what the compose file asks for: a provider
+    that no longer imports with a newer dependency fails here, not in every container."""
+    stack = _environment(services["airflow-worker"])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env.update({"AIRFLOW_HOME": str(tmp_path),
+                "AIRFLOW__CORE__EXECUTOR": stack["AIRFLOW__CORE__EXECUTOR"],
+                "AIRFLOW__CORE__AUTH_MANAGER": stack["AIRFLOW__CORE__AUTH_MANAGER"]})
+    done = subprocess.run([sys.executable, "-c", LOAD_STACK_CLASSES], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    printed = done.stdout.splitlines()  # Airflow's warnings go to stdout as well
+    for line in ("['CeleryExecutor']", "FabAuthManager",
+                 "airflow.providers.celery.executors.celery_executor"):
+        assert line in printed, done.stdout[-3000:]
+
+
 # --- the real thing, where the docker CLI has compose ------------------------------------------
 
 def test_docker_compose_accepts_the_file():

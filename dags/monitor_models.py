@@ -135,7 +135,8 @@ def monitor_models():
     checks = [check() for check in CHECKS]
     weekly = record_weekly_summary()
     alerts = deliver_alerts()
-    checks >> weekly >> alerts
+    checks >> weekly
+    [*checks, weekly] >> alerts
     [*checks, weekly, alerts] >> fail_if_any_failed("a monitoring check")
 
 

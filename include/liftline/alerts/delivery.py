@@ -172,12 +172,13 @@ def _send(
     """Post the alert's message unless an earlier run did, then upload its chart if it has one
     and no earlier run did; each accepted step is kept in the row before the next is tried."""
     progress = delivery_progress(alert)
+    spec = chart_spec(alert_details(alert))
     if not progress.get("ts"):
         text, blocks = format_blocks(alert, links)
         channel_id, ts = post_message(client, target, text, blocks, retries)
         progress = {"channel": channel_id, "ts": ts}
-        record_progress(engine, alert["alert_id"], **progress)
-    spec = chart_spec(alert_details(alert))
+        if spec is not None:  # a step follows: keep what is done (a lone post needs no note)
+            record_progress(engine, alert["alert_id"], **progress)
     if spec is None or progress.get("file_id"):
         return
     try:

@@ -10,8 +10,16 @@ import pytest
 from fake_slack import TOKEN, FakeSlack
 from sqlalchemy import Engine
 
-from liftline.alerts import KINDS, SlackTarget, alert_summary, deliver_pending, format_blocks
-from liftline.alerts.links import REPORT_SECTIONS, SECTION_TITLES, ReportLinks
+from liftline.alerts import (
+    KINDS,
+    REPORT_SECTIONS,
+    ReportLinks,
+    SlackTarget,
+    alert_summary,
+    deliver_pending,
+    format_blocks,
+)
+from liftline.alerts.links import SECTION_TITLES
 from liftline.report import SECTION_KEYS, build_report, render_html
 
 BASE = "https://airflow.example.com/proxy"

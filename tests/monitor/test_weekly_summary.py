@@ -108,3 +108,19 @@ def test_the_recorded_summary_goes_to_slack_with_its_chart(warehouse: Engine) ->
     assert report.failed == 0
     assert "Units vs forecast*\\n+5.3%" in json.dumps(message.body["blocks"])
     assert chart.raw.startswith(b"\x89PNG")
+
+
+def test_without_earlier_forecasts_the_chart_says_so_and_draws_the_actuals(
+    warehouse: Engine,
+) -> None:
+    fill(warehouse)
+    forecasts = table("ml_sales_forecast")
+    with warehouse.begin() as conn:
+        conn.execute(forecasts.delete().where(forecasts.c.run_id == "score-1"))
+
+    record_weekly_summary(warehouse, "run-mon", AS_OF, log=lambda _: None, now=NOW)
+
+    details = json.loads(_summaries(warehouse)[0]["details_json"])
+    assert "units_vs_forecast_change_pct" not in details
+    assert [s["name"] for s in details["chart"]["series"]] == ["actual"]
+    assert "no forecast made before these weeks yet" in details["chart"]["title"]

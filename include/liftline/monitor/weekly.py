@@ -234,11 +234,15 @@ def _chart(weekly: pd.DataFrame) -> dict[str, Any] | None:
     if weekly["actual"].isna().all():
         return None
     labels = [f"W{monday.isocalendar()[1]:02d}" for monday in weekly["monday"]]
-    return {"title": f"Units sold per week, last {len(weekly)} weeks: actual vs forecast",
-            "y_label": "units (all stores)", "x": labels,
-            "series": [{"name": "actual", "values": _values(weekly["actual"])},
-                       {"name": "forecast made before the day",
-                        "values": _values(weekly["forecast"])}]}
+    series = [{"name": "actual", "values": _values(weekly["actual"])}]
+    title = f"Units sold per week, last {len(weekly)} weeks"
+    if weekly["forecast"].notna().any():
+        series.append({"name": "forecast made before the day",
+                       "values": _values(weekly["forecast"])})
+        title += ": actual vs forecast"
+    else:  # say so rather than draw an empty legend entry
+        title += " (no forecast made before these weeks yet)"
+    return {"title": title, "y_label": "units (all stores)", "x": labels, "series": series}
 
 
 def _values(series: pd.Series) -> list[float | None]:

@@ -1,13 +1,14 @@
 """Delivering the outbox: every pending or failed alert goes to Slack, or to the log without it.
 
 Delivery is at least once: a row's status is written in its own transaction right after its
-post, so a crash loses nothing and re-posts at most the one message in flight. An alert with a
-chart (the weekly summary) takes two steps, the message and then its chart uploaded into the
-message's thread; the message's ts is kept in the row as soon as Slack accepts it, so when the
-upload fails the alert stays undelivered and the next run uploads the chart without posting
-the message again. Run one delivery
+post, so a crash loses nothing and re-posts at most the one message in flight. Run one delivery
 at a time (the DAG's task does); a concurrent run is tolerated (each row is re-checked just
 before it is posted) but could then post the one alert both runs hold at that moment twice.
+
+An alert with a chart (the weekly summary) takes two steps: the message, then its chart
+uploaded into the message's thread. The message's channel and ts are kept in the row as soon
+as Slack accepts it, so when the upload fails the alert stays undelivered and the next run
+uploads the chart without posting the message again.
 """
 
 from __future__ import annotations

@@ -39,15 +39,14 @@ LINK_KEY = "link"
 # A digest's entries (a list of mappings, one line each), the order of their keys on the line
 # (the outbox stores details with sorted keys) and how many entries to show.
 ITEMS_KEY = "items"
-ITEMS_TITLE_KEY = "items_title"
 # The order of the key numbers (details are stored with sorted keys); unlisted ones follow.
 FIELD_ORDER_KEY = "field_order"
 ITEM_COLUMNS_KEY = "item_columns"
 MAX_LISTED_KEY = "max_listed"
 ITEMS_SHOWN = 25
 # A chart to attach (alerts.chart) and delivery's own progress (alerts.outbox) are not content.
-_RESERVED_KEYS = frozenset({ACTION_KEY, LINK_KEY, MAX_LISTED_KEY, ITEMS_TITLE_KEY, CHART_KEY,
-                            FIELD_ORDER_KEY, PROGRESS_KEY})
+_RESERVED_KEYS = frozenset({ACTION_KEY, LINK_KEY, MAX_LISTED_KEY, CHART_KEY, FIELD_ORDER_KEY,
+                            PROGRESS_KEY})
 # Key suffix -> unit, longest first: `_change_pct` is a signed relative change.
 _UNIT_SUFFIXES = (("_change_pct", "+%"), ("_pct", "%"), ("_pp", "pp"))
 
@@ -91,7 +90,8 @@ DEFAULT_ACTIONS = {
         "to rerun it: its retries are used up."
     ),
     "weekly_summary": (
-        "Take the decisions listed above; the report has the detail behind each number."
+        "Read the week's decisions in the report's headline; it has the detail behind each "
+        "number."
     ),
 }
 _FALLBACK_ACTION = "Open the report and the Airflow run for details."
@@ -103,11 +103,10 @@ def format_blocks(
     """The notification text and Block Kit blocks of an `ops_alerts` row.
 
     Blocks: a header with the title, a section with severity, kind, entity and up to ten key
-    numbers, the digest's entries (details["items"], one line each, under details["items_title"]
-    when given, in sections of at most SECTION_TEXT_MAX characters), a "What to do" section
-    (details["action"] or a default for the kind), and a context line with the report section
-    the kind refers to (`links`, default from the settings) and the Airflow link
-    (details["link"]) when there is one.
+    numbers, the digest's entries (details["items"], one line each, in sections of at most
+    SECTION_TEXT_MAX characters), a "What to do" section (details["action"] or a default for
+    the kind), and a context line with the report section the kind refers to (`links`, default
+    from the settings) and the Airflow link (details["link"]) when there is one.
     """
     links = links or ReportLinks.from_settings()
     details = alert_details(alert)
@@ -274,10 +273,8 @@ def _overview_section(
 def _item_sections(details: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The entries' lines, packed into as few sections as their text limit allows."""
     sections: list[dict[str, Any]] = []
-    lines = item_lines(details)
-    title = details.get(ITEMS_TITLE_KEY)
-    text = f"*{_escape(title)}*" if lines and isinstance(title, str) and title.strip() else ""
-    for line in lines:
+    text = ""
+    for line in item_lines(details):
         line = _truncate(line, SECTION_TEXT_MAX)
         if text and len(text) + 1 + len(line) > SECTION_TEXT_MAX:
             sections.append(_section(text))

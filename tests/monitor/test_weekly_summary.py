@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from sqlalchemy import Engine, select
 
@@ -124,3 +125,14 @@ def test_without_earlier_forecasts_the_chart_says_so_and_draws_the_actuals(
     assert "units_vs_forecast_change_pct" not in details
     assert [s["name"] for s in details["chart"]["series"]] == ["actual"]
     assert "no forecast made before these weeks yet" in details["chart"]["title"]
+
+
+def test_promotions_measured_without_a_divergence_yet_are_counted() -> None:
+    from liftline.monitor.weekly import _promotions
+
+    # As read from a warehouse where no measured promotion has a divergence: object nulls.
+    measured = pd.DataFrame({"promo_id": ["P1", "P2"], "start_date": [MONDAY, MONDAY],
+                             "end_date": [AS_OF, None], "divergence_pp": [None, None],
+                             "alert_state": [None, None]}, dtype=object)
+    assert _promotions(measured, MONDAY, AS_OF) == {"promotions_run": 2,
+                                                    "promotions_diverged": 0}

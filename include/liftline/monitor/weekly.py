@@ -194,6 +194,8 @@ def _promotions(measured: pd.DataFrame, monday: date, sunday: date) -> dict[str,
     start = pd.to_datetime(measured["start_date"]).dt.date
     end = pd.to_datetime(measured["end_date"]).dt.date
     ran = measured[(start <= sunday) & (end.isna() | (end >= monday))]
+    # A column of only nulls is read as objects, where abs() fails: make it numbers.
+    ran = ran.assign(divergence_pp=pd.to_numeric(ran["divergence_pp"], errors="coerce"))
     return {"promotions_run": len(ran), "promotions_diverged": len(diverged(ran))}
 
 

@@ -142,6 +142,9 @@ def weekly_units(data: ForecastData, sunday: date, weeks: int = CHART_WEEKS) -> 
     actuals, earlier = data.actuals, data.earlier
     if actuals.empty:
         return frame
+    actuals = actuals.assign(units=pd.to_numeric(actuals["units"], errors="coerce"))
+    if not earlier.empty:
+        earlier = earlier.assign(yhat=pd.to_numeric(earlier["yhat"], errors="coerce"))
     actual_week = _monday_of(actuals["date"])
     frame["actual"] = [actuals.loc[actual_week == m, "units"].sum() if (actual_week == m).any()
                        else float("nan") for m in mondays]

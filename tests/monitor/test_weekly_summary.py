@@ -8,7 +8,6 @@ import json
 import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from sqlalchemy import Engine, select
 
@@ -127,12 +126,13 @@ def test_without_earlier_forecasts_the_chart_says_so_and_draws_the_actuals(
     assert "no forecast made before these weeks yet" in details["chart"]["title"]
 
 
-def test_promotions_measured_without_a_divergence_yet_are_counted() -> None:
-    from liftline.monitor.weekly import _promotions
+def test_promotions_measured_without_a_divergence_yet_are_counted(warehouse: Engine) -> None:
+    fill(warehouse)
+    lift = table("ml_promo_lift")
+    with warehouse.begin() as conn:  # measured, not judged yet: no divergence anywhere
+        conn.execute(lift.update().values(divergence_pp=None, alert_state=None))
 
-    # As read from a warehouse where no measured promotion has a divergence: object nulls.
-    measured = pd.DataFrame({"promo_id": ["P1", "P2"], "start_date": [MONDAY, MONDAY],
-                             "end_date": [AS_OF, None], "divergence_pp": [None, None],
-                             "alert_state": [None, None]}, dtype=object)
-    assert _promotions(measured, MONDAY, AS_OF) == {"promotions_run": 2,
-                                                    "promotions_diverged": 0}
+    record_weekly_summary(warehouse, "replay", dt.date(2024, 6, 16), now=NOW)
+
+    details = json.loads(_summaries(warehouse)[0]["details_json"])
+    assert (details["promotions_run"], details["promotions_diverged"]) == (1, 0)

@@ -15,6 +15,7 @@ from airflow.sdk import (
     AssetAny,
     AssetOrTimeSchedule,
     CronTriggerTimetable,
+    TriggerRule,
     dag,
     get_current_context,
     task,
@@ -52,7 +53,11 @@ side; each records its alerts in the outbox, one per state change of what it wat
 * `check_freshness`: each source's last delivery against the cadence the contract states:
   `stale_source`.
 * `check_stale_models`: each champion's age against its spec's `max_age_days`: `stale_model`.
-* `deliver_alerts`: posts pending alerts to Slack (outbox; retried on the next run).
+* `record_weekly_summary` (after the checks): the `weekly_summary` of the last complete ISO
+  week before as-of (key numbers, decisions, an 8-week chart), once per week: the first run
+  whose as-of reaches the week's Sunday records it, later runs find it recorded.
+* `deliver_alerts`: posts pending alerts to Slack (outbox; retried on the next run); the weekly
+  summary's chart is uploaded into its message's thread.
 
 `as_of` is the last sales day judged on (default: the last POS date); `models` limits the run to
 the checks of some families.
@@ -97,6 +102,18 @@ CHECKS = (
 )
 
 
+@task(task_id="record_weekly_summary", trigger_rule=TriggerRule.ALL_DONE)
+def record_weekly_summary() -> dict:
+    """The last complete week's `weekly_summary`; after the checks, so it counts their alerts,
+    and whatever they did (a failed check costs its own alerts, not the week's summary)."""
+    from liftline.monitor import record_weekly_summary as record
+
+    ctx = get_current_context()
+    summary = record(warehouse(), run_id=ctx["run_id"], as_of=ctx["params"]["as_of"],
+                     link=run_url(ctx["dag"].dag_id, ctx["run_id"]))
+    return for_xcom(summary)
+
+
 @dag(
     dag_id="monitor_models",
     schedule=AssetOrTimeSchedule(
@@ -116,9 +133,11 @@ CHECKS = (
 )
 def monitor_models():
     checks = [check() for check in CHECKS]
+    weekly = record_weekly_summary()
     alerts = deliver_alerts()
-    checks >> alerts
-    [*checks, alerts] >> fail_if_any_failed("a monitoring check")
+    checks >> weekly
+    [*checks, weekly] >> alerts
+    [*checks, weekly, alerts] >> fail_if_any_failed("a monitoring check")
 
 
 monitor_models()

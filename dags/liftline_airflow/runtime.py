@@ -41,8 +41,12 @@ def slack_target():
 
 
 def run_url(dag_id: str, run_id: str) -> str:
-    """Link to a DAG run in the Airflow UI (base from `[api] base_url`, as task log links use)."""
-    base = conf.get("api", "base_url", fallback=None) or "http://localhost:8080"
+    """Link to a DAG run in the Airflow UI: from LIFTLINE_BASE_URL (the UI's public address,
+    which the alerts' report links use too), else `[api] base_url` as task log links use."""
+    from liftline import settings
+
+    base = (settings.base_url() or conf.get("api", "base_url", fallback=None)
+            or "http://localhost:8080")
     return f"{base.rstrip('/')}/dags/{dag_id}/runs/{quote(run_id, safe='')}"
 
 

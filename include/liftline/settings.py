@@ -25,6 +25,20 @@ def slack_channel() -> str:
     return os.environ.get("LIFTLINE_SLACK_CHANNEL", "").strip() or DEFAULT_SLACK_CHANNEL
 
 
+def base_url() -> str | None:
+    """The Airflow UI's public URL (LIFTLINE_BASE_URL), which alert links start from; None when
+    unset, so a message names the report file instead of a link nobody can open."""
+    url = os.environ.get("LIFTLINE_BASE_URL", "").strip()
+    if not url:
+        return None
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(
+            f"LIFTLINE_BASE_URL={url!r} is not an http(s) URL; set the Airflow UI's public "
+            "address, e.g. https://airflow.example.com"
+        )
+    return url.rstrip("/")
+
+
 def project_root() -> Path:
     """The checkout holding dags/, expectations/ and models/ (the package is installed from it)."""
     return Path(__file__).resolve().parents[2]

@@ -74,7 +74,9 @@ def test_an_explicit_action_replaces_the_default() -> None:
 
 
 def test_without_numbers_or_link_the_blocks_stay_valid() -> None:
-    _, blocks = format_blocks(_row(details_json="{}", run_id=None, alert_id=None, created_at=None))
+    # pipeline_failure: no report section to link either.
+    _, blocks = format_blocks(_row(kind="pipeline_failure", details_json="{}", run_id=None,
+                                   alert_id=None, created_at=None))
     assert [block["type"] for block in blocks] == ["header", "section", "section"]
     assert "fields" not in blocks[1]  # Slack rejects an empty fields list
 

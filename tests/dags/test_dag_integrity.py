@@ -209,8 +209,12 @@ def test_the_monitor_runs_on_scoring_outputs_and_daily(dagbag):
     assert _uris(schedule.asset_condition) == {"liftline://warehouse/ml_sales_forecast",
                                                "liftline://warehouse/ml_promo_lift"}
     tasks = dag.task_dict
-    assert tasks["deliver_alerts"].upstream_task_ids == {
-        "monitor_lift", "check_drift", "check_accuracy", "check_freshness", "check_stale_models"}
+    checks = {"monitor_lift", "check_drift", "check_accuracy", "check_freshness",
+              "check_stale_models"}
+    # The weekly summary counts the checks' alerts, and goes out in the same run.
+    assert tasks["record_weekly_summary"].upstream_task_ids == checks
+    assert tasks["record_weekly_summary"].trigger_rule == "all_done"
+    assert tasks["deliver_alerts"].upstream_task_ids == checks | {"record_weekly_summary"}
 
 
 def test_every_asset_a_consumer_waits_for_has_a_producer(dagbag):

@@ -38,7 +38,7 @@ def liftline(*args: str, home: Path, **env: str) -> subprocess.CompletedProcess:
 
 
 class FakeSlack:
-    """Records Slack Web API calls on 127.0.0.1 and answers ok."""
+    """Records Slack Web API calls on 127.0.0.1 and answers ok (a chart's upload included)."""
 
     def __init__(self) -> None:
         self.requests: list[tuple[str, dict, str]] = []
@@ -46,9 +46,16 @@ class FakeSlack:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                body = raw.decode(errors="replace")  # an uploaded chart is PNG bytes
                 outer.requests.append((self.path, dict(self.headers), body))
-                reply = json.dumps({"ok": True, "channel": "C1", "ts": "1.0"}).encode()
+                answer = {"ok": True, "channel": "C1", "ts": "1.0"}
+                if self.path.startswith("/api/files.getUploadURLExternal"):
+                    port = outer.server.server_address[1]
+                    answer |= {"file_id": "F1", "upload_url": f"http://127.0.0.1:{port}/up/F1"}
+                elif self.path.startswith("/api/files.completeUploadExternal"):
+                    answer |= {"files": [{"id": "F1"}]}
+                reply = json.dumps(answer).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(reply)))

@@ -4,10 +4,13 @@ Stages call `record_alert` (one alert per state change of an entity, in the stag
 transaction); the DAGs call `deliver_pending` with the Slack target built from the Airflow
 connection, or None when there is none. The DAGs' failure callback records a task's final
 failure with `record_pipeline_failure` (and `record_pipeline_recovery` when it succeeds again).
-Nothing here imports Airflow.
+Every message links to the report section its kind refers to (`REPORT_SECTIONS`, from
+LIFTLINE_BASE_URL); an alert carrying a chart (details["chart"], the weekly summary) has it
+drawn and uploaded into its message's thread. Nothing here imports Airflow.
 """
 
 from .delivery import DeliveryReport, deliver_pending
+from .links import REPORT_SECTIONS, ReportLink, ReportLinks
 from .message import alert_summary, format_blocks
 from .outbox import (
     DELIVERED,
@@ -37,8 +40,11 @@ __all__ = [
     "NOT_CONFIGURED",
     "PENDING",
     "PIPELINE_FAILURE",
+    "REPORT_SECTIONS",
     "SEVERITIES",
     "DeliveryReport",
+    "ReportLink",
+    "ReportLinks",
     "SlackTarget",
     "alert_summary",
     "deliver_pending",

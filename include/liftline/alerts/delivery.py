@@ -4,6 +4,11 @@ Delivery is at least once: a row's status is written in its own transaction righ
 post, so a crash loses nothing and re-posts at most the one message in flight. Run one delivery
 at a time (the DAG's task does); a concurrent run is tolerated (each row is re-checked just
 before it is posted) but could then post the one alert both runs hold at that moment twice.
+
+An alert with a chart (the weekly summary) takes two steps: the message, then its chart
+uploaded into the message's thread. The message's channel and ts are kept in the row as soon
+as Slack accepts it, so when the upload fails the alert stays undelivered and the next run
+uploads the chart without posting the message again.
 """
 
 from __future__ import annotations
@@ -13,23 +18,32 @@ from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from slack_sdk import WebClient
 from sqlalchemy import Engine
 
-from .message import alert_summary, format_blocks
+from liftline import settings
+
+from .chart import chart_filename, chart_spec, render_chart_png
+from .links import ReportLinks
+from .message import alert_details, alert_summary, format_blocks
 from .outbox import (
+    delivery_progress,
     is_undelivered,
     mark_delivered,
     mark_failed,
     mark_not_configured,
+    record_progress,
     undelivered_alerts,
 )
 from .slack import (
+    Retries,
     SlackDeliveryError,
     SlackTarget,
     SleepBudget,
     make_client,
     post_message,
     redact,
+    upload_chart,
 )
 
 DEFAULT_MAX_ATTEMPTS = 4  # per alert and run: waits of 1, 2 and 4 s between them
@@ -92,17 +106,28 @@ def deliver_pending(
     if alert_ids is not None:
         wanted = set(alert_ids)
         alerts = [alert for alert in alerts if alert["alert_id"] in wanted]
+    links = _report_links(log)
     if target is None:
-        return _log_only(engine, alerts, log)
-    return _post_all(engine, alerts, target, log, sleep, max_attempts_per_run)
+        return _log_only(engine, alerts, links, log)
+    retries = Retries(sleep, SleepBudget(), max_attempts_per_run, log)
+    return _post_all(engine, alerts, target, links, retries)
+
+
+def _report_links(log: Callable[[str], None]) -> ReportLinks:
+    """The report links of the settings; a malformed base URL costs the links, not delivery."""
+    try:
+        return ReportLinks.from_settings()
+    except ValueError as exc:
+        log(f"{exc}; alerts name the report file instead")
+        return ReportLinks(None, settings.reports_dir())
 
 
 def _log_only(
-    engine: Engine, alerts: list[dict[str, Any]], log: Callable[[str], None]
+    engine: Engine, alerts: list[dict[str, Any]], links: ReportLinks, log: Callable[[str], None]
 ) -> DeliveryReport:
     report = DeliveryReport()
     for alert in alerts:
-        log(redact(f"alert (Slack not configured): {alert_summary(alert)}"))
+        log(redact(f"alert (Slack not configured): {alert_summary(alert, links)}"))
         mark_not_configured(engine, alert["alert_id"])
         report.not_configured += 1
     return report
@@ -112,28 +137,17 @@ def _post_all(
     engine: Engine,
     alerts: list[dict[str, Any]],
     target: SlackTarget,
-    log: Callable[[str], None],
-    sleep: Callable[[float], None],
-    max_attempts: int,
+    links: ReportLinks,
+    retries: Retries,
 ) -> DeliveryReport:
     report = DeliveryReport()
     client = make_client(target)
-    budget = SleepBudget()
+    log = retries.log
     for index, alert in enumerate(alerts):
         if not is_undelivered(engine, alert["alert_id"]):
             continue
-        text, blocks = format_blocks(alert)
         try:
-            post_message(
-                client,
-                target,
-                text,
-                blocks,
-                sleep=sleep,
-                budget=budget,
-                max_attempts=max_attempts,
-                log=log,
-            )
+            _send(engine, client, target, alert, links, retries)
         except SlackDeliveryError as exc:
             _record_failure(engine, alert, exc.message, report, log)
             if exc.stop_run:
@@ -146,6 +160,39 @@ def _post_all(
         report.delivered += 1
         log(redact(f"alert delivered to {target.channel}: {_label(alert)}", target.token))
     return report
+
+
+def _send(
+    engine: Engine,
+    client: WebClient,
+    target: SlackTarget,
+    alert: dict[str, Any],
+    links: ReportLinks,
+    retries: Retries,
+) -> None:
+    """Post the alert's message unless an earlier run did, then upload its chart if it has one
+    and no earlier run did; each accepted step is kept in the row before the next is tried."""
+    progress = delivery_progress(alert)
+    spec = chart_spec(alert_details(alert))
+    if not progress.get("ts"):
+        text, blocks = format_blocks(alert, links)
+        channel_id, ts = post_message(client, target, text, blocks, retries)
+        progress = {"channel": channel_id, "ts": ts}
+        if spec is not None:  # a step follows: keep what is done (a lone post needs no note)
+            record_progress(engine, alert["alert_id"], **progress)
+    if spec is None or progress.get("file_id"):
+        return
+    try:
+        png = render_chart_png(spec)
+    except Exception as exc:  # noqa: BLE001 - a chart that cannot be drawn must not block
+        retries.log(f"chart of {_label(alert)} not drawn ({type(exc).__name__}: {exc}); "
+                    "the message went without it")
+        return
+    file_id = upload_chart(client, target, png, channel_id=progress["channel"],
+                           thread_ts=progress["ts"], filename=chart_filename(alert),
+                           title=str(spec.get("title") or alert.get("title") or "chart"),
+                           retries=retries)
+    record_progress(engine, alert["alert_id"], file_id=file_id)
 
 
 def _record_failure(

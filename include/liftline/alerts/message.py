@@ -14,6 +14,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from .chart import CHART_KEY
+from .links import ReportLink, ReportLinks
+from .outbox import PROGRESS_KEY
+
 # Block Kit limits (docs.slack.dev/reference/block-kit): a header's text, a section's text,
 # a section's fields (count and each text).
 HEADER_MAX = 150
@@ -35,10 +39,16 @@ LINK_KEY = "link"
 # A digest's entries (a list of mappings, one line each), the order of their keys on the line
 # (the outbox stores details with sorted keys) and how many entries to show.
 ITEMS_KEY = "items"
+# The order of the key numbers (details are stored with sorted keys); unlisted ones follow.
+FIELD_ORDER_KEY = "field_order"
 ITEM_COLUMNS_KEY = "item_columns"
 MAX_LISTED_KEY = "max_listed"
 ITEMS_SHOWN = 25
-_RESERVED_KEYS = frozenset({ACTION_KEY, LINK_KEY, MAX_LISTED_KEY})
+# A chart to attach (alerts.chart) and delivery's own progress (alerts.outbox) are not content.
+_RESERVED_KEYS = frozenset({ACTION_KEY, LINK_KEY, MAX_LISTED_KEY, CHART_KEY, FIELD_ORDER_KEY,
+                            PROGRESS_KEY})
+# Key suffix -> unit, longest first: `_change_pct` is a signed relative change.
+_UNIT_SUFFIXES = (("_change_pct", "+%"), ("_pct", "%"), ("_pp", "pp"))
 
 DEFAULT_ACTIONS = {
     "lift_divergence": (
@@ -79,18 +89,26 @@ DEFAULT_ACTIONS = {
         "Read the task's log (link below), fix the cause, then clear the task in the Airflow UI "
         "to rerun it: its retries are used up."
     ),
+    "weekly_summary": (
+        "Read the week's decisions in the report's headline; it has the detail behind each "
+        "number."
+    ),
 }
 _FALLBACK_ACTION = "Open the report and the Airflow run for details."
 
 
-def format_blocks(alert: Mapping[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+def format_blocks(
+    alert: Mapping[str, Any], links: ReportLinks | None = None
+) -> tuple[str, list[dict[str, Any]]]:
     """The notification text and Block Kit blocks of an `ops_alerts` row.
 
     Blocks: a header with the title, a section with severity, kind, entity and up to ten key
     numbers, the digest's entries (details["items"], one line each, in sections of at most
     SECTION_TEXT_MAX characters), a "What to do" section (details["action"] or a default for
-    the kind), and a context line with the Airflow run link (details["link"]) when there is one.
+    the kind), and a context line with the report section the kind refers to (`links`, default
+    from the settings) and the Airflow link (details["link"]) when there is one.
     """
+    links = links or ReportLinks.from_settings()
     details = alert_details(alert)
     severity = str(alert.get("severity") or "info")
     emoji = SEVERITY_EMOJI.get(severity, SEVERITY_EMOJI["info"])
@@ -108,14 +126,15 @@ def format_blocks(alert: Mapping[str, Any]) -> tuple[str, list[dict[str, Any]]]:
         *_item_sections(details),
         _section(f"*What to do*\n{_escape(action_for(alert, details))}"),
     ]
-    context = _context_elements(alert, details)
+    context = _context_elements(alert, details, links.for_kind(alert.get("kind")))
     if context:
         blocks.append({"type": "context", "elements": context})
-    return alert_summary(alert), blocks
+    return alert_summary(alert, links), blocks
 
 
-def alert_summary(alert: Mapping[str, Any]) -> str:
-    """One plain line: severity, kind, entity, title, key numbers, what to do, link."""
+def alert_summary(alert: Mapping[str, Any], links: ReportLinks | None = None) -> str:
+    """One plain line: severity, kind, entity, title, key numbers, what to do, links."""
+    links = links or ReportLinks.from_settings()
     details = alert_details(alert)
     parts = [
         f"[{str(alert.get('severity') or 'info').upper()}] {alert.get('kind')} "
@@ -128,6 +147,9 @@ def alert_summary(alert: Mapping[str, Any]) -> str:
     if lines:
         parts.append("; ".join(lines))
     parts.append(f"what to do: {action_for(alert, details)}")
+    report = links.for_kind(alert.get("kind"))
+    if report is not None:
+        parts.append(f"report: {report.url or report.path}")
     if details.get(LINK_KEY):
         parts.append(str(details[LINK_KEY]))
     return _truncate(_one_line(" | ".join(parts)), SUMMARY_MAX)
@@ -160,11 +182,16 @@ def action_for(alert: Mapping[str, Any], details: Mapping[str, Any]) -> str:
 def key_numbers(details: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(label, formatted value) of the scalar details, at most FIELDS_MAX, in details order.
 
-    A key ending in `_pct` is shown as a percentage and `_pp` as signed percentage points,
-    with the suffix dropped from the label ("actual_lift_pct" -> "Actual lift", "3.1%").
+    A key ending in `_pct` is shown as a percentage, `_change_pct` as a signed one and `_pp` as
+    signed percentage points, with the suffix dropped from the label ("actual_lift_pct" ->
+    "Actual lift", "3.1%"). details["field_order"] lists the keys to show first.
     """
     numbers = []
-    for key, value in details.items():
+    order = details.get(FIELD_ORDER_KEY)
+    first = [key for key in order if key in details] if isinstance(order, list) else []
+    keys = [*first, *(key for key in details if key not in first)]
+    for key in keys:
+        value = details[key]
         if key in _RESERVED_KEYS or not _is_scalar(value):
             continue
         numbers.append(_labelled(str(key), value))
@@ -209,6 +236,8 @@ def format_value(value: Any, unit: str = "") -> str:
         return str(value)
     if unit == "%":
         return f"{value:.1f}%"
+    if unit == "+%":
+        return f"{value:+.1f}%"
     if unit == "pp":
         return f"{value:+.1f} pp"
     if isinstance(value, int) or value.is_integer():
@@ -256,8 +285,16 @@ def _item_sections(details: Mapping[str, Any]) -> list[dict[str, Any]]:
     return sections
 
 
-def _context_elements(alert: Mapping[str, Any], details: Mapping[str, Any]) -> list[dict]:
+def _context_elements(
+    alert: Mapping[str, Any], details: Mapping[str, Any], report: ReportLink | None
+) -> list[dict]:
     elements = []
+    if report is not None and report.url:
+        elements.append({"type": "mrkdwn",
+                         "text": f"<{_safe_url(report.url)}|Open the report: {report.title}>"})
+    elif report is not None:
+        elements.append({"type": "mrkdwn", "text": _truncate(
+            f"Report: {_escape(report.title)} in `{_code(report.path)}`", SECTION_TEXT_MAX)})
     link = details.get(LINK_KEY)
     if isinstance(link, str) and re.match(r"https?://", link):
         elements.append({"type": "mrkdwn", "text": f"<{_safe_url(link)}|Open the Airflow run>"})
@@ -283,7 +320,7 @@ def _section(mrkdwn: str) -> dict[str, Any]:
 
 def _labelled(key: str, value: Any) -> tuple[str, str]:
     unit = ""
-    for suffix, suffix_unit in (("_pct", "%"), ("_pp", "pp")):
+    for suffix, suffix_unit in _UNIT_SUFFIXES:
         if key.endswith(suffix) and len(key) > len(suffix):
             key, unit = key[: -len(suffix)], suffix_unit
             break

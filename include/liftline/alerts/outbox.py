@@ -37,6 +37,7 @@ KINDS: tuple[str, ...] = (
     "stale_source",
     "stale_model",
     "pipeline_failure",
+    "weekly_summary",
 )
 SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")
 
@@ -44,6 +45,10 @@ PENDING = "pending"
 FAILED = "failed"
 DELIVERED = "delivered"
 NOT_CONFIGURED = "not_configured"
+# The details key where delivery keeps what Slack already accepted of a multi-step alert (the
+# message's channel and ts, the chart's file id), so a retry does only what is left.
+PROGRESS_KEY = "slack"
+
 # Statuses that delivery still has to act on; not_configured is final (see deliver_pending).
 UNDELIVERED: tuple[str, ...] = (PENDING, FAILED)
 
@@ -155,6 +160,34 @@ def mark_delivered(engine: Engine, alert_id: str, now: datetime | None = None) -
                          after={"alert_id": alert_id, "severity": sent.severity,
                                 "title": sent.title}, actor="liftline", run_id=sent.run_id,
                          event_id=f"alert_sent:{alert_id}")
+
+
+def delivery_progress(alert: Mapping[str, Any]) -> dict[str, Any]:
+    """What Slack already accepted of this alert (empty before its first post)."""
+    try:
+        details = json.loads(alert.get("details_json") or "{}")
+    except (TypeError, ValueError):
+        return {}
+    progress = details.get(PROGRESS_KEY) if isinstance(details, dict) else None
+    return dict(progress) if isinstance(progress, Mapping) else {}
+
+
+def record_progress(engine: Engine, alert_id: str, **progress: str) -> None:
+    """Keep in the alert's details that a step was accepted (e.g. ts=...), in its own
+    transaction, before the next step is tried: a failure after it does not repeat it."""
+    alerts = table("ops_alerts")
+    with write_transaction(engine) as conn:
+        raw = conn.execute(select(alerts.c.details_json)
+                           .where(alerts.c.alert_id == alert_id)).scalar_one_or_none()
+        try:
+            details = json.loads(raw or "{}")
+        except (TypeError, ValueError):
+            details = {"details": str(raw)}  # as alert_details shows an unreadable row
+        if not isinstance(details, dict):
+            details = {"details": details}
+        details[PROGRESS_KEY] = {**(details.get(PROGRESS_KEY) or {}), **progress}
+        conn.execute(update(alerts).where(alerts.c.alert_id == alert_id)
+                     .values(details_json=json.dumps(_plain(details), sort_keys=True)))
 
 
 def mark_failed(engine: Engine, alert_id: str, error: str) -> None:

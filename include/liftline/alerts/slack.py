@@ -1,4 +1,5 @@
-"""Posting one message to Slack with retries that respect Slack and never leak the token.
+"""Posting one message (and uploading its chart) to Slack with retries that respect Slack and
+never leak the token.
 
 slack_sdk's own retry handlers sleep with `time.sleep`; they are switched off so every wait
 goes through an injected `sleep` (tests run in milliseconds) and counts against one budget per
@@ -8,6 +9,10 @@ delivery run. What a failure means decides what happens next:
 - HTTP 5xx, Slack's transient errors, connection errors: exponential backoff, a few attempts.
 - Auth and channel errors: no retry, and no further alerts this run (each would fail alike).
 - Any other rejection (e.g. invalid_blocks): no retry for this alert; the run goes on.
+
+A chart upload (files_upload_v2: files.getUploadURLExternal, the upload itself, then
+files.completeUploadExternal) is retried the same way; only an outage (5xx, unreachable, rate
+limited) ends the run there, since the token has just posted the message.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.client import HTTPException
 from typing import Any
-from urllib.error import URLError
+from urllib.error import HTTPError, URLError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
@@ -85,12 +90,14 @@ class SlackTarget:
 
 
 class SlackDeliveryError(Exception):
-    """Slack did not accept a message; `stop_run` when later messages would fail the same way."""
+    """Slack did not accept a message; `stop_run` when later messages would fail the same way,
+    `outage` when Slack was unreachable, failing or rate limiting (worth retrying later)."""
 
-    def __init__(self, message: str, *, stop_run: bool) -> None:
+    def __init__(self, message: str, *, stop_run: bool, outage: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.stop_run = stop_run
+        self.outage = outage
 
 
 class SleepBudget:
@@ -125,45 +132,94 @@ def make_client(target: SlackTarget) -> WebClient:
     )
 
 
+@dataclass(frozen=True)
+class Retries:
+    """How one delivery run retries: its waits (injected in tests), budget and attempts."""
+
+    sleep: Callable[[float], None]
+    budget: SleepBudget
+    max_attempts: int
+    log: Callable[[str], None]
+
+
 def post_message(
     client: WebClient,
     target: SlackTarget,
     text: str,
     blocks: list[dict[str, Any]],
+    retries: Retries,
+) -> tuple[str, str]:
+    """Post one message, retrying transient failures; returns Slack's (channel id, message ts).
+
+    SlackDeliveryError when it gives up.
+    """
+    response = _with_retries(
+        lambda: client.chat_postMessage(channel=target.channel, text=text, blocks=blocks),
+        target, retries)
+    return str(response.get("channel") or target.channel), str(response.get("ts") or "")
+
+
+def upload_chart(
+    client: WebClient,
+    target: SlackTarget,
+    png: bytes,
     *,
-    sleep: Callable[[float], None],
-    budget: SleepBudget,
-    max_attempts: int,
-    log: Callable[[str], None],
-) -> None:
-    """Post one message, retrying transient failures; SlackDeliveryError when it gives up."""
+    channel_id: str,
+    thread_ts: str,
+    filename: str,
+    title: str,
+    retries: Retries,
+) -> str:
+    """Upload a PNG into the thread of the message `thread_ts`; returns the file's id.
+
+    SlackDeliveryError when it gives up; it stops the run only on an outage.
+    """
+    def upload() -> Any:
+        return client.files_upload_v2(file=png, filename=filename, title=title, alt_txt=title,
+                                      channel=channel_id, thread_ts=thread_ts)
+
+    try:
+        response = _with_retries(upload, target, retries, what="uploading the chart")
+    except SlackDeliveryError as exc:
+        raise SlackDeliveryError(exc.message, stop_run=exc.outage) from None
+    file = response.get("file") or {}
+    return str(file.get("id") or "")
+
+
+def _with_retries(call: Callable[[], Any], target: SlackTarget, retries: Retries,
+                  what: str = "") -> Any:
+    """`call()`'s result, retrying what _classify says is transient."""
+    max_attempts, budget = retries.max_attempts, retries.budget
+    prefix = f"{what}: " if what else ""
     for attempt in range(1, max_attempts + 1):
         try:
-            client.chat_postMessage(channel=target.channel, text=text, blocks=blocks)
-            return
+            return call()
         except Exception as exc:  # classified below; unknown errors fail this alert only
             failure = _classify(exc, attempt, target)
+        failure = _Failure(prefix + failure.message, failure.wait, failure.stop_run)
         if failure.wait is None:
             raise SlackDeliveryError(
                 redact(failure.message, target.token), stop_run=failure.stop_run
             )
         if attempt == max_attempts:
             message = f"{failure.message}, gave up after {attempt} attempts"
-            raise SlackDeliveryError(redact(message, target.token), stop_run=failure.stop_run)
+            raise SlackDeliveryError(redact(message, target.token), stop_run=failure.stop_run,
+                                     outage=True)
         if not budget.take(failure.wait):
             message = (
                 f"{failure.message}, gave up: waiting {failure.wait:g} s more would exceed "
                 f"this run's {budget.limit:g} s retry budget"
             )
-            raise SlackDeliveryError(redact(message, target.token), stop_run=True)
-        log(
+            raise SlackDeliveryError(redact(message, target.token), stop_run=True, outage=True)
+        retries.log(
             redact(
                 f"Slack: {failure.message}; retrying in {failure.wait:g} s "
                 f"(attempt {attempt + 1} of {max_attempts})",
                 target.token,
             )
         )
-        sleep(failure.wait)
+        retries.sleep(failure.wait)
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def redact(text: str, token: str | None = None) -> str:
@@ -176,6 +232,8 @@ def redact(text: str, token: str | None = None) -> str:
 def _classify(exc: Exception, attempt: int, target: SlackTarget) -> _Failure:
     if isinstance(exc, SlackApiError):
         return _classify_api_error(exc, attempt, target)
+    if isinstance(exc, HTTPError):  # the chart's upload URL answers outside the Web API
+        return _classify_upload_status(exc, attempt)
     if isinstance(exc, SlackRequestError):
         return _Failure(f"invalid Slack request ({exc}): check the Slack base URL", None, True)
     if isinstance(exc, OSError | HTTPException):
@@ -200,7 +258,7 @@ def _classify_api_error(exc: SlackApiError, attempt: int, target: SlackTarget) -
     if error in AUTH_ERRORS:
         return _Failure(
             f"Slack rejected the token: {where}; check the bot token (password of the Slack "
-            "connection) and its chat:write scope",
+            "connection) and its chat:write scope (files:write for charts)",
             None,
             True,
         )
@@ -212,6 +270,17 @@ def _classify_api_error(exc: SlackApiError, attempt: int, target: SlackTarget) -
             True,
         )
     return _Failure(f"Slack rejected the message: {where}{_slack_hint(data)}", None, False)
+
+
+def _classify_upload_status(exc: HTTPError, attempt: int) -> _Failure:
+    # The upload URL is signed: never quote it (HTTPError's text holds only code and reason).
+    where = f"HTTP {exc.code} {exc.reason}"
+    if exc.code == 429:
+        return _Failure(f"rate limited by Slack's file upload, {where}",
+                        _retry_after(exc.headers or {}), True)
+    if exc.code >= 500:
+        return _Failure(f"Slack's file upload failed, {where}", _backoff(attempt), True)
+    return _Failure(f"Slack's file upload refused the chart, {where}", None, False)
 
 
 def _slack_hint(data: Mapping[str, Any]) -> str:

@@ -6,7 +6,8 @@ Model health (README.md in this folder): one entry point per check, each
 alerts through the outbox once per change of state, and `check_model_health` running them all.
 The training stages keep a profile of their inputs in the model card
 (`liftline.modeling.profile_inputs`), which the drift check compares the recent inputs with.
-`monitor_lift` is the daily lift monitor (lift.py).
+`monitor_lift` is the daily lift monitor (lift.py). `record_weekly_summary` records the
+week's Slack summary (weekly.py) with the same signature.
 """
 
 from .accuracy import check_accuracy
@@ -15,6 +16,7 @@ from .freshness import check_freshness
 from .health import check_model_health
 from .lift import monitor_lift
 from .staleness import check_stale_models
+from .weekly import record_weekly_summary, summary_week, week_key
 
 __all__ = [
     "check_accuracy",
@@ -23,4 +25,7 @@ __all__ = [
     "check_model_health",
     "check_stale_models",
     "monitor_lift",
+    "record_weekly_summary",
+    "summary_week",
+    "week_key",
 ]

@@ -70,9 +70,9 @@ def headline_section(data: HeadlineData, promos: PromoData, media: MediaData,
                      customers: CustomerData, health: HealthData) -> Section:
     section = Section("headline", "This week")
     section.say(*_sales_sentences(data.sales, data.last_year))
-    decisions = _decisions(promos, media, customers, health)
-    if decisions:
-        section.add(Table(["decision", "why", "where to read more"], decisions,
+    todo = decisions(promos, media, customers, health)
+    if todo:
+        section.add(Table(["decision", "why", "where to read more"], todo,
                           "Decisions to take"))
     else:
         section.say("No decision is waiting: no recommendation, budget move or high service "
@@ -135,8 +135,9 @@ def _alert_figure(alerts: pd.DataFrame) -> dict[str, Any]:
         charts.layout("Alerts by kind", "", "alerts", barmode="group", height=300))
 
 
-def _decisions(promos: PromoData, media: MediaData, customers: CustomerData,
-               health: HealthData) -> list[list[str]]:
+def decisions(promos: PromoData, media: MediaData, customers: CustomerData,
+              health: HealthData) -> list[list[str]]:
+    """The decisions waiting, as the headline lists them: [decision, why, section to read]."""
     out: list[list[str]] = []
     recs = promos.recommendations
     if not recs.empty:

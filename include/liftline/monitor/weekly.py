@@ -111,7 +111,6 @@ def weekly_details(engine: Engine, monday: date, sunday: date, now: datetime,
                          ForecastData(sunday, empty, empty, empty))
     promos = _gathered("promotions", lambda: gather_promotions(engine, sunday), log,
                        PromoData(empty, empty))
-    promos = _numeric_divergence(promos)
     media = _gathered("media mix", lambda: gather_media(engine, sunday), log,
                       MediaData({}, empty, empty, empty))
     customers = _gathered("customers", lambda: gather_customers(engine, sunday), log,
@@ -199,17 +198,6 @@ def _promotions(measured: pd.DataFrame, monday: date, sunday: date) -> dict[str,
     end = pd.to_datetime(measured["end_date"]).dt.date
     ran = measured[(start <= sunday) & (end.isna() | (end >= monday))]
     return {"promotions_run": len(ran), "promotions_diverged": len(diverged(ran))}
-
-
-def _numeric_divergence(promos: PromoData) -> PromoData:
-    """The promotions with divergence_pp as numbers: when none has one yet the column is read
-    as objects, where `diverged` (abs()) fails."""
-    measured = promos.measured
-    if measured.empty or "divergence_pp" not in measured:
-        return promos
-    measured = measured.assign(divergence_pp=pd.to_numeric(measured["divergence_pp"],
-                                                           errors="coerce"))
-    return PromoData(measured, promos.recommendations, promos.missing)
 
 
 def _high_risk(scores: pd.DataFrame) -> int | None:

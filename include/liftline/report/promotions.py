@@ -60,7 +60,8 @@ def diverged(measured: pd.DataFrame) -> pd.DataFrame:
     threshold."""
     if measured.empty:
         return measured
-    gap = measured["divergence_pp"].abs() > DIVERGENCE_PP
+    # All-NULL reads back as objects (no promotion measured a gap yet): compare as numbers.
+    gap = pd.to_numeric(measured["divergence_pp"], errors="coerce").abs() > DIVERGENCE_PP
     verdict = measured.get("alert_state", pd.Series(None, index=measured.index, dtype=object))
     judged = verdict.notna()
     flagged = judged & ~verdict.isin(CALM_STATES) | ~judged & gap.fillna(False)

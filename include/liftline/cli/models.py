@@ -69,8 +69,9 @@ def cmd_models_show(args: argparse.Namespace) -> int:
         print(f"  {v.version:40s} {v.status:10s} data to {v.data_end}  "
               f"trained {str(v.trained_at)[:16]}" + (f"  ({reason})" if reason else ""))
     if card:
-        print(f"champion {card['version']}: {card['metric']} {card['score']} vs baseline "
-              f"{card['baseline']} {card['baseline_score']}; data {card['data_start']} .. "
+        print(f"champion {card['version']}: {card['metric']} {_number(card['score'])} vs "
+              f"baseline {card['baseline']} {_number(card['baseline_score'])}; data "
+              f"{card['data_start']} .. "
               f"{card['data_end']}; code {card['git_revision']}; spec {card['spec_hash']}")
     return 0
 
@@ -107,3 +108,8 @@ def _known(value: Any) -> bool:
 
 def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str), parse_constant=lambda _: None)
+
+
+def _number(value: object) -> str:
+    """A score as people read it (4 significant digits), or "none"."""
+    return f"{value:.4g}" if _known(value) else "none"

@@ -561,9 +561,13 @@ class _FileJob:
         reason = f"missing required column(s) {', '.join(missing)}"
         elsewhere = [name for name, other in SOURCES.items()
                      if name != self.src.name and _looks_like(delivery.columns, other)]
+        separator = _other_delimiter(delivery.columns)
         if elsewhere:
             reason += (f"; its columns match {' or '.join(elsewhere)}: move the file to "
                        f"landing/{elsewhere[0]}/")
+        elif separator:
+            reason += (f"; the header is one column with {separator!r} in it: export the file "
+                       "with commas between fields")
         else:
             reason += f"; the header has {', '.join(delivery.columns)[:300]}"
         return reason
@@ -748,6 +752,13 @@ def _side_spot(home: Path, source: str, name: str, sha256: str) -> Path:
     if any(folder.glob(f"{glob_escape(name)}*")):
         spot = folder / f"{name}.{sha256[:12]}"
     return spot
+
+
+def _other_delimiter(columns: tuple[str, ...]) -> str | None:
+    """The delimiter a one-column header seems to use instead of commas (";" or "|")."""
+    if len(columns) != 1:
+        return None
+    return next((d for d in (";", "|") if d in columns[0]), None)
 
 
 def _looks_like(columns: tuple[str, ...], other: Source) -> bool:

@@ -369,16 +369,21 @@ class _LineReader:
 
     def _lines(self, text: io.TextIOWrapper) -> Iterator[str]:
         for line in text:
-            bad = _UNDECODABLE.search(line)
-            if bad and self.first_bad is None:
-                self.first_bad = self.offset + _byte_offset(line, bad.start())
             first = self.offset == 0
-            self.offset += len(line.encode("utf-8", errors="surrogateescape"))
+            if line.isascii():  # most lines: one byte per character, nothing undecodable
+                self.offset += len(line)
+            else:
+                bad = _UNDECODABLE.search(line)
+                if bad and self.first_bad is None:
+                    self.first_bad = self.offset + _byte_offset(line, bad.start())
+                self.offset += len(line.encode("utf-8", errors="surrogateescape"))
             self.newline_at_end = line.endswith(("\n", "\r"))
             yield line.removeprefix("\ufeff") if first else line
 
     def _fitted(self, number: int, record: list[str], width: int) -> list[str]:
         """The record as `width` text fields, its faults noted."""
+        if self.first_bad is None and len(record) == width:
+            return record  # most rows of a damaged file are whole
         faults = []
         if self.first_bad is not None:
             self.reading.verbatim[number] = dict(zip(self.delivery.columns, record, strict=False))

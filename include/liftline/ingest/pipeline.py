@@ -178,7 +178,7 @@ def ingest_source(
         log(result.notes[-1])
     for landed in ready_files(home, src.name, settle_seconds):
         refused = refusal(home, landed.path)
-        if refused is not None:  # replaced by a link (or gone) since it was listed
+        if refused is not None:  # replaced by a link since it was listed: not read
             result.notes.append(f"{src.name}: {refused.line()}")
             log(result.notes[-1])
             continue

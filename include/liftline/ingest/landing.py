@@ -124,8 +124,9 @@ def _skipped_entry(home: Path, path: Path) -> SkippedFile | None:
         if in_landing and path.name in SOURCES:
             return None
         if in_landing:
-            return SkippedFile(_shown(home, path) + "/", f"is not a source folder ({', '.join(SOURCES)}): "
-                               f"its {_count_files(path)} file(s) are not ingested")
+            return SkippedFile(_shown(home, path) + "/", f"is not a source folder: its "
+                               f"{_count_files(path)} file(s) are not ingested (the sources: "
+                               f"{', '.join(SOURCES)})")
         return SkippedFile(_shown(home, path) + "/", "is a sub-folder: only files directly in "
                            f"landing/{path.parent.name}/ are ingested; move them up")
     if not stat.S_ISREG(info.st_mode):

@@ -32,7 +32,9 @@ changed for `settle_seconds` is loaded into the raw layer, validated, and either
 its clean table (file moved to `archive/`) or quarantined with a reason (`quarantine/`, plus a
 `data_quality` alert). Re-delivering the same bytes changes nothing.
 
-* `prepare` creates or upgrades the warehouse schema and lists the sources with a ready file.
+* `prepare` creates or upgrades the warehouse schema and lists the sources with a ready file;
+  its log names what `landing/` holds that is not taken (hidden and temporary files, folders
+  that are no source) and the symbolic links and special files it refuses to read.
 * `ingest_dimension` (stores, products, customers) runs before `ingest_fact`, so referential
   checks see the latest dimensions. A list with nothing to ingest is skipped.
 * `publish_assets`, after every ingest, emits an Asset event for each clean table the run

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import zlib
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -45,3 +46,26 @@ def assert_reconciles(engine: Engine) -> None:
     for sha, n_rejected in zip(log.file_sha256, log.rows_rejected, strict=True):
         assert counts.get(sha, 0) == n_rejected, sha
     assert (rejected.without_reason == 0).all()
+
+
+def data_lines(path: Path) -> int:
+    """Non-blank lines after the header in a delivered CSV (a .csv.gz as far as it inflates,
+    cut short or not), counted on the bytes, without the reader under test."""
+    data = path.read_bytes()
+    if path.name.endswith(".gz"):
+        data = zlib.decompressobj(wbits=31).decompress(data)
+    lines = [line for line in data.replace(b"\r\n", b"\n").split(b"\n") if line.strip()]
+    return max(len(lines) - 1, 0)
+
+
+def assert_every_line_accounted_for(engine: Engine, delivered: dict[str, Path]) -> None:
+    """Per file (by name): its data lines = rows loaded + rows in ops_rejected_rows."""
+    log = ingest_log(engine).set_index("file_name")
+    rejected = read_frame(engine, "SELECT file_sha256, COUNT(*) AS n FROM ops_rejected_rows "
+                                  "GROUP BY file_sha256")
+    listed = dict(zip(rejected.file_sha256, rejected.n, strict=True))
+    for name, path in delivered.items():
+        entry = log.loc[name]
+        lines = data_lines(path)
+        assert entry.rows_in == lines, (name, entry.rows_in, lines, entry.reason)
+        assert entry.rows_loaded + listed.get(entry.file_sha256, 0) == lines, (name, entry.reason)

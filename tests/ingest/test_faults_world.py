@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from ingest_helpers import assert_reconciles, ingest, ingest_log
+from ingest_helpers import assert_every_line_accounted_for, assert_reconciles, ingest, ingest_log
 
 from liftline.contract import SOURCES
 from liftline.ingest import pending_sources
@@ -42,6 +42,7 @@ def test_a_faulty_world_is_ingested_exactly_and_only_once(ingested, faulty_world
     # One test, three stages, so the world is ingested once per database.
     home, engine, _ = ingested
     check_exactly_the_injected_faults_are_quarantined(home, engine)
+    check_every_delivered_line_is_loaded_or_rejected(engine, faulty_world)
     check_quarantined_files_raise_one_data_quality_alert_each(home, engine)
     check_a_second_run_and_a_redelivery_change_nothing(home, engine, faulty_world)
 
@@ -62,6 +63,12 @@ def check_exactly_the_injected_faults_are_quarantined(home, engine):
             assert (home / "quarantine" / fault["source"] / name).exists()
             assert (home / "quarantine" / fault["source"] / f"{name}.reason.json").exists()
             assert entry.rows_loaded == 0
+            assert entry.rows_rejected == entry.rows_in  # kept in raw, listed as rejected
+            if fault["rows"]:
+                checks = read_frame(engine, "SELECT row_number, checks FROM ops_rejected_rows "
+                                    "WHERE file_sha256 = :sha AND checks NOT LIKE "
+                                    "'%file_quarantined%'", params={"sha": entry.file_sha256})
+                assert sorted(checks.row_number) == fault["rows"], fault["kind"]
         else:
             assert entry.status == "partial", (fault["kind"], entry.reason)
             assert rows == fault["rows"], fault["kind"]
@@ -70,6 +77,17 @@ def check_exactly_the_injected_faults_are_quarantined(home, engine):
     assert (clean.status == "loaded").all(), clean[clean.status != "loaded"][["status", "reason"]]
     assert_reconciles(engine)
     assert not _left_in_landing(home), "every delivery was filed away"
+
+
+def check_every_delivered_line_is_loaded_or_rejected(engine, faulty_world):
+    delivered = {path.name: path for name in SOURCES for path in (faulty_world / name).iterdir()
+                 if not path.name.endswith(".parquet")}
+    assert_every_line_accounted_for(engine, delivered)
+    # The transfers cut short keep their complete rows; the row cut in two is rejected for it.
+    detail = read_frame(engine, "SELECT r.checks FROM ops_rejected_rows r JOIN ops_ingest_log l "
+                                "ON l.file_sha256 = r.file_sha256 WHERE l.file_name LIKE "
+                                "'%fault_truncated.csv'")
+    assert len(detail) > 100 and detail.checks.str.contains("truncated_row").sum() == 1
 
 
 def check_quarantined_files_raise_one_data_quality_alert_each(home, engine):

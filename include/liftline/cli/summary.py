@@ -4,7 +4,9 @@ Every row a run writes carries its DAG run's `run_id`, so the summary needs noth
 Airflow: files ingested (`ops_ingest_log`), alerts raised and how their delivery went
 (`ops_alerts`), models trained and whether they were promoted (`ml_model_registry`). Problems
 (quarantined files, alerts that did not reach Slack) are named in the first line, so a run
-whose DAGs all succeeded still says plainly when someone has to act.
+whose DAGs all succeeded still says plainly when someone has to act. What ingest left in
+`landing/` on purpose (hidden and temporary files, links it refused, folders that are no
+source) is named too, read from `landing/` itself: it stays there, so it is there after the run.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from sqlalchemy import Engine, func, inspect, select
 
 from liftline.alerts import DELIVERED, FAILED, NOT_CONFIGURED, PENDING
+from liftline.ingest import SkippedFile, skipped_files
 from liftline.warehouse import table
 
 FILE_STATUSES = ("loaded", "partial", "quarantined")  # in the order they are reported
@@ -68,6 +71,7 @@ class RunSummary:
     last_delivery_error: str | None = None
     earlier_undelivered: int = 0  # alerts of earlier runs still pending or failed
     models: list[TrainedModel] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)  # left in landing/ on purpose
 
     @property
     def file_counts(self) -> Counter:
@@ -106,6 +110,9 @@ class RunSummary:
             found.append(f"{counts['quarantined']} file(s) quarantined")
         if counts["partial"]:
             found.append(f"{counts['partial']} file(s) with rejected rows")
+        refused = sum(s.refused for s in self.skipped)
+        if refused:
+            found.append(f"{refused} link(s) or special file(s) in landing/ refused")
         if self.undelivered:
             found.append(f"{self.undelivered} alert(s) not delivered")
         if self.earlier_undelivered:
@@ -116,7 +123,8 @@ class RunSummary:
         problems = self.problems()
         head = "summary of this run" + (": " + ", ".join(problems) if problems else
                                         ": nothing needs attention")
-        return [head, *self._file_lines(), *self._alert_lines(), *self._model_lines(),
+        return [head, *self._file_lines(), *self._skipped_lines(), *self._alert_lines(),
+                *self._model_lines(),
                 _row("warehouse", self.warehouse),
                 *([_row("log", str(self.log_path))] if self.log_path else [])]
 
@@ -139,6 +147,19 @@ class RunSummary:
             quarantine = self.home / "quarantine" if self.home else Path("quarantine")
             lines.append(_row("", "why, check by check and row by row: "
                                   f"{quarantine}/<source>/<file>.reason.json"))
+        return lines
+
+    def _skipped_lines(self) -> list[str]:
+        """Refused entries first: they need someone; then what is skipped by design."""
+        if not self.skipped:
+            return []
+        ordered = sorted(self.skipped, key=lambda s: (not s.refused, s.path))
+        refused = sum(s.refused for s in ordered)
+        lines = [_row("landing", f"{len(ordered)} not ingested, left in landing/"
+                                 f"{f' ({refused} refused)' if refused else ''}:")]
+        lines += [_row("", _short(s.line())) for s in ordered[:LISTED_FILES]]
+        if len(ordered) > LISTED_FILES:
+            lines.append(_row("", f"... and {len(ordered) - LISTED_FILES} more (see the run log)"))
         return lines
 
     def _alert_lines(self) -> list[str]:
@@ -196,6 +217,8 @@ def summarize_run(engine: Engine, run_ids: Sequence[str], *, log_path: Path | No
     summary = RunSummary(run_ids=list(run_ids), log_path=log_path, home=home,
                          warehouse=engine.url.render_as_string(hide_password=True),
                          failed_dags=list(failed_dags))
+    if home is not None:
+        summary.skipped = skipped_files(home)
     if not run_ids:
         return summary
     with engine.connect() as conn:

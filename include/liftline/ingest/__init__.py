@@ -5,7 +5,7 @@ Used by dags/ingest_extracts.py: `pending_sources` lists the sources with ready 
 returns a `SourceResult` whose `changed_tables` become Airflow asset events.
 """
 
-from .landing import ensure_layout, ready_files
+from .landing import SkippedFile, ensure_layout, ready_files, skipped_files
 from .pipeline import DIMENSION_SOURCES, FileOutcome, SourceResult, ingest_source, pending_sources
 from .reader import DeliveryError, open_delivery
 
@@ -13,10 +13,12 @@ __all__ = [
     "DIMENSION_SOURCES",
     "DeliveryError",
     "FileOutcome",
+    "SkippedFile",
     "SourceResult",
     "ensure_layout",
     "ingest_source",
     "open_delivery",
     "pending_sources",
     "ready_files",
+    "skipped_files",
 ]

@@ -3,15 +3,18 @@
 Per file, in one warehouse transaction: its rows go to raw_<source> as delivered (with file
 hash and row number), the suite runs over each chunk, rejected rows go to ops_rejected_rows with
 their failed checks, accepted rows replace any clean row with the same natural key, and the
-outcome goes to ops_ingest_log. If the file fails structurally or rejects more rows than the
-suite's threshold, that transaction is rolled back and redone in quarantine mode, where every
-row is kept in raw and listed as rejected. Only after the commit is the file moved, so a crash
-at any point leaves either nothing or a logged file that the next run just files away.
+outcome goes to ops_ingest_log. If the fast reader stops at damage inside a CSV (bytes that
+are not UTF-8, a row with too many fields, a stream cut short), that transaction is rolled back
+and the file read again line by line, so the damage rejects only the rows it is in. If the file
+fails structurally (a cut-short file does) or rejects more rows than the suite's threshold, the
+transaction is rolled back and redone in quarantine mode, where every row is kept in raw and
+listed as rejected. So for every file, rows in = rows loaded + rows rejected. Only after the
+commit is the file moved, so a crash at any point leaves either nothing or a logged file that
+the next run just files away.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import itertools
 import json
@@ -57,13 +60,24 @@ from .landing import (
     ensure_layout,
     file_away,
     ready_files,
+    refusal,
     relative,
     sha256_of,
-    stray_files,
+    skipped_files,
     write_reason,
 )
 from .locking import source_lock
-from .reader import ROW_NUMBER, Delivery, DeliveryError, open_delivery
+from .reader import (
+    MALFORMED_ROW,
+    NOT_UTF8,
+    ROW_NUMBER,
+    TOO_MANY_FIELDS,
+    TRUNCATED_ROW,
+    Delivery,
+    DeliveryError,
+    Reading,
+    open_delivery,
+)
 
 # Ingested first, so the referential checks of facts see this delivery's dimensions.
 DIMENSION_SOURCES = ("stores", "products", "customers")
@@ -73,6 +87,7 @@ DIMENSION_SOURCES = ("stores", "products", "customers")
 # the first promotion by every daily re-delivery of the calendar.
 WHOLE_DELIVERY_SOURCES = ("promotions", "events", "lift_tests", *DIMENSION_SOURCES)
 FILE_QUARANTINED = "file_quarantined"
+_READER_CHECKS = (NOT_UTF8, TOO_MANY_FIELDS, TRUNCATED_ROW, MALFORMED_ROW)
 EXAMPLE_ROWS = 20  # row numbers listed per check in a reason file
 # One validation thread per process; chunks are checked one at a time, in order.
 _CHECKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="liftline-validate")
@@ -128,11 +143,12 @@ def pending_sources(home: Path | None = None, settle_seconds: float = 60,
                     log: Log = print) -> list[str]:
     """Sources with at least one ready file in landing/, dimensions first.
 
-    Files that will never be ingested (outside any source folder) are reported to `log`.
+    What in landing/ is not taken (hidden or temporary files, links, folders that are no
+    source, files outside a source folder) is named to `log`, one line each.
     """
     home = home or settings.liftline_home()
-    for note in stray_files(home):
-        log(note)
+    for skipped in skipped_files(home):
+        log(skipped.line())
     ordered = list(DIMENSION_SOURCES) + [s for s in SOURCES if s not in DIMENSION_SOURCES]
     return [name for name in ordered if ready_files(home, name, settle_seconds)]
 
@@ -157,7 +173,15 @@ def ingest_source(
     result = SourceResult(src.name)
     # Dimensions are ingested before facts, so their keys hold still while a source loads.
     known_keys = _known_dimension_keys(engine)
+    for skipped in skipped_files(home, src.name):
+        result.notes.append(f"{src.name}: {skipped.line()}")
+        log(result.notes[-1])
     for landed in ready_files(home, src.name, settle_seconds):
+        refused = refusal(home, landed.path)
+        if refused is not None:  # replaced by a link since it was listed: not read
+            result.notes.append(f"{src.name}: {refused.line()}")
+            log(result.notes[-1])
+            continue
         job = _FileJob(src, landed, home, engine, suite, known_keys, run_id, run_url, log)
         try:
             outcome = job.run()
@@ -203,6 +227,8 @@ class _Tally:
     severities: dict[str, str] = field(default_factory=dict)
     rejected_text: list[pd.DataFrame] = field(default_factory=list)  # delivered rows, for a CSV
     structural: list[str] = field(default_factory=list)
+    row_notes: dict[int, str] = field(default_factory=dict)  # row -> what the reader found
+    verbatim: dict[int, dict[str, str]] = field(default_factory=dict)  # see Reading.verbatim
 
     @property
     def rows_rejected(self) -> int:
@@ -247,19 +273,19 @@ class _FileJob:
             delivery = open_delivery(self.landed.path, self.src)
         except DeliveryError as exc:
             return self._quarantine(None, f"{exc}", [exc.check])
+        if delivery.file_fault is not None:  # e.g. cut short: quarantined, its rows kept
+            return self._quarantine(delivery, str(delivery.file_fault), [delivery.file_fault.check])
         try:
-            with source_lock(self.engine, self.src.name) as conn:
-                prior = self._prior_outcome(conn)  # another run may have taken it meanwhile
-                if prior is not None:
-                    raise _AlreadyIngested(prior)
-                tally = _Tally()
-                self._load_rows(conn, delivery, tally, quarantine_reason=None)
-                reason = self._rejection_reason(tally)
-                if reason:
-                    raise _FileRejected(reason, tally.structural)
-                outcome = self._outcome(tally)
-                self._log_outcome(conn, outcome)
-        except DeliveryError as exc:  # found mid-file: e.g. a row with too many fields
+            try:
+                outcome, tally = self._load_and_log(delivery)
+            except DeliveryError:
+                if not delivery.can_read_line_by_line:
+                    raise
+                # Damage the fast reader stops at: read again line by line, so that it rejects
+                # only the rows it is in.
+                delivery = delivery.line_by_line()
+                outcome, tally = self._load_and_log(delivery)
+        except DeliveryError as exc:  # found mid-file in a Parquet file
             return self._quarantine(delivery, str(exc), [exc.check])
         except _FileRejected as rejected:
             return self._quarantine(delivery, rejected.reason, rejected.checks)
@@ -268,14 +294,32 @@ class _FileJob:
         self._file_accepted(outcome, tally)
         return outcome
 
+    def _load_and_log(self, delivery: Delivery) -> tuple[FileOutcome, _Tally]:
+        """The first pass, committed: the file's rows loaded or rejected, its outcome logged."""
+        with source_lock(self.engine, self.src.name) as conn:
+            prior = self._prior_outcome(conn)  # another run may have taken it meanwhile
+            if prior is not None:
+                raise _AlreadyIngested(prior)
+            tally = _Tally()
+            reading = self._load_rows(conn, delivery, tally, quarantine_reason=None)
+            if reading.file_fault is not None:  # found at the end: a stream cut short
+                raise _FileRejected(str(reading.file_fault), [reading.file_fault.check])
+            reason = self._rejection_reason(tally)
+            if reason:
+                raise _FileRejected(reason, tally.structural)
+            outcome = self._outcome(tally)
+            self._log_outcome(conn, outcome)
+        return outcome, tally
+
     def _load_rows(self, conn: Connection, delivery: Delivery, tally: _Tally,
-                   quarantine_reason: str | None) -> None:
+                   quarantine_reason: str | None) -> Reading:
         """One pass: raw rows, validation, rejected rows and (unless quarantining) clean rows.
 
         Counts go to `tally` as each chunk is written, so they match the rows written even if
         the file turns out to be damaged further on.
         """
-        chunks = delivery.chunks()
+        reading = delivery.read()
+        chunks = iter(reading)
         first = next(chunks)
         extra_numeric = self._extra_numeric(delivery, first)
         prepared = self._prepare_suite(delivery, extra_numeric)
@@ -297,6 +341,7 @@ class _FileJob:
                     raise _FileRejected(self._structural_reason(delivery, verdict.file_failures),
                                         verdict.file_failures)
             row_checks = self._row_checks(verdict, chunk, tally)
+            self._add_row_faults(reading, chunk, row_checks, tally)
             if quarantine_reason is not None:
                 every_row = {row: row_checks.get(row, [FILE_QUARANTINED]) for row in chunk.index}
                 self._write_rejected(conn, chunk, every_row, quarantine_reason, tally)
@@ -304,6 +349,7 @@ class _FileJob:
             self._write_rejected(conn, chunk, row_checks, None, tally)
             accepted = typed.loc[~typed.index.isin(list(row_checks))]
             tally.rows_loaded += self._write_clean(conn, accepted)
+        return reading
 
     def _check_chunk(self, chunk: pd.DataFrame, prepared: PreparedSuite, keys: KeyCounter,
                      extra_numeric: list[str]) -> tuple[pd.DataFrame, Verdict]:
@@ -317,16 +363,12 @@ class _FileJob:
     def _quarantine(self, delivery: Delivery | None, reason: str,
                     checks: list[str]) -> FileOutcome:
         """Keep every readable row in raw, list it as rejected, log and move the file."""
-        tally = _Tally()
-        with source_lock(self.engine, self.src.name) as conn:
-            if delivery is not None:
-                # On damage mid-file the rows before it are kept; the file is in quarantine.
-                with contextlib.suppress(DeliveryError):
-                    self._load_rows(conn, delivery, tally, quarantine_reason=reason)
-            outcome = FileOutcome(self.file_name, self.sha256, "quarantined", tally.rows_in, 0,
-                                  tally.rows_rejected, f"quarantined: {reason}",
-                                  warnings=dict(tally.warnings_by_check))
-            self._log_outcome(conn, outcome)
+        try:
+            outcome, tally = self._log_quarantined(delivery, reason)
+        except DeliveryError:
+            # Damage further on, in a CSV that failed for another reason first: read it line by
+            # line, so the rows after the damage are kept too.
+            outcome, tally = self._log_quarantined(delivery.line_by_line(), reason)
         filed = file_away(self.landed, self.home, "quarantine", self.sha256)
         outcome.filed_to = relative(filed, self.home)
         reason_file = write_reason(filed, self._reason_document(outcome, tally, checks))
@@ -334,6 +376,23 @@ class _FileJob:
         self._update_filed_path(outcome)
         self._alert_quarantine(outcome, tally, checks)
         return outcome
+
+    def _log_quarantined(self, delivery: Delivery | None,
+                         reason: str) -> tuple[FileOutcome, _Tally]:
+        tally = _Tally()
+        with source_lock(self.engine, self.src.name) as conn:
+            if delivery is not None:
+                try:
+                    self._load_rows(conn, delivery, tally, quarantine_reason=reason)
+                except DeliveryError:
+                    if delivery.can_read_line_by_line:
+                        raise
+                    # Damage in a Parquet file: the rows before it are kept.
+            outcome = FileOutcome(self.file_name, self.sha256, "quarantined", tally.rows_in, 0,
+                                  tally.rows_rejected, f"quarantined: {reason}",
+                                  warnings=dict(tally.warnings_by_check))
+            self._log_outcome(conn, outcome)
+        return outcome, tally
 
     # --- per chunk --------------------------------------------------------------------------
 
@@ -388,6 +447,27 @@ class _FileJob:
                 by_row.setdefault(row, []).append(failure.check)
         return by_row
 
+    def _add_row_faults(self, reading: Reading, chunk: pd.DataFrame,
+                        row_checks: dict[int, list[str]], tally: _Tally) -> None:
+        """Rows the reader could not read as they are (undecodable bytes, too many fields, cut
+        off) are rejected for it, whatever the suite says of what was read."""
+        if not reading.row_faults:
+            return
+        for row in chunk.index[chunk.index.isin(list(reading.row_faults))]:
+            faults = reading.row_faults[row]
+            checks = [fault.check for fault in faults]
+            row_checks[row] = [*checks, *(c for c in row_checks.get(row, []) if c not in checks)]
+            tally.row_notes[row] = "; ".join(fault.message for fault in faults)
+            if row in reading.verbatim:
+                tally.verbatim[row] = reading.verbatim[row]
+            for check in checks:
+                tally.rejected_by_check[check] += 1
+                tally.severities[check] = "critical"
+                tally.columns.setdefault(check, None)
+                examples = tally.examples.setdefault(check, [])
+                if len(examples) < EXAMPLE_ROWS:
+                    examples.append(int(row))
+
     def _write_rejected(self, conn: Connection, chunk: pd.DataFrame,
                         row_checks: dict[int, list[str]], file_reason: str | None,
                         tally: _Tally) -> None:
@@ -406,14 +486,19 @@ class _FileJob:
         })
         bulk_insert(conn, table("ops_rejected_rows"), frame)
         if file_reason is None:
-            delivered = chunk.loc[rows].copy()
+            delivered = chunk.loc[rows].astype(object)
+            for row in set(rows) & set(tally.verbatim):  # as delivered, bytes and all
+                for column, value in tally.verbatim[row].items():
+                    delivered.at[row, column] = value
             delivered.insert(0, "_checks", [";".join(row_checks[row]) for row in rows])
             tally.rejected_text.append(delivered)
 
     def _detail(self, chunk: pd.DataFrame, row: int, checks: list[str], tally: _Tally,
                 file_reason: str | None) -> str:
-        parts = []
+        parts = [tally.row_notes[row]] if row in tally.row_notes else []
         for check in checks:
+            if row in tally.row_notes and check in _READER_CHECKS:
+                continue  # said by the reader's note
             column = tally.columns.get(check)
             if column and column in chunk.columns:
                 parts.append(f"{check}: {column}={_shown(chunk.at[row, column])}")
@@ -476,9 +561,13 @@ class _FileJob:
         reason = f"missing required column(s) {', '.join(missing)}"
         elsewhere = [name for name, other in SOURCES.items()
                      if name != self.src.name and _looks_like(delivery.columns, other)]
+        separator = _other_delimiter(delivery.columns)
         if elsewhere:
             reason += (f"; its columns match {' or '.join(elsewhere)}: move the file to "
                        f"landing/{elsewhere[0]}/")
+        elif separator:
+            reason += (f"; the header is one column with {separator!r} in it: export the file "
+                       "with commas between fields")
         else:
             reason += f"; the header has {', '.join(delivery.columns)[:300]}"
         return reason
@@ -503,7 +592,9 @@ class _FileJob:
             # The file is archived; its rejected rows and their reasons go to quarantine/.
             spot = _side_spot(self.home, self.src.name, filed.name, self.sha256)
             rows_csv = spot.with_name(spot.name + ".rejected.csv")
-            pd.concat(tally.rejected_text).to_csv(rows_csv, index_label=ROW_NUMBER)
+            # surrogateescape: bytes that were not UTF-8 are written back as delivered.
+            pd.concat(tally.rejected_text).to_csv(rows_csv, index_label=ROW_NUMBER,
+                                                  errors="surrogateescape")
             document = self._reason_document(outcome, tally, [])
             document["rejected_rows_file"] = relative(rows_csv, self.home)
             outcome.reason_file = relative(write_reason(spot, document), self.home)
@@ -661,6 +752,13 @@ def _side_spot(home: Path, source: str, name: str, sha256: str) -> Path:
     if any(folder.glob(f"{glob_escape(name)}*")):
         spot = folder / f"{name}.{sha256[:12]}"
     return spot
+
+
+def _other_delimiter(columns: tuple[str, ...]) -> str | None:
+    """The delimiter a one-column header seems to use instead of commas (";" or "|")."""
+    if len(columns) != 1:
+        return None
+    return next((d for d in (";", "|") if d in columns[0]), None)
 
 
 def _looks_like(columns: tuple[str, ...], other: Source) -> bool:

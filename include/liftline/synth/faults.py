@@ -3,7 +3,8 @@
 Every fault is an extra delivery file beside the good ones, built from copies of real rows of
 the world, so the world's truth is unchanged whatever the pipeline keeps or rejects. Each is
 listed in _truth/faults.json with its file, kind, the 1-based data rows that are bad (header
-not counted) and what a correct pipeline does with it: quarantine those rows, or the file.
+not counted) and what a correct pipeline does with it: quarantine those rows, or the file (whose
+readable rows are kept in raw and listed as rejected all the same).
 """
 
 from __future__ import annotations
@@ -117,7 +118,8 @@ def inject_faults(out: Path, window, fmt: str, seed: int) -> list[dict]:
         while data[cut - 1 : cut] in (b"\n", b","):
             cut += 1  # make sure the cut lands inside a field
         path.write_bytes(data[:cut])
-        record("pos", path, "truncated", [], "file_quarantined",
+        # The row cut in two is rejected for it; the file, incomplete, is quarantined whole.
+        record("pos", path, "truncated", [data[:cut].count(b"\n")], "file_quarantined",
                f"transfer stopped after {cut} of {len(data)} bytes, mid-line")
     erp = _sample(out, "erp", 400, rng)
     if erp is not None:

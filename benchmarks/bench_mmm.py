@@ -144,10 +144,17 @@ def bench_world(args: argparse.Namespace) -> None:
     from liftline.mmm.inputs import load_mmm_data
 
     world, cleanup = _world_dir(args.world, args.scale)
-    workdir = Path(tempfile.mkdtemp(prefix="bench_mmm_"))
+    workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench_mmm_"))
     try:
-        engine, seconds = _warehouse_from_world(world, workdir)
-        print(f"world {world} ingested and feature tables built in {seconds:.0f} s")
+        if args.keep and (workdir / "warehouse.db").is_file():
+            from liftline.warehouse import get_engine
+
+            engine = get_engine(f"sqlite:///{workdir / 'warehouse.db'}")
+            print(f"world {world}: warehouse reused from {workdir}")
+        else:
+            workdir.mkdir(parents=True, exist_ok=True)
+            engine, seconds = _warehouse_from_world(world, workdir)
+            print(f"world {world} ingested and feature tables built in {seconds:.0f} s")
         truth = pd.read_csv(world / "_truth" / "channels.csv")
         targets = [args.target] if args.target else ["revenue_pos", "revenue"]
         for target in targets:
@@ -177,7 +184,8 @@ def bench_world(args: argparse.Namespace) -> None:
                     print(f"    note: {note}")
             _compare_with_truth(pd.concat(rows, ignore_index=True), truth)
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
         if cleanup:
             shutil.rmtree(world, ignore_errors=True)
 
@@ -248,6 +256,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--resamples", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1, help="seed of the simulated problem")
+    parser.add_argument("--keep", help="--world: keep the warehouse in this folder and reuse it "
+                                       "on the next run (delete it after regenerating the world)")
     parser.add_argument("--no-lift-tests", action="store_true",
                         help="--world: fit without the world's lift tests (no calibration)")
     parser.add_argument("--override", default="{}",

@@ -78,7 +78,8 @@ def test_tests_that_contradict_each_other_are_a_conflict(confounded):
     assert not fit.lift_report["reconciled"].all()
 
 
-def test_a_test_the_data_cannot_meet_raises_calibration_conflict(warehouse, confounded):
+def test_a_test_the_data_cannot_meet_raises_calibration_conflict(warehouse, confounded,
+                                                                 calibrated):
     data, truth, channel = confounded
     tests = lift_tests(data, truth, channel, [60], 0.05, seed=1, bias=-1.0)  # a loss
     fit = _fit(replace(data, lift_tests=tests))
@@ -86,3 +87,6 @@ def test_a_test_the_data_cannot_meet_raises_calibration_conflict(warehouse, conf
     write_mmm_fit(warehouse, "run-1", fit, log=quiet)
     name = model_name(fit.spec, fit.country, fit.segment)
     assert latest_alert_state(warehouse, CALIBRATION_CONFLICT, name) == "conflict"
+    # A later fit of the same model that meets its tests closes the alert.
+    write_mmm_fit(warehouse, "run-2", calibrated, log=quiet)
+    assert latest_alert_state(warehouse, CALIBRATION_CONFLICT, name) == "ok"

@@ -3,8 +3,11 @@ synthetic world's ground truth. Not a test: prints numbers.
 
     python benchmarks/bench_mmm.py                 # (a) speed: 156 weeks x 8 channels
     python benchmarks/bench_mmm.py --pymc          # (b) ../shared/data/pymc_mmm_example/
+    python benchmarks/bench_mmm.py --pymc --lift-tests "x1:40,100"   # ... with two x1 tests
     python benchmarks/bench_mmm.py --world DIR     # (c) a `liftline generate` world (DIR/_truth)
     python benchmarks/bench_mmm.py --world new     #     generates a small world in a temp dir
+    ... --world DIR --keep WH_DIR                  #     reuses the ingested warehouse next time
+    ... --no-lift-tests                            #     the world without its lift tests
     ... --override '{"channel_types": {"tv_brand": {"theta": [0.3, 0.8]}}}'   # spec changes
 
 Goals: (a) the default search (2000 x 5), CV and 100 bootstrap refits in under 60 s
@@ -108,7 +111,7 @@ def bench_pymc(args: argparse.Namespace) -> None:
     if args.lift_tests:
         data = replace(data, lift_tests=_pymc_lift_tests(frame, truth, args.lift_tests))
         print("lift tests (4 weeks dark, 10% standard error, from the documented recipe):")
-        print(data.lift_tests.round(1).to_string(index=False))
+        print(data.lift_tests.to_string(index=False, float_format="%.1f"))
     started = time.perf_counter()
     fit = MarketingMixModel(spec, log=_quiet).fit(data).fit_
     elapsed = time.perf_counter() - started

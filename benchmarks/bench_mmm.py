@@ -3,8 +3,11 @@ synthetic world's ground truth. Not a test: prints numbers.
 
     python benchmarks/bench_mmm.py                 # (a) speed: 156 weeks x 8 channels
     python benchmarks/bench_mmm.py --pymc          # (b) ../shared/data/pymc_mmm_example/
+    python benchmarks/bench_mmm.py --pymc --lift-tests "x1:40,100"   # ... with two x1 tests
     python benchmarks/bench_mmm.py --world DIR     # (c) a `liftline generate` world (DIR/_truth)
     python benchmarks/bench_mmm.py --world new     #     generates a small world in a temp dir
+    ... --world DIR --keep WH_DIR                  #     reuses the ingested warehouse next time
+    ... --no-lift-tests                            #     the world without its lift tests
     ... --override '{"channel_types": {"tv_brand": {"theta": [0.3, 0.8]}}}'   # spec changes
 
 Goals: (a) the default search (2000 x 5), CV and 100 bootstrap refits in under 60 s
@@ -105,6 +108,10 @@ def bench_pymc(args: argparse.Namespace) -> None:
                                "event_2": frame["event_2"].to_numpy()}, index=index))
     spec = _spec({"search": {"budget": args.budget, "trials": args.trials},
                   "data": {"max_weeks": len(frame)}})
+    if args.lift_tests:
+        data = replace(data, lift_tests=_pymc_lift_tests(frame, truth, args.lift_tests))
+        print("lift tests (4 weeks dark, 10% standard error, from the documented recipe):")
+        print(data.lift_tests.to_string(index=False, float_format="%.1f"))
     started = time.perf_counter()
     fit = MarketingMixModel(spec, log=_quiet).fit(data).fit_
     elapsed = time.perf_counter() - started
@@ -136,6 +143,42 @@ def bench_pymc(args: argparse.Namespace) -> None:
           + f"; lambda {fit.lam:.2g} (true adstock decay 0.4 / 0.2)")
 
 
+def _pymc_lift_tests(frame: pd.DataFrame, truth: dict, spec: str) -> pd.DataFrame:
+    """4-week tests ("x1:20,60" = x1 dark from week 20 and from week 60): the recipe's own
+    response (normalised geometric adstock over 8 weeks, logistic saturation, amplitude x beta)
+    with and without the channel's spend in the window, summed over the window, and a 10%
+    error drawn and stated."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for part in spec.split(";"):
+        channel, starts = part.split(":")
+        theta = truth["adstock"][f"alpha_{channel}"]
+        lam = truth["saturation"][f"lam_{channel}"]
+        scale = truth["amplitude"] * truth["beta"][channel]
+        weights = theta ** np.arange(8)
+        weights /= weights.sum()
+
+        x = frame[channel].to_numpy(float)
+        for first in map(int, starts.split(",")):
+            off = x.copy()
+            off[first: first + 4] = 0.0
+            lost = _logistic_response(x, weights, lam, scale) - _logistic_response(
+                off, weights, lam, scale)
+            true = float(lost[first: first + 4].sum())
+            measured = true * (1 + 0.1 * rng.standard_normal())
+            rows.append({"channel": channel, "start_date": frame["date_week"].iloc[first],
+                         "end_date": frame["date_week"].iloc[first + 3] + pd.Timedelta(days=6),
+                         "incremental_revenue": measured, "spend": x[first: first + 4].sum(),
+                         "std_error": 0.1 * abs(measured), "true_incremental": true})
+    return pd.DataFrame(rows)
+
+
+def _logistic_response(x: np.ndarray, weights: np.ndarray, lam: float, scale: float
+                       ) -> np.ndarray:
+    adstock = np.convolve(x, weights)[: len(x)]
+    return scale * (1 - np.exp(-lam * adstock)) / (1 + np.exp(-lam * adstock))
+
+
 # --- (c) the synthetic world ------------------------------------------------------------------
 
 
@@ -144,10 +187,17 @@ def bench_world(args: argparse.Namespace) -> None:
     from liftline.mmm.inputs import load_mmm_data
 
     world, cleanup = _world_dir(args.world, args.scale)
-    workdir = Path(tempfile.mkdtemp(prefix="bench_mmm_"))
+    workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench_mmm_"))
     try:
-        engine, seconds = _warehouse_from_world(world, workdir)
-        print(f"world {world} ingested and feature tables built in {seconds:.0f} s")
+        if args.keep and (workdir / "warehouse.db").is_file():
+            from liftline.warehouse import get_engine
+
+            engine = get_engine(f"sqlite:///{workdir / 'warehouse.db'}")
+            print(f"world {world}: warehouse reused from {workdir}")
+        else:
+            workdir.mkdir(parents=True, exist_ok=True)
+            engine, seconds = _warehouse_from_world(world, workdir)
+            print(f"world {world} ingested and feature tables built in {seconds:.0f} s")
         truth = pd.read_csv(world / "_truth" / "channels.csv")
         targets = [args.target] if args.target else ["revenue_pos", "revenue"]
         for target in targets:
@@ -177,7 +227,8 @@ def bench_world(args: argparse.Namespace) -> None:
                     print(f"    note: {note}")
             _compare_with_truth(pd.concat(rows, ignore_index=True), truth)
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
         if cleanup:
             shutil.rmtree(world, ignore_errors=True)
 
@@ -248,6 +299,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--resamples", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1, help="seed of the simulated problem")
+    parser.add_argument("--keep", help="--world: keep the warehouse in this folder and reuse it "
+                                       "on the next run (delete it after regenerating the world)")
+    parser.add_argument("--lift-tests", metavar="SPEC",
+                        help='--pymc: lift tests from the truth, e.g. "x1:40,100;x2:60"')
     parser.add_argument("--no-lift-tests", action="store_true",
                         help="--world: fit without the world's lift tests (no calibration)")
     parser.add_argument("--override", default="{}",

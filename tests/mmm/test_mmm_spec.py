@@ -19,7 +19,7 @@ def test_the_shipped_spec_has_the_issues_defaults():
     assert spec.theta_bounds("search") == (0.0, 0.3)
     assert spec.theta_bounds("Display") == (0.1, 0.6)
     assert spec.theta_bounds("linkedin") == (0.7, 0.9)
-    assert spec.theta_bounds("tv") == (0.3, 0.95)
+    assert spec.theta_bounds("tv") == (0.3, 0.8)
     assert spec.channel_type("a_new_channel") == "default"
     assert spec.theta_bounds("a_new_channel") == spec.type_theta["default"]
 
@@ -35,7 +35,7 @@ def test_a_users_mapping_and_overrides_merge_over_the_defaults(tmp_path):
     path = tmp_path / "mmm.yaml"
     path.write_text("channels:\n  podcast: tv_brand\nsearch:\n  budget: 300\n")
     spec = load_spec(path)
-    assert spec.theta_bounds("podcast") == spec.theta_bounds("tv") == (0.3, 0.95)
+    assert spec.theta_bounds("podcast") == spec.theta_bounds("tv") == (0.3, 0.8)
     assert spec.budget == 300 and spec.trials == 5
 
 

@@ -33,6 +33,7 @@ REPORT_SECTIONS: Mapping[str, str] = {
     "stale_source": "health",
     "service_risk": "customers",
     "weekly_summary": "headline",
+    "calibration_conflict": "media",
 }
 SECTION_TITLES: Mapping[str, str] = {
     "headline": "This week",

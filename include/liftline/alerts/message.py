@@ -89,6 +89,12 @@ DEFAULT_ACTIONS = {
         "Read the task's log (link below), fix the cause, then clear the task in the Airflow UI "
         "to rerun it: its retries are used up."
     ),
+    "calibration_conflict": (
+        "The mix model cannot match these lift tests within their standard errors. Check the "
+        "tests first (window, spend, channel name, a standard error too small for the design); "
+        "two tests of one channel that disagree cannot both be right. Until resolved, treat the "
+        "channel's ROI and budget advice as unreliable."
+    ),
     "weekly_summary": (
         "Read the week's decisions in the report's headline; it has the detail behind each "
         "number."

@@ -38,6 +38,7 @@ KINDS: tuple[str, ...] = (
     "stale_model",
     "pipeline_failure",
     "weekly_summary",
+    "calibration_conflict",
 )
 SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")
 

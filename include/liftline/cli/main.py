@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--days", type=int, help="days in the slice (default: the scale's history)")
     gen.add_argument("--faults", action="store_true", help="add bad deliveries (_truth/faults.json)")
     gen.add_argument("--format", dest="fmt", default="csv", choices=["csv", "csv.gz", "parquet"])
+    gen.add_argument("--scenario", default="standard", choices=["standard", "confounded"],
+                     help="confounded: a hidden demand driver moves sales and the planners' "
+                          "spend; lift tests from geo experiments (_truth/demand_driver.csv)")
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
     gen.set_defaults(func=cmd_generate)
 
@@ -168,7 +171,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     summary = generate(args.out, scale=args.scale, seed=args.seed, start=args.start,
                        days=args.days, faults=args.faults, fmt=args.fmt,
-                       progress=not args.quiet and sys.stderr.isatty())
+                       progress=not args.quiet and sys.stderr.isatty(), scenario=args.scenario)
     print(summary.text())
     return 0
 

@@ -6,10 +6,17 @@ transform is computed once per candidate over all weeks (adstock only looks back
 week's media uses only spend up to it); the CV folds then take rows of one design matrix, whose
 Gram matrices come from prefix sums over the blocks between fold boundaries.
 
-Lift tests calibrate twice: each is an observation of its channel's incremental revenue over
-its window (linear in the channel's coefficient, weighted by its precision against the
-regression's weekly noise), added to every fit whose training weeks contain the window; and
-their remaining error is part of the search objective.
+Lift tests calibrate twice: each is a Gaussian likelihood term on its channel's incremental
+revenue over its window (linear in the channel's coefficient: (model - test)^2 / se^2 against
+the regression's weekly residual variance), added to every fit whose training weeks contain the
+window; and their remaining error is part of the search objective.
+
+A regression whose weeks are confounded (spend rises with demand the data does not show) is
+confident about a wrong coefficient, and the plain likelihood lets it outvote the experiments.
+So each tested channel's tests are trusted over the regression by the smallest factor (its
+`discount`, >= 1) that brings them to their expected chi-square, sum z^2 <= number of tests:
+a channel whose tests agree with the data keeps the plain likelihood; one whose tests cannot be
+met even then is a calibration conflict (model.py reports it).
 """
 
 from __future__ import annotations
@@ -155,24 +162,60 @@ class Scores:
     coef: np.ndarray  # (B, p) full-sample coefficients (standardised design)
 
 
+RECONCILE_STEPS = 6  # discount updates per fit; each is one batched solve
+MAX_DISCOUNT = 1e4  # beyond this the tests decide alone; a test still off is a conflict
+
+
 @dataclass
 class Calibration:
-    """Lift tests as extra observations of one coefficient each, per candidate."""
+    """Lift tests as Gaussian likelihood terms on one coefficient each, per candidate."""
 
     column: np.ndarray  # (J,) design column of the test's channel
     slope: np.ndarray  # (B, J) incremental (scaled revenue) per unit of that coefficient
     target: np.ndarray  # (J,) scaled incremental revenue to match
-    weight: np.ndarray  # (J,) precision relative to one week's noise
+    weight: np.ndarray  # (J,) precision relative to one week's noise: sigma^2 / se^2
+    se: np.ndarray  # (J,) scaled standard error of the target
+    discount: np.ndarray | None = None  # (B, J) how much more the tests are trusted (>= 1)
+
+    def effective_weight(self) -> np.ndarray:
+        """(B, J) or (J,): the likelihood weight times the channel's discount."""
+        return self.weight if self.discount is None else self.weight * self.discount
 
     def add_to(self, G: np.ndarray, c: np.ndarray, tests: np.ndarray, n: int,
                target: np.ndarray | None = None) -> None:
         """Add the tests selected by `tests` (J,) bool to systems G (B, p, p), c (B, p)."""
         target = self.target if target is None else target
+        weight = np.broadcast_to(self.effective_weight(), self.slope.shape)
         for j in np.flatnonzero(tests):
             k = self.column[j]
             s = self.slope[:, j]
-            G[:, k, k] += self.weight[j] * s * s / n
-            c[:, k] += self.weight[j] * s * target[..., j] / n
+            G[:, k, k] += weight[:, j] * s * s / n
+            c[:, k] += weight[:, j] * s * target[..., j] / n
+
+    def z_scores(self, coef: np.ndarray) -> np.ndarray:
+        """(B, J) (model - test) / se of each test under coefficients (B, p)."""
+        return (self.slope * coef[:, self.column] - self.target) / self.se
+
+    def reconcile(self, G: np.ndarray, c: np.ndarray, n: int, constrained: np.ndarray
+                  ) -> None:
+        """Set `discount` per candidate and tested channel: the smallest factor (starting at
+        1) for which the channel's tests reach their expected chi-square in the full-sample
+        fit G (B, p, p), c (B, p). Fixed point: while the regression dominates, the miss
+        shrinks in proportion to the discount, so multiplying it by the rms z lands near 1."""
+        channels, group = np.unique(self.column, return_inverse=True)
+        onehot = np.eye(len(channels))[group]  # (J, K)
+        count = onehot.sum(axis=0)
+        self.discount = np.ones(self.slope.shape)
+        everything = np.ones(len(self.column), bool)
+        for _ in range(RECONCILE_STEPS):
+            Gk, ck = G.copy(), c.copy()
+            self.add_to(Gk, ck, everything, n)
+            coef = solve_nonneg(Gk, ck, constrained)
+            rms = np.sqrt((self.z_scores(coef) ** 2) @ onehot / count)  # (B, K)
+            grow = np.maximum(rms, 1.0)[:, group]
+            if (grow <= 1.0 + 1e-3).all():
+                break
+            self.discount = np.minimum(self.discount * grow, MAX_DISCOUNT)
 
 
 class Evaluator:
@@ -197,6 +240,8 @@ class Evaluator:
         self.spend_share = self.total_spend / self.total_spend.sum()
         self.lift_weight = None
         if lift is not None and spec.lift_calibration_weight > 0:
+            # The Gaussian likelihood of each test relative to the regression's: its
+            # precision 1/se^2 against the weekly residual variance.
             noise = self._weekly_noise()
             self.lift_weight = spec.lift_calibration_weight * noise / (
                 lift.target_se / design.y_scale) ** 2
@@ -239,14 +284,18 @@ class Evaluator:
         for rows in self.windows:
             end, start = self._position[rows.stop], self._position[rows.start]
             n = rows.stop - rows.start
-            G = add_penalty((grams[:, end] - grams[:, start]) / n, lam, self.design.penalised)
-            c = (cross[:, end] - cross[:, start]) / n
-            if calibration is not None:
-                lift = self.lift
+            Gs.append(add_penalty((grams[:, end] - grams[:, start]) / n, lam,
+                                  self.design.penalised))
+            cs.append((cross[:, end] - cross[:, start]) / n)
+        if calibration is not None:
+            # The discount comes from all weeks (the last window) and holds in every fold.
+            if calibration.discount is None:
+                calibration.reconcile(Gs[-1], cs[-1], self.design.n_weeks,
+                                      self.design.constrained)
+            lift = self.lift
+            for rows, G, c in zip(self.windows, Gs, cs, strict=True):
                 inside = (lift.first_week >= rows.start) & (lift.last_week < rows.stop)
-                calibration.add_to(G, c, inside, n)
-            Gs.append(G)
-            cs.append(c)
+                calibration.add_to(G, c, inside, rows.stop - rows.start)
         coef = solve_nonneg(np.stack(Gs, axis=1), np.stack(cs, axis=1), self.design.constrained)
         return coef[:, :-1], coef[:, -1]
 
@@ -281,7 +330,7 @@ class Evaluator:
             return None
         ch = self.lift.channel
         return Calibration(1 + ch, unit_lift / scale[:, ch], self.lift.target / self.design.y_scale,
-                           self.lift_weight)
+                           self.lift_weight, self.lift.target_se / self.design.y_scale)
 
     def lift_errors(self, incremental: np.ndarray) -> np.ndarray:
         """Absolute percentage error per test (B, J) of the model's incremental revenue in

@@ -27,6 +27,7 @@ from .spec import MMMSpec, load_spec
 from .transforms import HillSaturation, make_adstock
 
 Log = Callable[[str], None]
+CONFLICT_Z = 2.0  # a lift test the fit misses by more standard errors is a calibration conflict
 
 
 @dataclass
@@ -288,8 +289,11 @@ def _bootstrap(evaluator: Evaluator, state: FitState, hyper: dict, trials: list[
         lift = evaluator.lift
         noise = np.random.default_rng(spec.seed + 1).standard_normal((R, lift.count))
         drawn = cal.target + noise * lift.target_se / design.y_scale
-        Calibration(cal.column, cal.slope[pick], cal.target, cal.weight).add_to(
-            G, c, np.ones(lift.count, bool), design.n_weeks, drawn)
+        # Each resample draws every test from N(lift, se): the interval carries the tests'
+        # own uncertainty, with the discount each candidate's fit found.
+        Calibration(cal.column, cal.slope[pick], cal.target, cal.weight, cal.se,
+                    cal.discount[pick]).add_to(G, c, np.ones(lift.count, bool), design.n_weeks,
+                                               drawn)
     coef = solve_nonneg(G, c, design.constrained)
     beta = coef[:, 1: 1 + design.n_channels] / state.scale[pick] * design.y_scale
     return Draws(beta, hyper["alpha"], state.inflexion[pick], state.adstocked[pick],
@@ -322,6 +326,7 @@ def _assemble(data: MMMData, spec: MMMSpec, evaluator: Evaluator, hyper: dict,
         "decomp_rssd": float(decomp_rssd(contribution[None], evaluator.spend_share)[0]),
         "lift_mape": float(lift_report["abs_pct_error"].mean()) if len(lift_report) else None,
         "lift_tests_used": len(lift_report),
+        "calibration_conflicts": int((~lift_report["reconciled"].astype(bool)).sum()),
         "trials": len(trials),
         "near_optimal_candidates": stability.pool_size,
         "roi_trial_max_relative_spread": stability.max_relative_spread,
@@ -344,18 +349,24 @@ def _assemble(data: MMMData, spec: MMMSpec, evaluator: Evaluator, hyper: dict,
 def _lift_report(evaluator: Evaluator, state: FitState) -> pd.DataFrame:
     """Each lift test beside the model's incremental revenue for its window, both in the
     test's own terms (scaled back to the test's spend where it names one)."""
-    columns = ["channel", "start_date", "end_date", "measured", "predicted", "abs_pct_error",
-               "z_score"]
+    columns = ["channel", "start_date", "end_date", "measured", "std_error", "predicted",
+               "abs_pct_error", "z_score", "discount", "reconciled"]
     lift = evaluator.lift
     if lift is None:
         return pd.DataFrame(columns=columns)
     incremental = state.incremental(evaluator.design.y_scale)
     errors = evaluator.lift_errors(incremental)[0]
     predicted = incremental[0] * lift.factor
+    se = lift.target_se * lift.factor
+    z = (predicted - lift.measured) / se
+    cal = state.calibration
+    discount = cal.discount[0] if cal is not None and cal.discount is not None else \
+        np.ones(lift.count)
     return pd.DataFrame({
         "channel": lift.rows["channel"].to_numpy(),
         "start_date": lift.rows["start_date"].astype(str).to_numpy(),
         "end_date": lift.rows["end_date"].astype(str).to_numpy(),
-        "measured": lift.measured, "predicted": predicted, "abs_pct_error": errors,
-        "z_score": (predicted - lift.measured) / (lift.target_se * lift.factor),
+        "measured": lift.measured, "std_error": se, "predicted": predicted,
+        "abs_pct_error": errors, "z_score": z, "discount": discount,
+        "reconciled": np.abs(z) <= CONFLICT_Z,
     })

@@ -25,6 +25,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine
 
 from liftline import registry
+from liftline.alerts import latest_alert_state, record_alert
 from liftline.modeling import spec_hash
 from liftline.warehouse import (
     append_audit,
@@ -42,6 +43,7 @@ from .spec import MMMSpec, load_spec
 Log = Callable[[str], None]
 SKIPPED = registry.SKIPPED
 PROMOTABLE_GRADES = ("excellent", "good", "acceptable")
+CALIBRATION_CONFLICT = "calibration_conflict"
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,35 @@ def write_mmm_fit(bind: Engine | Connection, run_id: str, fit: MMMFit,
                      actor="liftline", after={"budget_scenarios": sorted(
                          frames["ml_budget_allocation"].get("scenario", pd.Series()).unique()
                          .tolist()), **verdict, "version": version.version})
+        alert_calibration(conn, run_id, fit, log)
     return rows, version
+
+
+def alert_calibration(conn: Connection, run_id: str, fit: MMMFit, log: Log) -> None:
+    """`calibration_conflict` when the fit misses a lift test by more than 2 standard errors
+    (tests that contradict each other, or one the data cannot meet); an `ok` follow-up once a
+    later fit of the same model reconciles them all."""
+    name = model_name(fit.spec, fit.country, fit.segment)
+    report = fit.lift_report
+    missed = report[~report["reconciled"].astype(bool)] if len(report) else report
+    if missed.empty:
+        if latest_alert_state(conn, CALIBRATION_CONFLICT, name) == "conflict":
+            record_alert(conn, kind=CALIBRATION_CONFLICT, entity_key=name, severity="info",
+                         state="ok", run_id=run_id,
+                         title=f"{name}: every lift test is reconciled again",
+                         details={"model": name, "lift_tests": len(report),
+                                  "action": "No action needed."})
+        return
+    lines = [f"{r.channel} {r.start_date}..{r.end_date}: test {r.measured:,.0f} ± "
+             f"{r.std_error:,.0f}, model {r.predicted:,.0f} ({r.z_score:+.1f} se)"
+             for r in missed.itertuples()]
+    title = (f"{name}: {len(missed)} lift test(s) cannot be reconciled with the data within "
+             f"2 standard errors ({', '.join(sorted(set(missed['channel'])))})")
+    if record_alert(conn, kind=CALIBRATION_CONFLICT, entity_key=name, severity="warning",
+                    state="conflict", run_id=run_id, title=title,
+                    details={"model": name, "channels": sorted(set(missed["channel"])),
+                             "items": lines}):
+        log(f"{CALIBRATION_CONFLICT} alert: {title}")
 
 
 def register_fit(conn: Connection, run_id: str, fit: MMMFit, log: Log) -> registry.Version:

@@ -137,6 +137,35 @@ NO_EFFECT_SHARE = 0.08  # promotions that, as executed, move nothing
 UNDERSTOCKED_SHARE = 0.12  # promotions whose stores did not stock up for the lift
 DIP_DAYS = 7  # post-promotion dip length
 
+@dataclass(frozen=True)
+class Scenario:
+    """How the world departs from the standard one (`liftline generate --scenario`).
+
+    confounded: a weekly demand driver that no extract carries (local buzz, competitor
+    stock-outs, weather) moves organic demand, and the budget planners, who see it coming,
+    spend more on `planned_channels` when it is high (spend x exp(elasticity x driver)).
+    Search follows organic demand in every world, so it follows the hidden driver too. The
+    world's lift tests are geo experiments on `tested_channels` only, each with a stated
+    standard error of `lift_relative_se` of its estimate.
+    """
+
+    name: str
+    driver_sd: float = 0.0  # stationary sd of the hidden driver (log demand)
+    driver_persistence: float = 0.0  # AR(1) coefficient week to week
+    planned_channels: tuple[tuple[str, float], ...] = ()  # (channel, spend elasticity)
+    tested_channels: tuple[str, ...] = ()  # () = every channel (standard lift tests)
+    lift_relative_se: float = 0.0
+    lift_tests_per_channel: int = 2
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "standard": Scenario("standard"),
+    "confounded": Scenario("confounded", driver_sd=0.05, driver_persistence=0.8,
+                           planned_channels=(("social", 4.0),),
+                           tested_channels=("social", "search"), lift_relative_se=0.10,
+                           lift_tests_per_channel=2),
+}
+
 # When an opportunity enters Prospecting, Qualification, Proposal, Negotiation: fractions of
 # its sales cycle (it closes at 1.0).
 CRM_STAGE_FRACTIONS = (0.0, 0.15, 0.45, 0.75)

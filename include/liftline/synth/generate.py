@@ -25,8 +25,10 @@ from liftline.synth.config import (
     LIFT_MAX,
     PLANNING_HORIZON_DAYS,
     SCALES,
+    SCENARIOS,
     SUNDAY_CLOSED,
     Scale,
+    Scenario,
 )
 from liftline.synth.demand import (
     BASE_UNITS,
@@ -42,7 +44,14 @@ from liftline.synth.dimensions import (
     make_macro,
 )
 from liftline.synth.faults import inject_faults
-from liftline.synth.media import geometric_adstock, hill, lift_tests, make_media
+from liftline.synth.media import (
+    demand_driver,
+    geo_lift_tests,
+    geometric_adstock,
+    hill,
+    lift_tests,
+    make_media,
+)
 from liftline.synth.promos import make_promotions
 from liftline.synth.writer import ExtractWriter
 
@@ -122,11 +131,14 @@ def prepare_out_dir(out: Path) -> None:
 
 def generate(out: Path | str, scale: str = "small", seed: int = 42, start: date | None = None,
              days: int | None = None, faults: bool = False, fmt: str = "csv",
-             progress: bool = True) -> Summary:
+             progress: bool = True, scenario: str = "standard") -> Summary:
     """Write a slice of the world as extracts in out/<source>/ and its truth in out/_truth/."""
     t_start = time.perf_counter()
     if scale not in SCALES:
         raise GenerateError(f"unknown --scale {scale!r}: choose small, medium or large")
+    if scenario not in SCENARIOS:
+        raise GenerateError(f"unknown --scenario {scenario!r}: choose "
+                            f"{' or '.join(SCENARIOS)}")
     if fmt not in FORMATS:
         raise GenerateError(f"unknown --format {fmt!r}: choose csv, csv.gz or parquet")
     sc = SCALES[scale]
@@ -134,7 +146,7 @@ def generate(out: Path | str, scale: str = "small", seed: int = 42, start: date 
     out = Path(out)
     prepare_out_dir(out)
 
-    world = build_world(sc, seed)
+    world = build_world(sc, seed, SCENARIOS[scenario])
     writer = ExtractWriter(out, fmt)
     truth = out / TRUTH_DIR
     truth.mkdir(parents=True, exist_ok=True)
@@ -151,6 +163,8 @@ def generate(out: Path | str, scale: str = "small", seed: int = 42, start: date 
     for f in fault_list:
         if f.get("new_file"):
             files[f["source"]] = files.get(f["source"], 0) + 1
+    if scenario != "standard":
+        facts["scenario"] = scenario
     return Summary(out, scale, seed, window, rows, files, facts,
                    seconds=time.perf_counter() - t_start)
 
@@ -169,9 +183,11 @@ class World:
     people: people.People
     invoices: pd.DataFrame
     lift_tests: pd.DataFrame
+    scenario: Scenario = SCENARIOS["standard"]
+    driver: dict[str, np.ndarray] | None = None  # country -> hidden weekly log-demand driver
 
 
-def build_world(sc: Scale, seed: int) -> World:
+def build_world(sc: Scale, seed: int, scenario: Scenario = SCENARIOS["standard"]) -> World:
     """Everything but store sales: those are simulated and streamed chunk by chunk."""
     days = days_between(EPOCH, sc.last_day)
     dims = make_dimensions(sc, seed)
@@ -185,11 +201,17 @@ def build_world(sc: Scale, seed: int) -> World:
             week_of_day]
         for c in dims.countries
     }
+    driver = None
+    if scenario.driver_sd > 0:  # hidden demand: in sales, in no extract
+        driver = demand_driver(dims.countries, len(weeks), scenario.driver_sd,
+                               scenario.driver_persistence, seed)
+        macro_mult = {c: m * np.exp(driver[c])[week_of_day] for c, m in macro_mult.items()}
     promos = make_promotions(sc, dims, seed)
     ctx = DemandContext(days, dims.stores, dims.products, dims.closures, calendar, macro_mult,
                         {}, promos, seed)
     organic = organic_list_revenue(ctx, sc.store_chunk)
-    media = make_media(dims.countries, days, sc.history_days, organic, seed)
+    media = make_media(dims.countries, days, sc.history_days, organic, seed, driver,
+                       dict(scenario.planned_channels))
     ctx.media = media.multiplier
     years = sc.history_days / 365.25
     yearly = {c: float(organic[c][: sc.history_days].sum() / years) for c in dims.countries}
@@ -197,8 +219,13 @@ def build_world(sc: Scale, seed: int) -> World:
     folks = people.make_people(sc, dims.countries, dims.products, seed)
     invoices = number_invoices(pd.concat([funnel.invoices, folks.orders.drop(columns="day")],
                                          ignore_index=True))
-    tests = lift_tests(media, sc.history_days, days, seed)
-    return World(sc, seed, days, dims, macro, promos, ctx, media, funnel, folks, invoices, tests)
+    if scenario.tested_channels:
+        tests = geo_lift_tests(media, sc.history_days, days, seed, scenario.tested_channels,
+                               scenario.lift_tests_per_channel, scenario.lift_relative_se)
+    else:
+        tests = lift_tests(media, sc.history_days, days, seed)
+    return World(sc, seed, days, dims, macro, promos, ctx, media, funnel, folks, invoices, tests,
+                 scenario, driver)
 
 
 def number_invoices(invoices: pd.DataFrame) -> pd.DataFrame:
@@ -443,11 +470,23 @@ def write_truth(world: World, w: Window, truth: Path) -> dict[str, object]:
     if not tests.empty:
         tests = tests[(tests.end_date >= w.first) & (tests.end_date <= w.last)]
     _write_csv(tests, truth / "lift_tests.csv")
+    if world.driver is not None:
+        _write_csv(_driver_truth(world, w), truth / "demand_driver.csv")
     (truth / "world.json").write_text(json.dumps(_world_facts(world, w), indent=2,
                                                  default=str) + "\n")
     total = channels[channels.country == "ALL"]
     return {"true ROI by channel (all countries)": ", ".join(
         f"{r.channel} {r.roi:.2f}" for r in total.itertuples())}
+
+
+def _driver_truth(world: World, w: Window) -> pd.DataFrame:
+    """The hidden demand driver per country and week of the window: organic demand was
+    exp(driver) times what the observed drivers alone give."""
+    weeks = world.days[::7]
+    inside = (weeks.date >= w.first) & (weeks.date <= w.last)
+    return pd.concat([pd.DataFrame({"country": c, "week_start": weeks.date[inside],
+                                    "driver": d[inside], "multiplier": np.exp(d[inside])})
+                      for c, d in world.driver.items()], ignore_index=True)
 
 
 def _channel_truth(world: World, in_w: np.ndarray, w: Window) -> pd.DataFrame:
@@ -520,6 +559,26 @@ def _world_facts(world: World, w: Window) -> dict:
                                    "over the promoted store-SKUs and the promotion window",
         },
         "b2b": {"invoice_lag": "close + 30..240 days, 1-3 instalments 30 days apart"},
+        "scenario": _scenario_facts(world.scenario),
+    }
+
+
+def _scenario_facts(scenario: Scenario) -> dict:
+    if scenario.name == "standard":
+        return {"name": "standard"}
+    return {
+        "name": scenario.name,
+        "hidden_demand_driver": {
+            "model": "AR(1) on log organic demand per country-week, in no extract "
+                     "(demand_driver.csv)",
+            "sd": scenario.driver_sd, "persistence": scenario.driver_persistence},
+        "planned_channels": {c: f"spend x exp({k} x driver)"
+                             for c, k in scenario.planned_channels},
+        "demand_following_channels": ["search"],
+        "lift_tests": {"channels": list(scenario.tested_channels),
+                       "per_channel_and_country": scenario.lift_tests_per_channel,
+                       "relative_std_error": scenario.lift_relative_se,
+                       "design": "geo experiment, channel dark for 4 weeks"},
     }
 
 

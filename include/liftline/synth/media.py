@@ -79,14 +79,36 @@ def weekly_intensity(ch: Channel, n_weeks: int, weekofyear: np.ndarray,
     return on * level * push
 
 
+def demand_driver(countries: list[str], n_weeks: int, sd: float, persistence: float,
+                  seed: int) -> dict[str, np.ndarray]:
+    """A hidden weekly demand driver per country: AR(1) on log demand, stationary sd `sd`."""
+    out = {}
+    for country in countries:
+        rng = rng_for(seed, "demand_driver", country)
+        shocks = rng.normal(0.0, sd * np.sqrt(1.0 - persistence**2), n_weeks)
+        driver = np.empty(n_weeks)
+        driver[0] = rng.normal(0.0, sd)
+        for w in range(1, n_weeks):
+            driver[w] = persistence * driver[w - 1] + shocks[w]
+        out[country] = driver
+    return out
+
+
 def make_media(
     countries: list[str],
     days: pd.DatetimeIndex,
     history_days: int,
     organic_revenue: dict[str, np.ndarray],
     seed: int,
+    driver: dict[str, np.ndarray] | None = None,
+    planned: dict[str, float] | None = None,
 ) -> MediaWorld:
-    """Spend, true parameters and contributions for every country x channel."""
+    """Spend, true parameters and contributions for every country x channel.
+
+    `planned` channels spend exp(elasticity x driver) times more in a week whose hidden demand
+    `driver` (log, per country and week) is high: planners who see demand coming.
+    """
+    planned = planned or {}
     n_days = len(days)
     week_of_day = np.arange(n_days) // 7
     n_weeks = int(week_of_day[-1]) + 1
@@ -105,6 +127,8 @@ def make_media(
         for ch in CHANNELS:
             rng = rng_for(seed, "media", country, ch.name)
             intensity = weekly_intensity(ch, n_weeks, weekofyear, organic_week, rng)
+            if ch.name in planned and driver is not None:
+                intensity = intensity * np.exp(planned[ch.name] * driver[country])
             scale = budget * ch.budget_share * years / max(intensity[:hist_weeks].sum(), 1e-9)
             spend_w = intensity * scale
             daily, camp_w = _daily_spend(country, ch, spend_w, days, rng)
@@ -246,4 +270,40 @@ def lift_tests(media: MediaWorld, history_days: int, days: pd.DatetimeIndex, see
                     "true_incremental_revenue": round(true_inc, 2),
                 }
             )
+    return pd.DataFrame(rows)
+
+
+def geo_lift_tests(media: MediaWorld, history_days: int, days: pd.DatetimeIndex, seed: int,
+                   channels: tuple[str, ...], per_channel: int, relative_se: float
+                   ) -> pd.DataFrame:
+    """Geo experiments on `channels`: in each, the channel goes dark for 4 weeks in a random
+    half of the country's regions, and the lift read from treated against control regions,
+    scaled to the country, is the truth's incremental POS revenue plus the experiment's error;
+    the stated standard error is `relative_se` of the estimate (as a vendor would report it).
+    Same columns as `lift_tests`."""
+    rows = []
+    hist_weeks = history_days // 7
+    for p in media.params[media.params.channel.isin(channels)].itertuples():
+        rng = rng_for(seed, "geo_lift_tests", p.country, p.channel)
+        wk = media.weekly[(media.weekly.country == p.country) & (media.weekly.channel == p.channel)]
+        spend_w = wk.spend.to_numpy()
+        candidates = [w for w in range(4, hist_weeks - 4) if (spend_w[w : w + 4] > 0).all()]
+        for w0 in sorted(rng.choice(candidates, size=min(per_channel, len(candidates)),
+                                    replace=False)):
+            off = spend_w.copy()
+            off[w0 : w0 + 4] = 0
+            with_ch = p.beta * hill(geometric_adstock(spend_w, p.theta), p.alpha, p.gamma)
+            without = p.beta * hill(geometric_adstock(off, p.theta), p.alpha, p.gamma)
+            true_inc = float((with_ch - without)[w0 : w0 + 4].sum())
+            estimate = true_inc * (1.0 + relative_se * rng.standard_normal())
+            rows.append({
+                "channel": p.channel,
+                "start_date": days[w0 * 7].date(),
+                "end_date": days[w0 * 7 + 27].date(),
+                "incremental_revenue": round(estimate, 2),
+                "spend": round(float(spend_w[w0 : w0 + 4].sum()), 2),
+                "std_error": round(relative_se * abs(estimate), 2),
+                "country": p.country,
+                "true_incremental_revenue": round(true_inc, 2),
+            })
     return pd.DataFrame(rows)

@@ -1,0 +1,92 @@
+"""Lift tests as a likelihood: they correct a confounded channel, carry their uncertainty into
+the interval, and a test the fit cannot meet is a `calibration_conflict`."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+from mmm_helpers import quiet, small_spec
+
+from liftline.alerts import latest_alert_state
+from liftline.mmm import MarketingMixModel
+from liftline.mmm.outputs import CALIBRATION_CONFLICT, model_name, write_mmm_fit
+from liftline.mmm.simulate import lift_tests, simulate
+
+STARTS = [30, 60, 85]  # test windows: 4 weeks each, spread over the 104
+
+
+def _fit(data, spec=None):
+    return MarketingMixModel(spec or small_spec(), log=quiet).fit(data).fit_
+
+
+@pytest.fixture(scope="module")
+def confounded():
+    """104 weeks, 3 channels; the first one's spend follows demand the data does not show."""
+    data, truth = simulate(weeks=104, channels=3, seed=5, noise=0.01, confounding=0.05)
+    return data, truth, truth["channel"].iat[0]
+
+
+@pytest.fixture(scope="module")
+def uncalibrated(confounded):
+    return _fit(confounded[0])
+
+
+@pytest.fixture(scope="module")
+def calibrated(confounded):
+    data, truth, channel = confounded
+    return _fit(replace(data, lift_tests=lift_tests(data, truth, channel, STARTS, 0.1, seed=1)))
+
+
+def _roi(fit, channel):
+    i = fit.channels.index(channel)
+    return fit.roi[i], fit.roi_lower[i], fit.roi_upper[i]
+
+
+def test_lift_tests_pull_a_confounded_channel_to_the_truth(confounded, uncalibrated,
+                                                           calibrated):
+    _, truth, channel = confounded
+    true_roi = truth.set_index("channel").loc[channel, "roi"]
+    roi, lower, upper = _roi(uncalibrated, channel)
+    assert roi > 1.5 * true_roi and lower > true_roi  # the data alone is fooled, confidently
+    roi, lower, upper = _roi(calibrated, channel)
+    assert roi == pytest.approx(true_roi, rel=0.15)
+    assert lower <= true_roi <= upper
+    report = calibrated.lift_report
+    assert len(report) == len(STARTS) and report["reconciled"].all()
+    assert (report["z_score"].abs() <= 2).all()
+    assert calibrated.metrics["calibration_conflicts"] == 0
+
+
+def test_the_interval_carries_the_tests_standard_error(confounded, calibrated):
+    data, truth, channel = confounded
+    precise = _fit(replace(data, lift_tests=lift_tests(data, truth, channel, STARTS, 0.02,
+                                                       seed=1)))
+    width = lambda fit: np.subtract(*_roi(fit, channel)[2:0:-1])  # noqa: E731
+    assert width(precise) < 0.7 * width(calibrated)
+
+
+def test_tests_that_contradict_each_other_are_a_conflict(confounded):
+    data, truth, channel = confounded
+    tests = pd.concat([lift_tests(data, truth, channel, [30], 0.05, seed=1),
+                       lift_tests(data, truth, channel, [60], 0.05, seed=2, bias=3.0)],
+                      ignore_index=True)
+    fit = _fit(replace(data, lift_tests=tests))
+    assert fit.metrics["calibration_conflicts"] >= 1
+    assert not fit.lift_report["reconciled"].all()
+
+
+def test_a_test_the_data_cannot_meet_raises_calibration_conflict(warehouse, confounded,
+                                                                 calibrated):
+    data, truth, channel = confounded
+    tests = lift_tests(data, truth, channel, [60], 0.05, seed=1, bias=-1.0)  # a loss
+    fit = _fit(replace(data, lift_tests=tests))
+    assert fit.metrics["calibration_conflicts"] == 1
+    write_mmm_fit(warehouse, "run-1", fit, log=quiet)
+    name = model_name(fit.spec, fit.country, fit.segment)
+    assert latest_alert_state(warehouse, CALIBRATION_CONFLICT, name) == "conflict"
+    # A later fit of the same model that meets its tests closes the alert.
+    write_mmm_fit(warehouse, "run-2", calibrated, log=quiet)
+    assert latest_alert_state(warehouse, CALIBRATION_CONFLICT, name) == "ok"

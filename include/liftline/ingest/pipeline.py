@@ -34,6 +34,7 @@ from liftline.validate import (
     KEY_OCCURRENCE,
     KeyCounter,
     PreparedSuite,
+    Suite,
     Verdict,
     load_suite,
     reference_column,
@@ -62,7 +63,7 @@ from .landing import (
     stray_files,
     write_reason,
 )
-from .locking import source_lock
+from .locking import source_claim, write_turn
 from .reader import ROW_NUMBER, Delivery, DeliveryError, open_delivery
 
 # Ingested first, so the referential checks of facts see this delivery's dimensions.
@@ -155,6 +156,20 @@ def ingest_source(
     ensure_layout(home)
     suite = load_suite(src.name)
     result = SourceResult(src.name)
+    # Listing, loading, moving and recording each file happen under the claim: a second run
+    # waits here and then finds only files that arrived since (locking.py says why).
+    with source_claim(engine, src.name, run_id, log) as waited:
+        if waited:
+            result.notes.append(f"{src.name}: waited {waited:.1f}s for another run's ingest of "
+                                "it to finish; the files it filed were not ingested again")
+        _ingest_ready_files(src, home, engine, suite, result, run_id, run_url, settle_seconds,
+                            log)
+    return result
+
+
+def _ingest_ready_files(src: Source, home: Path, engine: Engine, suite: Suite,
+                        result: SourceResult, run_id: str | None, run_url: str | None,
+                        settle_seconds: float, log: Log) -> None:
     # Dimensions are ingested before facts, so their keys hold still while a source loads.
     known_keys = _known_dimension_keys(engine)
     for landed in ready_files(home, src.name, settle_seconds):
@@ -170,7 +185,6 @@ def ingest_source(
             continue
         result.files.append(outcome)
         log(f"{src.name}: {outcome.line()}")
-    return result
 
 
 class _FileRejected(Exception):
@@ -182,7 +196,8 @@ class _FileRejected(Exception):
 
 
 class _AlreadyIngested(Exception):
-    """The same bytes were committed by another run while this one waited for the lock."""
+    """The same bytes were committed meanwhile, e.g. through another LIFTLINE_HOME sharing the
+    warehouse (runs on one home are kept apart by the source claim)."""
 
     def __init__(self, prior: dict):
         super().__init__(prior["file_name"])
@@ -248,7 +263,7 @@ class _FileJob:
         except DeliveryError as exc:
             return self._quarantine(None, f"{exc}", [exc.check])
         try:
-            with source_lock(self.engine, self.src.name) as conn:
+            with write_turn(self.engine) as conn:
                 prior = self._prior_outcome(conn)  # another run may have taken it meanwhile
                 if prior is not None:
                     raise _AlreadyIngested(prior)
@@ -318,7 +333,7 @@ class _FileJob:
                     checks: list[str]) -> FileOutcome:
         """Keep every readable row in raw, list it as rejected, log and move the file."""
         tally = _Tally()
-        with source_lock(self.engine, self.src.name) as conn:
+        with write_turn(self.engine) as conn:
             if delivery is not None:
                 # On damage mid-file the rows before it are kept; the file is in quarantine.
                 with contextlib.suppress(DeliveryError):

@@ -13,7 +13,10 @@ exists and landing/ is empty, every partial file keeps its `.rejected.csv` and `
 raw_/clean_ row counts equal those of a single run, and the two runs wrote distinct log files.
 
     python benchmarks/bench_concurrent_runs.py --work /tmp/concur/bench --rounds 2
-    python benchmarks/bench_concurrent_runs.py --warehouse-url postgresql+psycopg://...  # PG
+    python benchmarks/bench_concurrent_runs.py --warehouse-url postgresql+psycopg://.../scratch
+
+The PostgreSQL database must be a scratch one of its own: its public schema is dropped and
+recreated before each run.
 """
 
 from __future__ import annotations
@@ -154,7 +157,10 @@ def one_round(work: Path, world: Path, dags: Path, url: str | None, baseline: di
         "problems": problems(home, state),
         "row_differences": {t: (n, baseline["rows"].get(t)) for t, n in state["rows"].items()
                             if n != baseline["rows"].get(t)},
-        "wait_lines": [line for o in outputs for line in o[2].splitlines() if "wait" in line],
+        # The setup's on the terminal; the ingest's in the task log, within the run log.
+        "wait_lines": [line[-160:] for text in [o[2] for o in outputs] + [
+            p.read_text(errors="replace") for p in logs]
+            for line in text.splitlines() if "waiting for" in line],
     }
     for code, _, out in outputs:
         if code != 0:

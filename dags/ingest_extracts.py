@@ -34,7 +34,9 @@ its clean table (file moved to `archive/`) or quarantined with a reason (`quaran
 
 * `prepare` creates or upgrades the warehouse schema and lists the sources with a ready file.
 * `ingest_dimension` (stores, products, customers) runs before `ingest_fact`, so referential
-  checks see the latest dimensions. A list with nothing to ingest is skipped.
+  checks see the latest dimensions. A list with nothing to ingest is skipped. A source that
+  another run is ingesting is waited for (the task log says for whom), then only files that
+  arrived since are taken.
 * `publish_assets`, after every ingest, emits an Asset event for each clean table the run
   changed through the `liftline_clean_tables` alias (`liftline://warehouse/<table>`):
   `build_features` is scheduled on these.

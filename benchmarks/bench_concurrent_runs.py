@@ -138,6 +138,8 @@ def one_round(work: Path, world: Path, dags: Path, url: str | None, baseline: di
     if migrated:  # Airflow's metadata DB of the single run: only the ingest meets the other
         shutil.copytree(work / "single" / "airflow", home / "airflow",
                         ignore=shutil.ignore_patterns("logs"))
+        marker = home / "airflow" / ".migrated"  # names the DB's path: this home's, now
+        marker.write_text(marker.read_text().replace(str(work / "single"), str(home)))
     if url:
         reset_postgres(url)
     env = run_env(home, dags, url)

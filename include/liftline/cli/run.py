@@ -42,7 +42,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -151,9 +151,7 @@ def run_pipeline(
 
     outcomes: list[DagOutcome] = []
     with airflow_output_to(log_path, verbose, out) as terminal:
-        with file_lock(paths.setup_lock, "Airflow's metadata DB setup",
-                       holder_name("liftline run"), lambda line: _say(terminal, line)):
-            seconds = ensure_migrated(paths)
+        seconds = ensure_migrated(paths, lambda line: _say(terminal, line))
         if seconds is not None:
             _say(terminal, f"airflow metadata DB created in {seconds:.1f}s: {paths.db}")
         dags = load_dags(dags_folder, log_path)
@@ -303,22 +301,33 @@ class _Tee:
         self._log.flush()
 
 
-def ensure_migrated(paths: AirflowPaths) -> float | None:
+def ensure_migrated(paths: AirflowPaths, log: Callable[[str], None]) -> float | None:
     """Create or upgrade the metadata DB once per Airflow version; seconds taken, None if current.
 
-    A marker (Airflow version + DB path) avoids asking alembic on every run.
+    A marker (Airflow version + DB path) avoids asking alembic on every run. Runs started
+    together take turns under `setup.lock` (nothing locks Airflow's own migration: a second
+    run creating the same tables would fail); a run that waited finds the marker current.
     """
     from airflow import __version__
 
     stamp = f"{__version__} {paths.db}"
-    if paths.db.exists() and paths.marker.exists() and paths.marker.read_text().strip() == stamp:
+    if _migrated(paths, stamp):
         return None
     from airflow.utils.db import upgradedb
 
-    start = time.perf_counter()
-    upgradedb()  # creates a new DB from the models, or applies pending migrations
-    paths.marker.write_text(stamp + "\n")
-    return time.perf_counter() - start
+    with file_lock(paths.setup_lock, "Airflow's metadata DB setup", holder_name("liftline run"),
+                   log):
+        if _migrated(paths, stamp):
+            return None
+        start = time.perf_counter()
+        upgradedb()  # creates a new DB from the models, or applies pending migrations
+        paths.marker.write_text(stamp + "\n")
+        return time.perf_counter() - start
+
+
+def _migrated(paths: AirflowPaths, stamp: str) -> bool:
+    return (paths.db.exists() and paths.marker.exists()
+            and paths.marker.read_text().strip() == stamp)
 
 
 def load_dags(dags_folder: Path, log_path: Path) -> dict:

@@ -100,7 +100,7 @@ def _advisory_lock(engine: Engine, name: str, what: str, holder: str,
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         key = lock_key(conn, name)
         # application_name is how a waiter in another process can tell who holds the lock.
-        conn.execute(select(func.set_config("application_name", holder[:63], False)))
+        conn.execute(select(func.set_config("application_name", _short(holder), False)))
         if conn.execute(select(func.pg_try_advisory_lock(key))).scalar():
             waited = 0.0
         else:
@@ -129,6 +129,11 @@ def _advisory_holder(conn: Connection, key: int) -> str | None:
     if row is None:
         return None
     return row.application_name or f"PostgreSQL backend {row.pid} from {row.client_addr}"
+
+
+def _short(holder: str) -> str:
+    """`holder` within PostgreSQL's 63 characters of application_name: "since" goes first."""
+    return holder if len(holder) <= 63 else re.sub(r", since [^)]*\)$", ")", holder)[:63]
 
 
 def _wait(acquire: Callable[[], object], what: str, other: str, log: Log | None) -> float:

@@ -36,7 +36,9 @@ its clean table (file moved to `archive/`) or quarantined with a reason (`quaran
   its log names what `landing/` holds that is not taken (hidden and temporary files, folders
   that are no source) and the symbolic links and special files it refuses to read.
 * `ingest_dimension` (stores, products, customers) runs before `ingest_fact`, so referential
-  checks see the latest dimensions. A list with nothing to ingest is skipped.
+  checks see the latest dimensions. A list with nothing to ingest is skipped. A source that
+  another run is ingesting is waited for (the task log says for whom), then only files that
+  arrived since are taken.
 * `publish_assets`, after every ingest, emits an Asset event for each clean table the run
   changed through the `liftline_clean_tables` alias (`liftline://warehouse/<table>`):
   `build_features` is scheduled on these.

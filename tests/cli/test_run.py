@@ -9,7 +9,10 @@ import os
 import subprocess
 import sys
 
-from liftline.cli.run import CHAIN, DagOutcome, _one_line, _task_label
+import pytest
+
+from liftline.cli.run import CHAIN, AirflowPaths, DagOutcome, _one_line, _task_label
+from liftline.warehouse import file_lock
 
 
 def run_cli(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess:
@@ -78,3 +81,31 @@ def test_lines_and_labels():
     assert _task_label("prepare", -1, None) == "prepare"
     assert _one_line(ValueError("bad\nsecond line")) == "ValueError: bad"
     assert len(_one_line("x" * 1000)) == 240
+
+
+@pytest.mark.slow
+def test_two_runs_on_a_fresh_home_set_airflow_up_once_and_say_for_whom_they_wait(tmp_path):
+    """Held by the test until both runs wait for it; then they race for the metadata DB."""
+    home, dags = tmp_path / "home", tmp_path / "dags"  # no DAGs: each run stops after setup
+    (home / "landing" / "pos").mkdir(parents=True)
+    (home / "landing" / "pos" / "pos.csv").write_text("date,store_id,sku,units,revenue\n")
+    dags.mkdir()
+    lock = AirflowPaths(home / "airflow").setup_lock
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith(("LIFTLINE_", "AIRFLOW__", "AIRFLOW_HOME"))}
+    env = {**clean, "LIFTLINE_HOME": str(home), "LIFTLINE_DAGS_FOLDER": str(dags)}
+    with file_lock(lock, "the setup", "the test"):
+        runs = [subprocess.Popen([sys.executable, "-m", "liftline.cli.main", "run"], env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for _ in range(2)]
+        first_lines = [run.stdout.readline() for run in runs]  # each blocks until it waits
+    outputs = [(run.returncode, out, err) for run in runs for out, err in [run.communicate(120)]]
+    for line in first_lines:
+        assert line == "waiting for Airflow's metadata DB setup: the test holds it\n"
+    for status, _, err in outputs:
+        assert status == 2 and "Traceback" not in err, err
+        assert err.startswith("liftline run: none of the pipeline's DAGs"), err
+    # One run created the DB while the other waited for it, and each kept a log of its own.
+    created = [out for _, out, _ in outputs if "airflow metadata DB created" in out]
+    assert len(created) == 1
+    assert len(list((home / "airflow" / "logs").glob("run-*.log"))) == 2

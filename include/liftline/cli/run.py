@@ -16,8 +16,13 @@ Differences from a scheduled run, on purpose:
   the scheduled DAG keeps 60 s for files still being written.
 - Task retries are off: a failure is reported at once (rerun the command) instead of after
   minutes of retry delays.
-- Airflow's logging and the tasks' output go to `$LIFTLINE_HOME/airflow/logs/run-<time>.log`;
-  `verbose` also shows the tasks' own output (prints, errors) on the terminal.
+- Airflow's logging and the tasks' output go to `$LIFTLINE_HOME/airflow/logs/run-<time>-<pid>.log`
+  (one file per run, even for runs started together); `verbose` also shows the tasks' own
+  output (prints, errors) on the terminal.
+
+Runs started together on one home: the first creates or upgrades the metadata DB while the
+others wait for it (`setup.lock`, with a line saying for whom they wait); the ingest of each
+source is claimed on the warehouse (liftline.ingest), so the runs never ingest a file twice.
 
 Before Airflow starts, the warehouse must answer a query and there must be something to run on
 (a file in landing/ or earlier data): otherwise a one-line setup error (exit 2), not five DAG
@@ -37,7 +42,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -48,6 +53,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from liftline import settings
+from liftline.warehouse import file_lock, holder_name
 
 from .preflight import connect_warehouse, require_something_to_run
 from .summary import summarize_run
@@ -101,6 +107,16 @@ class AirflowPaths:
     def marker(self) -> Path:
         return self.home / ".migrated"
 
+    @property
+    def setup_lock(self) -> Path:
+        """Held while the metadata DB is created or upgraded: a second run waits for it."""
+        return self.home / "setup.lock"
+
+
+def run_log_path(paths: AirflowPaths) -> Path:
+    """A log file of this run's own: two runs started in the same second never share one."""
+    return paths.logs / f"run-{datetime.now():%Y%m%dT%H%M%S.%f}-{os.getpid()}.log"
+
 
 def run_pipeline(
     *,
@@ -128,14 +144,14 @@ def run_pipeline(
     paths = AirflowPaths(settings.liftline_home() / "airflow")
     configure_airflow(paths, dags_folder)
     paths.logs.mkdir(parents=True, exist_ok=True)
-    log_path = paths.logs / f"run-{datetime.now():%Y%m%dT%H%M%S}.log"
+    log_path = run_log_path(paths)
     # The params every DAG takes (dags/liftline_airflow/params.py); `models` empty = all.
     conf = {"as_of": as_of.isoformat() if as_of else None, "settle_seconds": settle_seconds,
             "full_refresh": full_refresh, "models": list(models)}
 
     outcomes: list[DagOutcome] = []
     with airflow_output_to(log_path, verbose, out) as terminal:
-        seconds = ensure_migrated(paths)
+        seconds = ensure_migrated(paths, lambda line: _say(terminal, line))
         if seconds is not None:
             _say(terminal, f"airflow metadata DB created in {seconds:.1f}s: {paths.db}")
         dags = load_dags(dags_folder, log_path)
@@ -285,22 +301,33 @@ class _Tee:
         self._log.flush()
 
 
-def ensure_migrated(paths: AirflowPaths) -> float | None:
+def ensure_migrated(paths: AirflowPaths, log: Callable[[str], None]) -> float | None:
     """Create or upgrade the metadata DB once per Airflow version; seconds taken, None if current.
 
-    A marker (Airflow version + DB path) avoids asking alembic on every run.
+    A marker (Airflow version + DB path) avoids asking alembic on every run. Runs started
+    together take turns under `setup.lock` (nothing locks Airflow's own migration: a second
+    run creating the same tables would fail); a run that waited finds the marker current.
     """
     from airflow import __version__
 
     stamp = f"{__version__} {paths.db}"
-    if paths.db.exists() and paths.marker.exists() and paths.marker.read_text().strip() == stamp:
+    if _migrated(paths, stamp):
         return None
     from airflow.utils.db import upgradedb
 
-    start = time.perf_counter()
-    upgradedb()  # creates a new DB from the models, or applies pending migrations
-    paths.marker.write_text(stamp + "\n")
-    return time.perf_counter() - start
+    with file_lock(paths.setup_lock, "Airflow's metadata DB setup", holder_name("liftline run"),
+                   log):
+        if _migrated(paths, stamp):
+            return None
+        start = time.perf_counter()
+        upgradedb()  # creates a new DB from the models, or applies pending migrations
+        paths.marker.write_text(stamp + "\n")
+        return time.perf_counter() - start
+
+
+def _migrated(paths: AirflowPaths, stamp: str) -> bool:
+    return (paths.db.exists() and paths.marker.exists()
+            and paths.marker.read_text().strip() == stamp)
 
 
 def load_dags(dags_folder: Path, log_path: Path) -> dict:

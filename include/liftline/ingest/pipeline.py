@@ -37,6 +37,7 @@ from liftline.validate import (
     KEY_OCCURRENCE,
     KeyCounter,
     PreparedSuite,
+    Suite,
     Verdict,
     load_suite,
     reference_column,
@@ -66,7 +67,7 @@ from .landing import (
     skipped_files,
     write_reason,
 )
-from .locking import source_lock
+from .locking import source_claim, write_turn
 from .reader import (
     MALFORMED_ROW,
     NOT_UTF8,
@@ -171,6 +172,20 @@ def ingest_source(
     ensure_layout(home)
     suite = load_suite(src.name)
     result = SourceResult(src.name)
+    # Listing, loading, moving and recording each file happen under the claim: a second run
+    # waits here and then finds only files that arrived since (locking.py says why).
+    with source_claim(engine, src.name, run_id, log) as waited:
+        if waited:
+            result.notes.append(f"{src.name}: waited {waited:.1f}s for another run's ingest of "
+                                "it to finish; the files it filed were not ingested again")
+        _ingest_ready_files(src, home, engine, suite, result, run_id, run_url, settle_seconds,
+                            log)
+    return result
+
+
+def _ingest_ready_files(src: Source, home: Path, engine: Engine, suite: Suite,
+                        result: SourceResult, run_id: str | None, run_url: str | None,
+                        settle_seconds: float, log: Log) -> None:
     # Dimensions are ingested before facts, so their keys hold still while a source loads.
     known_keys = _known_dimension_keys(engine)
     for skipped in skipped_files(home, src.name):
@@ -194,7 +209,6 @@ def ingest_source(
             continue
         result.files.append(outcome)
         log(f"{src.name}: {outcome.line()}")
-    return result
 
 
 class _FileRejected(Exception):
@@ -206,7 +220,8 @@ class _FileRejected(Exception):
 
 
 class _AlreadyIngested(Exception):
-    """The same bytes were committed by another run while this one waited for the lock."""
+    """The same bytes were committed meanwhile, e.g. through another LIFTLINE_HOME sharing the
+    warehouse (runs on one home are kept apart by the source claim)."""
 
     def __init__(self, prior: dict):
         super().__init__(prior["file_name"])
@@ -296,7 +311,7 @@ class _FileJob:
 
     def _load_and_log(self, delivery: Delivery) -> tuple[FileOutcome, _Tally]:
         """The first pass, committed: the file's rows loaded or rejected, its outcome logged."""
-        with source_lock(self.engine, self.src.name) as conn:
+        with write_turn(self.engine) as conn:
             prior = self._prior_outcome(conn)  # another run may have taken it meanwhile
             if prior is not None:
                 raise _AlreadyIngested(prior)
@@ -380,7 +395,7 @@ class _FileJob:
     def _log_quarantined(self, delivery: Delivery | None,
                          reason: str) -> tuple[FileOutcome, _Tally]:
         tally = _Tally()
-        with source_lock(self.engine, self.src.name) as conn:
+        with write_turn(self.engine) as conn:
             if delivery is not None:
                 try:
                     self._load_rows(conn, delivery, tally, quarantine_reason=reason)

@@ -8,7 +8,6 @@ SQLAlchemy-controlled BEGIN so DDL and savepoints are transactional.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import threading
@@ -21,6 +20,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from liftline import settings
+
+from .locks import lock_key
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -126,10 +127,7 @@ def advisory_xact_lock(conn: Connection, name: str) -> None:
     """
     if conn.dialect.name != "postgresql":
         return
-    # A stable signed 64-bit key per name (Python's hash() differs between processes).
-    digest = hashlib.sha256(name.encode()).digest()
-    conn.execute(select(func.pg_advisory_xact_lock(int.from_bytes(digest[:8], "big",
-                                                                  signed=True))))
+    conn.execute(select(func.pg_advisory_xact_lock(lock_key(conn, name))))
 
 
 def _create(url: URL) -> Engine:

@@ -79,6 +79,7 @@ def run_small_world(work: Path, seed: int, world: Path | None) -> None:
         generate(world, scale="small", seed=seed, progress=False)
     engine = prepare_warehouse(world, work / "warehouse.db")
     result = timed_training(engine)
+    _keep_rows(work, result)
     truth = pd.read_csv(world / "_truth" / "baseline_daily.csv", parse_dates=["date"])
     rows = result["backtest"].store_day.merge(
         truth.rename(columns={"store_id": "series_key"})[
@@ -88,6 +89,11 @@ def run_small_world(work: Path, seed: int, world: Path | None) -> None:
     print(f"\nbacktest rows vs the truth's actual_units: max |difference| {mismatch:.3g}")
     print_table(rows, result, oracle="expected_units")
     print_media_blind_oracle(rows, truth)
+
+
+def _keep_rows(work: Path, result: dict) -> None:
+    """The store x day backtest rows, kept beside the warehouse (to study intervals offline)."""
+    result["backtest"].store_day.to_parquet(work / "backtest_store_day.parquet")
 
 
 def print_media_blind_oracle(rows: pd.DataFrame, truth: pd.DataFrame) -> None:
@@ -219,6 +225,7 @@ def run_walmart(work: Path, stores: int) -> None:
     print(f"mapped into extracts in {time.perf_counter() - started:.0f} s: {extracts}")
     engine = prepare_warehouse(extracts, work / "warehouse.db")
     result = timed_training(engine)
+    _keep_rows(work, result)
     print_table(result["backtest"].store_day, result, weekly=True)
 
 

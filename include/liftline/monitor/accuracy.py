@@ -228,7 +228,7 @@ def _forecast_pairs(engine: Engine, start: date, day: date) -> pd.DataFrame:
     forecasts = read_frame(engine, select(
         f.c.model_version, f.c.series_key, f.c.date, f.c.as_of_date, f.c.horizon_days,
         f.c.yhat, f.c.created_at).where(
-        f.c.grain == "store_day", f.c.date >= start, f.c.date <= day,
+        f.c.grain == "store_day", f.c.measure == "units", f.c.date >= start, f.c.date <= day,
         f.c.as_of_date < f.c.date, f.c.yhat.isnot(None)))
     if forecasts.empty:
         return forecasts.assign(units=pd.Series(dtype="float64"))

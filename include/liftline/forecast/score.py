@@ -254,7 +254,7 @@ def _intervals_and_plan(rows: pd.DataFrame, a: Assignment, grain: str, pricing: 
                                       expected_underage_cost=np.nan,
                                       expected_overage_cost=np.nan))
             continue
-        lower, upper = calibration.interval(group["yhat"], group["horizon"])
+        lower, upper = calibration.interval(group["yhat"], group["horizon"], group[KEY])
         planned = plan(group.assign(yhat_lower=lower, yhat_upper=upper), calibration, costs,
                        pricing.default_ratio)
         parts.append(planned.drop(columns=["underage", "overage"]))

@@ -67,6 +67,8 @@ def train_forecasts(engine: Engine, run_id: str, region: str | None = None, log:
     summary = dict(found.get("units") or next(iter(found.values())))
     summary["seconds"] = round(seconds, 1)
     summary["measures"] = found
+    # A new champion in any measure means scoring has something new to serve.
+    summary["champion_changed"] = any(m["champion_changed"] for m in found.values())
     return summary
 
 
@@ -202,6 +204,8 @@ def _summary(artifact: dict, version, seconds: float) -> dict[str, Any]:  # noqa
             "champion": found["champion"],
             "wape": {n: c["metrics"]["wape"] for n, c in found["candidates"].items()},
             "coverage": {n: c["metrics"]["coverage"] for n, c in found["candidates"].items()},
+            "interval_width": {n: c["metrics"].get("interval_width")
+                               for n, c in found["candidates"].items()},
             "costs": found.get("costs", {}),
         }
     return {"status": "trained", "region": artifact["region"], "run_id": artifact["run_id"],

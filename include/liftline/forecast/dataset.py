@@ -102,7 +102,8 @@ def measured_stores(data: Dataset, keys: list[str], where: str, log: Log) -> lis
     if lacking:
         shown = ", ".join(lacking[:5]) + (" ..." if len(lacking) > 5 else "")
         log(f"sales forecast in {data.measure} skipped for {len(lacking)} of {len(keys)} stores "
-            f"in {where} ({shown}): no {data.measure} in their sales history")
+            f"in {where} ({shown}): no {data.measure} in their sales history (a POS extract "
+            f"without {data.measure}, or no sale yet)")
     return served
 
 

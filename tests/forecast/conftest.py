@@ -51,12 +51,14 @@ def featured(featured_template: Path, tmp_path: Path, monkeypatch):
 
 @pytest.fixture
 def small_spec() -> ForecastSpec:
-    """The shipped spec, shortened for a 150-day world and a test budget."""
+    """The shipped spec, shortened for a 150-day world and a test budget (units only; the
+    revenue forecast has its own tests, test_measures.py)."""
     spec = load_spec()
     lightgbm = {**spec.params("lightgbm"), "n_estimators": 60}
     return dataclasses.replace(
         spec,
         min_history_days=60,
+        measures=("units",),
         candidates={"seasonal_naive": spec.params("seasonal_naive"), "lightgbm": lightgbm},
         backtest={"origins": 2, "spacing_days": 14, "min_train_days": 60},
     )

@@ -27,3 +27,14 @@ def test_a_bad_spec_fails_with_one_line_naming_the_problem(tmp_path):
         load_spec(path)
     with pytest.raises(ValueError, match="bad parameters"):
         make_forecaster("lightgbm", {"leaves": 3})
+
+
+def test_the_spec_chooses_the_measures_forecast(tmp_path):
+    assert load_spec().measures == ("units", "revenue")  # shipped default: both
+    path = tmp_path / "sales_forecast.yaml"
+    path.write_text("measures: revenue\n")
+    assert load_spec(path).measures == ("revenue",)
+    path.write_text("measures: [units, euros]\n")
+    with pytest.raises(ValueError, match=r"measures must name one or both of \['units', "
+                                         r"'revenue'\], got \['units', 'euros'\]"):
+        load_spec(path)

@@ -24,7 +24,7 @@ from liftline.validate.suites import build_gx_suite
 # How many checks each suite holds. GX silently drops an expectation it does not know, so a
 # change here must be deliberate: edit the suite and this table together.
 EXPECTED_CHECKS = {
-    "pos": 23, "promotions": 19, "spend": 19, "crm": 17, "erp": 16, "stores": 5,
+    "pos": 22, "promotions": 19, "spend": 19, "crm": 17, "erp": 16, "stores": 5,
     "products": 9, "customers": 9, "service": 17, "events": 8, "macro": 10, "inventory": 17,
     "lift_tests": 19,
 }
@@ -48,6 +48,13 @@ def test_each_suite_covers_the_contract(name):
         if logical != STRING:
             assert any(c.startswith(f"{column}_is_") for c in checks), column
     assert checks["natural_key_unique_in_file"]["kwargs"]["column"] == KEY_OCCURRENCE
+
+
+def test_a_pos_delivery_may_carry_revenue_without_units():
+    """Contract addition: units are optional in POS (turnover-only tills); revenue is not."""
+    checks, _ = load_suite("pos").for_delivery({"date", "store_id", "sku", "revenue"}, {})
+    names = {check["meta"]["check"] for check in checks}
+    assert "has_column_revenue" in names and not any("units" in name for name in names)
 
 
 def test_a_misspelled_expectation_is_refused_not_dropped(tmp_path):

@@ -63,8 +63,10 @@ SOURCES: dict[str, Source] = {
         Source(
             "pos",
             "store x SKU x day",
-            {"date": DATE, "store_id": STRING, "sku": STRING, "units": FLOAT, "revenue": FLOAT},
-            {"unit_price": FLOAT, "promo_id": STRING, "customer_count": INT},
+            {"date": DATE, "store_id": STRING, "sku": STRING, "revenue": FLOAT},
+            # Additive to contract v1: units are optional (a till system that keeps turnover
+            # but no quantities); such stores are forecast in revenue only.
+            {"units": FLOAT, "unit_price": FLOAT, "promo_id": STRING, "customer_count": INT},
             ("date", "store_id", "sku"),
             expected_every_days=2,
         ),

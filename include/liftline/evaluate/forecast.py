@@ -35,6 +35,7 @@ def evaluate_sales_forecast(engine: Engine, truth: Truth) -> dict[str, Any]:
     forecasts = output_rows(
         engine, TABLE,
         lambda c: or_(c.grain == "store_day", c.grain.is_(None)),
+        lambda c: or_(c.measure == "units", c.measure.is_(None)),  # the truth is in units
         lambda c: c.date.between(first.date(), last.date()),
         lambda c: c.as_of_date < c.date)
     if forecasts is not None and not forecasts.empty:
@@ -102,7 +103,9 @@ def _from_registry(engine: Engine, daily: pd.DataFrame, why: str) -> dict[str, A
 
 def _forecast_models(engine: Engine) -> list[str]:
     table = models(engine)
-    return [] if table.empty else sorted(m for m in table["model"] if m.startswith(FAMILY))
+    # Units forecasts only (sales_forecast/<region>): the truth's demand is in units.
+    return [] if table.empty else sorted(m for m in table["model"] if m.startswith(FAMILY)
+                                         and m.count("/") == 1)
 
 
 def _region_backtest(engine: Engine, name: str, daily: pd.DataFrame) -> dict[str, Any]:

@@ -202,8 +202,10 @@ def _with_sales(conn: Connection, grid: pd.DataFrame, first: date, as_of: date) 
         stockouts, on=["date", "store_id"], how="left")
     past = frame["date"] <= pd.Timestamp(as_of)
     # A past day without POS rows sold nothing (closed or no demand); the future is unknown.
+    # A day whose POS rows carry no units (a revenue-only extract) keeps units unknown.
+    no_rows = past & frame["skus_sold"].isna()
     for column in ("units", "revenue", "skus_sold"):
-        frame[column] = frame[column].astype("float64").where(~past, frame[column].fillna(0))
+        frame[column] = frame[column].astype("float64").where(~no_rows, 0.0)
     frame["is_future"] = ~past
     return frame
 

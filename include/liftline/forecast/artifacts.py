@@ -1,6 +1,8 @@
 """The forecast's training result in the model registry: one model per region.
 
-Model `sales_forecast/<region>` (or `sales_forecast/all`). The artifact is the training result
+Model `sales_forecast/<region>` (or `sales_forecast/all`) for the units forecast and
+`sales_forecast/<region>/revenue` for the revenue forecast: each measure has its own backtest,
+champion and calibration, so each is promoted on its own merit. The artifact is the training result
 as JSON (`training.json`): which candidate is champion per grain, every candidate's backtest
 metrics and conformal calibration. JSON rather than a pickled model: the champion is refitted
 at scoring time on the data up to the scoring as-of (seconds), so the result only has to say
@@ -43,15 +45,23 @@ def region_slug(region: str | None) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(region)) or ALL_REGIONS
 
 
-def registry_name(region: str | None) -> str:
-    return f"{MODEL_NAME}/{region_slug(region)}"
+def registry_name(region: str | None, measure: str = "units") -> str:
+    """sales_forecast/<region> (units, the original model) or sales_forecast/<region>/revenue."""
+    name = f"{MODEL_NAME}/{region_slug(region)}"
+    return name if measure == "units" else f"{name}/{measure}"
+
+
+def measure_of(name: str) -> str:
+    """The measure a registry model name forecasts (the inverse of registry_name)."""
+    parts = name.split("/")
+    return parts[2] if len(parts) > 2 else "units"
 
 
 def save_training(engine: Engine, result: dict[str, Any], spec: ForecastSpec, log,
                   inputs: dict[str, Any] | None = None) -> registry.Version:
     """Register `result` as a version of its region's model; champion if it earns it.
     `inputs`: the training window's input profile (`input_profile`), kept in the card."""
-    name = registry_name(result.get("region"))
+    name = registry_name(result.get("region"), result.get("measure", "units"))
     current = registry.champion(engine, name)
     challenger = _deciding(result)
     champion_config = _deciding(current.load(ARTIFACT_FILE)) if current else None
@@ -75,17 +85,20 @@ def save_training(engine: Engine, result: dict[str, Any], spec: ForecastSpec, lo
                              spec.lifecycle, log, refresh=refresh)
 
 
-def input_profile(store_days: pd.DataFrame, stores: list[str]) -> dict[str, Any]:
-    """The training window's store-day inputs of `stores`, profiled for the drift monitor."""
+def input_profile(store_days: pd.DataFrame, stores: list[str], measure: str = "units"
+                  ) -> dict[str, Any]:
+    """The training window's store-day inputs of `stores`, profiled for the drift monitor
+    (the measure's own column of feat_sales_store_daily in place of units)."""
     history = store_days.loc[~store_days["is_future"] & store_days["store_id"].isin(stores)]
-    return profile_inputs(history, PROFILED_INPUTS, table="feat_sales_store_daily",
+    inputs = tuple(measure if name == "units" else name for name in PROFILED_INPUTS)
+    return profile_inputs(history, inputs, table="feat_sales_store_daily",
                           scope={"store_id": list(stores), "is_future": [False]})
 
 
-def load_champion(engine: Engine, region: str | None, as_of: Any = None
-                  ) -> dict[str, Any] | None:
-    """The champion training result serving `region` at `as_of`, or None (never promoted)."""
-    found = registry.champion(engine, registry_name(region), as_of)
+def load_champion(engine: Engine, region: str | None, as_of: Any = None,
+                  measure: str = "units") -> dict[str, Any] | None:
+    """The champion training result serving `region`'s `measure` at `as_of`, or None."""
+    found = registry.champion(engine, registry_name(region, measure), as_of)
     if found is None:
         return None
     result = found.load(ARTIFACT_FILE)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from .base import Log
@@ -106,17 +107,33 @@ def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
 
 def candidate_metrics(rows: pd.DataFrame, spec: ForecastSpec) -> dict:
     """Metrics, calibration and leave-one-origin-out coverage of one candidate at one grain."""
-    calibration = ResidualQuantiles.fit(rows["y"], rows["yhat"], rows["horizon"], spec.buckets,
-                                        spec.level)
-    lower, upper = calibration.interval(rows["yhat"], rows["horizon"])
+    calibration = calibrate(rows, spec)
+    lower, upper = calibration.interval(rows["yhat"], rows["horizon"], rows[KEY])
     open_rows = rows["yhat"] > 0  # closed days are 0 for sure; intervals are about open days
     metrics = scores(rows)
     metrics["coverage_in_sample"] = coverage(rows["y"][open_rows], lower[open_rows],
                                              upper[open_rows])
     metrics["coverage"] = cross_validated_coverage(rows.loc[open_rows], spec)
+    metrics["interval_width"] = interval_width(rows, calibration)
     metrics["per_origin_wape"] = {
         str(pd.Timestamp(o).date()): scores(g)["wape"] for o, g in rows.groupby("origin")}
     return {"metrics": metrics, "calibration": calibration}
+
+
+def calibrate(rows: pd.DataFrame, spec: ForecastSpec) -> ResidualQuantiles:
+    """Conformal calibration on backtest rows: per horizon bucket, per-series scales, spread
+    for a new origin (conformal.py)."""
+    return ResidualQuantiles.fit(rows["y"], rows["yhat"], rows["horizon"], spec.buckets,
+                                 spec.level, series=rows[KEY], origin=rows["origin"])
+
+
+def interval_width(rows: pd.DataFrame, calibration: ResidualQuantiles) -> float:
+    """Mean width of the interval relative to the forecast, over open rows."""
+    open_rows = rows.loc[rows["yhat"] > 0]
+    if open_rows.empty:
+        return float("nan")
+    lower, upper = calibration.interval(open_rows["yhat"], open_rows["horizon"], open_rows[KEY])
+    return float(np.mean((upper - lower) / open_rows["yhat"].to_numpy()))
 
 
 def cross_validated_coverage(rows: pd.DataFrame, spec: ForecastSpec) -> float:
@@ -127,9 +144,9 @@ def cross_validated_coverage(rows: pd.DataFrame, spec: ForecastSpec) -> float:
     inside = total = 0
     for origin in origins:
         held = rows["origin"] == origin
-        calibration = ResidualQuantiles.fit(rows.loc[~held, "y"], rows.loc[~held, "yhat"],
-                                            rows.loc[~held, "horizon"], spec.buckets, spec.level)
-        lower, upper = calibration.interval(rows.loc[held, "yhat"], rows.loc[held, "horizon"])
+        calibration = calibrate(rows.loc[~held], spec)
+        lower, upper = calibration.interval(rows.loc[held, "yhat"], rows.loc[held, "horizon"],
+                                            rows.loc[held, KEY])
         y = rows.loc[held, "y"].to_numpy()
         inside += int(((y >= lower - 1e-9) & (y <= upper + 1e-9)).sum())
         total += int(held.sum())

@@ -87,7 +87,8 @@ class Forecaster(Estimator, ABC):
         out = future[[KEY, "date", "horizon", "closed"]].copy()
         out["yhat"] = yhat
         if self.calibration is not None:
-            lower, upper = self.calibration.interval(yhat, out["horizon"].to_numpy())
+            lower, upper = self.calibration.interval(yhat, out["horizon"].to_numpy(),
+                                                     out[KEY].to_numpy())
         else:
             lower = upper = np.full(len(out), np.nan)
         out["yhat_lower"] = np.where(out["closed"], 0.0, lower)

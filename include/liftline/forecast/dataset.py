@@ -3,11 +3,13 @@
 `load_dataset` returns None (and logs why) when there is nothing to forecast: no feature
 build yet, or no store with sales. Otherwise a `Dataset` whose `frame_at(origin)` is the
 store x day frame with sales-weighted promotion exposure computed as of that origin.
+`for_measure("revenue")` is the same data with revenue as the target: the models read the
+`units` column (frames.TARGET) whatever the measure, so one code path forecasts both.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import pandas as pd
@@ -27,6 +29,7 @@ class Dataset:
     store_days: pd.DataFrame
     cells: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    measure: str = "units"
     _weights: dict = field(default_factory=dict)
     _categories: pd.DataFrame | None = None
 
@@ -40,13 +43,27 @@ class Dataset:
             stores = stores.loc[stores["region"] == region]
         return sorted(stores["store_id"])
 
+    def for_measure(self, measure: str) -> Dataset:
+        """This data with `measure` as the target column (`units`)."""
+        if measure == self.measure:
+            return self
+        frame = self.store_days.assign(units=self.store_days[measure])
+        return replace(self, store_days=frame, measure=measure, _weights={}, _categories=None)
+
+    def measured_store_ids(self, keys: list[str]) -> list[str]:
+        """Those of `keys` that sold something in the measure. (A revenue-only store's units
+        are unknown on trading days but 0 on days without POS rows, so not "any value".)"""
+        history = self.store_days.loc[self.store_days["units"].fillna(0) > 0, "store_id"]
+        return sorted(set(keys) & set(history))
+
     def first_date(self) -> pd.Timestamp:
         return self.store_days["date"].min()
 
     def weights(self, origin: pd.Timestamp) -> pd.DataFrame:
         key = pd.Timestamp(origin)
         if key not in self._weights:
-            self._weights[key] = sku_weights(self.engine, self.store_ids(), key.date())
+            self._weights[key] = sku_weights(self.engine, self.store_ids(), key.date(),
+                                             self.measure)
         return self._weights[key]
 
     def frame_at(self, origin: pd.Timestamp) -> pd.DataFrame:
@@ -67,11 +84,27 @@ class Dataset:
     def category_days(self) -> pd.DataFrame:
         if self._categories is None:
             first = self.first_date().date()
-            self._categories = category_days(self.engine, self.store_ids(), first, self.as_of)
+            self._categories = category_days(self.engine, self.store_ids(), first, self.as_of,
+                                             self.measure)
         return self._categories
 
     def economics(self, stores: list[str]) -> pd.DataFrame:
+        """Per-unit stocking costs; none for revenue (no stocking decision: median plan)."""
+        if self.measure != "units":
+            return pd.DataFrame()
         return unit_economics(self.engine, stores, self.as_of)
+
+
+def measured_stores(data: Dataset, keys: list[str], where: str, log: Log) -> list[str]:
+    """The stores of `keys` with sales in the data's measure; the others are logged."""
+    served = data.measured_store_ids(keys)
+    lacking = sorted(set(keys) - set(served))
+    if lacking:
+        shown = ", ".join(lacking[:5]) + (" ..." if len(lacking) > 5 else "")
+        log(f"sales forecast in {data.measure} skipped for {len(lacking)} of {len(keys)} stores "
+            f"in {where} ({shown}): no {data.measure} in their sales history (a POS extract "
+            f"without {data.measure}, or no sale yet)")
+    return served
 
 
 def load_dataset(engine: Engine, as_of: date | str | None, log: Log) -> Dataset | None:
@@ -84,7 +117,7 @@ def load_dataset(engine: Engine, as_of: date | str | None, log: Log) -> Dataset 
     as_of = resolve_as_of(engine, as_of, log)
     frame = store_days(engine, as_of)
     frame = frame.loc[frame["date"] <= pd.Timestamp(built) + pd.Timedelta(days=400)]
-    if frame.empty or frame["units"].notna().sum() == 0:
+    if frame.empty or frame[["units", "revenue"]].notna().to_numpy().sum() == 0:
         log("sales forecast skipped: no store has sales up to the as-of date")
         return None
     notes = _describe_gaps(frame)

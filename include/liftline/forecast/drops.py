@@ -24,7 +24,10 @@ DROPPING, RECOVERED = "dropping", "recovered"
 
 def compare_with_last_year(forecast: pd.DataFrame, history: pd.DataFrame, as_of: pd.Timestamp,
                            weeks: int) -> pd.DataFrame:
-    """Per store: forecast units over the next `weeks` weeks and last year's over the same."""
+    """Per store: the forecast over the next `weeks` weeks and last year's over the same.
+
+    In the forecast's measure (the target column): the `*_units` names are kept for units and
+    revenue alike, and the caller adds a `measure` column."""
     end = as_of + pd.Timedelta(days=7 * weeks)
     window = forecast.loc[(forecast["date"] > as_of) & (forecast["date"] <= end)]
     ahead = window.groupby(KEY)["yhat"].agg(["sum", "size"]).rename(
@@ -56,9 +59,12 @@ def record_drop_alerts(conn: Connection, flagged: pd.DataFrame, rule: dict, run_
     recorded = 0
     for row in flagged.itertuples(index=False):
         key = getattr(row, KEY)
+        measure = getattr(row, "measure", "units")
         if row.dropping:
             state, severity = DROPPING, str(rule.get("severity", "warning"))
-            title = (f"{key}: next {weeks} weeks forecast {row.forecast_units:,.0f} units, "
+            amount = f"{row.forecast_units:,.0f}" + (" in revenue" if measure == "revenue"
+                                                      else " units")
+            title = (f"{key}: next {weeks} weeks forecast {amount}, "
                      f"{-row.change_pct:.0f}% below the same weeks last year")
         elif latest.get(key) == DROPPING and row.comparable:
             state, severity = RECOVERED, "info"
@@ -72,7 +78,7 @@ def record_drop_alerts(conn: Connection, flagged: pd.DataFrame, rule: dict, run_
                      "last_year_units": round(float(row.last_year_units), 1),
                      "change_pct": round(float(row.change_pct), 1),
                      "threshold_pct": threshold, "window_start": str(row.window_start),
-                     "window_end": str(row.window_end), "model": model,
+                     "window_end": str(row.window_end), "model": model, "measure": measure,
                      "action": "Check planned promotions, closures and the store's recent "
                                "trend; the forecast is in ml_sales_forecast for this run."},
             state=state, run_id=run_id)

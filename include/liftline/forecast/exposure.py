@@ -67,13 +67,19 @@ def _cover_stores(promos: pd.DataFrame, stores: pd.DataFrame) -> pd.DataFrame:
                     "discount"]].reset_index(drop=True)
 
 
-def sku_weights(engine: Engine, stores: list[str], origin: date) -> pd.DataFrame:
-    """Each SKU's share of its store's units, and of its store-category's, before `origin`."""
+def sku_weights(engine: Engine, stores: list[str], origin: date, measure: str = "units"
+                ) -> pd.DataFrame:
+    """Each SKU's share of its store's sales, and of its store-category's, before `origin`.
+
+    Sales in the forecast's measure; in units, a store whose POS carries no units (revenue
+    only) is weighted by revenue, the best it has.
+    """
     sku = table("feat_sales_daily")
     first = origin - timedelta(days=WEIGHT_DAYS - 1)
+    sales = sku.c.revenue if measure == "revenue" else func.coalesce(sku.c.units, sku.c.revenue)
     sold = read_frame(engine, select(sku.c.store_id, sku.c.sku,
                                      func.coalesce(func.max(sku.c.category), "unknown")
-                                     .label("category"), func.sum(sku.c.units).label("units"))
+                                     .label("category"), func.sum(sales).label("units"))
                       .where(sku.c.store_id.in_(stores), sku.c.date.between(first, origin))
                       .group_by(sku.c.store_id, sku.c.sku))
     if sold.empty:

@@ -22,7 +22,7 @@ from liftline.warehouse import read_frame, table
 from .frames import KEY
 
 STORE_DAY_COLUMNS = (
-    "date", "store_id", "region", "country", "format", "is_future", "units",
+    "date", "store_id", "region", "country", "format", "is_future", "units", "revenue",
     "promo_count", "promo_sku_share", "promo_max_discount", "days_since_promo",
     "days_until_promo", "media_spend", "event_count", "is_holiday", "is_closed",
 )
@@ -34,7 +34,7 @@ def has_table(engine: Engine, name: str) -> bool:
 
 
 def store_days(engine: Engine, as_of: date, stores: list[str] | None = None) -> pd.DataFrame:
-    """Every store-day (history and planned horizon), units hidden after `as_of`."""
+    """Every store-day (history and planned horizon), units and revenue hidden after `as_of`."""
     if not has_table(engine, "feat_sales_store_daily"):
         return pd.DataFrame()
     feat = table("feat_sales_store_daily")
@@ -47,7 +47,8 @@ def store_days(engine: Engine, as_of: date, stores: list[str] | None = None) -> 
     frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
     future = frame["is_future"].astype(bool) | (frame["date"] > pd.Timestamp(as_of))
     frame["is_future"] = future
-    frame["units"] = frame["units"].astype("float64").where(~future)
+    for measure in ("units", "revenue"):
+        frame[measure] = frame[measure].astype("float64").where(~future)
     frame[KEY] = frame["store_id"].astype(str)
     names = holiday_names(engine, frame)
     if not names.empty:
@@ -78,13 +79,17 @@ def holiday_names(engine: Engine, store_days_frame: pd.DataFrame) -> pd.DataFram
             .rename("holiday_name").reset_index())
 
 
-def category_days(engine: Engine, stores: list[str], first: date, as_of: date) -> pd.DataFrame:
-    """Units per store x category x day from the SKU feature table, up to `as_of`."""
+def category_days(engine: Engine, stores: list[str], first: date, as_of: date,
+                  measure: str = "units") -> pd.DataFrame:
+    """The measure per store x category x day from the SKU feature table, up to `as_of`.
+
+    The column is `units` whatever the measure (the forecast's target column, frames.py).
+    """
     if not has_table(engine, "feat_sales_daily"):
         return pd.DataFrame()
     sku = table("feat_sales_daily")
     category = func.coalesce(sku.c.category, "unknown").label("category")
-    query = (select(sku.c.store_id, category, sku.c.date, func.sum(sku.c.units).label("units"))
+    query = (select(sku.c.store_id, category, sku.c.date, func.sum(sku.c[measure]).label("units"))
              .where(and_(sku.c.store_id.in_(stores), sku.c.date.between(first, as_of)))
              .group_by(sku.c.store_id, category, sku.c.date))
     frame = read_frame(engine, query)

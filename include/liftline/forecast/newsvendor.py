@@ -45,11 +45,12 @@ def plan(forecast: pd.DataFrame, calibration: ResidualQuantiles, costs: pd.DataF
     ratio = critical_ratio(out["underage"], out["overage"], default_ratio)
     yhat, horizon = out["yhat"].to_numpy(), out["horizon"].to_numpy()
     plan_qty = np.zeros(len(out))
+    series = out[KEY].to_numpy()
     for value in np.unique(ratio):
         rows = ratio == value
-        plan_qty[rows] = calibration.value_quantile(yhat[rows], horizon[rows], float(value))
-    short, excess = calibration.expected_costs(yhat, horizon, plan_qty,
-                                               1.0, 1.0)
+        plan_qty[rows] = calibration.value_quantile(yhat[rows], horizon[rows], float(value),
+                                                    series[rows])
+    short, excess = calibration.expected_costs(yhat, horizon, plan_qty, 1.0, 1.0, series)
     out["critical_ratio"] = ratio
     out["plan_qty"] = plan_qty
     out["expected_underage_cost"] = short * out["underage"].to_numpy()

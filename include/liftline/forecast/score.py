@@ -26,7 +26,7 @@ from .backtest import candidate_metrics, run_backtest, split_at
 from .base import Log
 from .category import category_forecast, promo_uplift
 from .conformal import ResidualQuantiles
-from .dataset import Dataset, load_dataset
+from .dataset import Dataset, load_dataset, measured_stores
 from .drops import compare_with_last_year, flag_drops, record_drop_alerts
 from .frames import KEY
 from .newsvendor import plan, series_costs
@@ -54,18 +54,63 @@ class Assignment:
 
 def score_forecasts(engine: Engine, run_id: str, as_of: date | str | None = None,
                     log: Log = print, spec: ForecastSpec | None = None) -> dict[str, Any]:
-    """Forecast every store from the as-of date and write ml_sales_forecast and alerts."""
+    """Forecast every store from the as-of date, in each of the spec's measures, and write
+    ml_sales_forecast and alerts (in one transaction)."""
     started = time.perf_counter()
     spec = spec or load_spec()
     data = load_dataset(engine, as_of, log)
     if data is None:
         return {"status": "skipped", "reason": "no sales features", "rows": {}}
     origin = pd.Timestamp(data.as_of)
+    everyone = data.store_ids()
+    units_stores = (set(data.for_measure("units").measured_store_ids(everyone))
+                    if "units" in spec.measures else set())
+    frames: dict[tuple[str, str], pd.DataFrame] = {}
+    flagged, champions = [], {}
+    for measure in spec.measures:
+        measured = data.for_measure(measure)
+        keys = measured_stores(measured, everyone, "all regions", log)
+        if not keys:
+            continue
+        scored = score_measure(engine, spec, measured, keys, origin, log)
+        frames.update({(grain, measure): frame for grain, frame in scored["frames"].items()})
+        champions[measure] = scored["champions"]
+        # forecast_drop is about units; a store forecast only in revenue is compared in revenue.
+        watched = keys if measure == "units" else sorted(set(keys) - units_stores)
+        flagged.append(scored["drops"](watched).assign(measure=measure))
+    rule = spec.drop_rule()
+    drops = _concat(flagged)
+    drops = drops if len(drops) else pd.DataFrame(columns=[KEY, "dropping", "measure"])
+    written = write_forecasts(
+        engine, run_id, frames, log=log,
+        after=lambda conn: record_drop_alerts(conn, drops, rule, run_id, "sales_forecast", log))
+    seconds = time.perf_counter() - started
+    rows = {g: sum(written.get((g, m), 0) for m in champions) for g in GRAINS}
+    log(f"sales forecast scoring done in {seconds:.1f} s: "
+        + "; ".join(f"{measure}: {written.get(('store_day', measure), 0):,} store-day rows, "
+                    f"{written.get(('store_category_week', measure), 0):,} store-category-week "
+                    "rows" for measure in champions)
+        + f"; {int(drops['dropping'].sum())} stores dropping, {written.get('alerts', 0)} new "
+        "alerts")
+    return {"status": "scored" if champions else "skipped", "as_of": str(data.as_of),
+            "seconds": round(seconds, 1), "rows": rows,
+            "rows_by_measure": {m: {g: written.get((g, m), 0) for g in GRAINS}
+                                for m in champions},
+            "champions": champions.get("units") or next(iter(champions.values()), {}),
+            "champions_by_measure": champions,
+            "dropping": sorted(drops.loc[drops["dropping"].astype(bool), KEY]),
+            "alerts": written.get("alerts", 0)}
+
+
+def score_measure(engine: Engine, spec: ForecastSpec, data: Dataset, keys: list[str],
+                  origin: pd.Timestamp, log: Log) -> dict[str, Any]:
+    """One measure's forecast rows per grain, its champions, and its drop comparison."""
     history, future = split_at(data.frame_at(origin), origin, spec.horizon_days)
-    assignments = assign_champions(engine, spec, data, log)
+    history = history.loc[history[KEY].isin(keys)]
+    assignments = assign_champions(engine, spec, data, keys, log)
     needed = sorted({m for a in assignments for m in a.champion.values()} | {spec.fallback})
-    log(f"sales forecast scoring as of {data.as_of}: refitting {', '.join(needed)} on "
-        f"{history[KEY].nunique()} stores")
+    log(f"sales forecast scoring in {data.measure} as of {data.as_of}: refitting "
+        f"{', '.join(needed)} on {history[KEY].nunique()} stores")
     keys = sorted(history[KEY].unique())
     forecasts = predict_candidates(spec, needed, history, future, keys, log,
                                    keys_by_name=_keys_by_model(assignments))
@@ -75,36 +120,30 @@ def score_forecasts(engine: Engine, run_id: str, as_of: date | str | None = None
     store_day = _store_day_rows(spec, assignments, forecasts, young, pricing)
     category = _category_rows(spec, data, assignments, forecasts, young, history, origin,
                               pricing)
-    frames = {"store_day": _finish(store_day, spec, origin),
-              "store_category_week": _finish(category, spec, origin)}
+    frames = {"store_day": _finish(store_day, spec, origin, data.measure),
+              "store_category_week": _finish(category, spec, origin, data.measure)}
     rule = spec.drop_rule()
-    flagged = flag_drops(compare_with_last_year(store_day, history, origin,
-                                                int(rule.get("weeks", 4))), rule)
-    written = write_forecasts(
-        engine, run_id, frames, log=log,
-        after=lambda conn: record_drop_alerts(conn, flagged, rule, run_id, "sales_forecast",
-                                              log))
-    seconds = time.perf_counter() - started
-    log(f"sales forecast scoring done in {seconds:.1f} s: {written.get('store_day', 0):,} "
-        f"store-day rows, {written.get('store_category_week', 0):,} store-category-week rows, "
-        f"{int(flagged['dropping'].sum())} stores dropping, {written.get('alerts', 0)} new "
-        "alerts")
-    return {"status": "scored", "as_of": str(data.as_of), "seconds": round(seconds, 1),
-            "rows": {g: written.get(g, 0) for g in GRAINS},
-            "champions": {a.label: {**a.champion, "version": a.version}
-                          for a in assignments},
-            "dropping": sorted(flagged.loc[flagged["dropping"], KEY]),
-            "alerts": written.get("alerts", 0)}
+
+    def drops(watched: list[str]) -> pd.DataFrame:
+        rows = store_day.loc[store_day[KEY].isin(watched)] if len(store_day) else store_day
+        if rows.empty:
+            return pd.DataFrame()
+        return flag_drops(compare_with_last_year(rows, history, origin,
+                                                 int(rule.get("weeks", 4))), rule)
+
+    champions = {a.label: {**a.champion, "version": a.version} for a in assignments}
+    return {"frames": frames, "champions": champions, "drops": drops}
 
 
-def assign_champions(engine: Engine, spec: ForecastSpec, data: Dataset, log: Log
-                     ) -> list[Assignment]:
-    """Group stores by the training result that serves them (region, all, or none)."""
-    stores = data.stores
+def assign_champions(engine: Engine, spec: ForecastSpec, data: Dataset, keys: list[str],
+                     log: Log) -> list[Assignment]:
+    """Group stores `keys` by the training result that serves them (region, all, or none)."""
+    stores = data.stores.loc[data.stores["store_id"].isin(keys)]
+    measure = data.measure
     groups: dict[str, tuple[dict | None, list[str]]] = {}
     for region, rows in stores.groupby(stores["region"].fillna(""), sort=True):
-        artifact = (load_champion(engine, region or None, data.as_of)
-                    or load_champion(engine, None, data.as_of))
+        artifact = (load_champion(engine, region or None, data.as_of, measure)
+                    or load_champion(engine, None, data.as_of, measure))
         serving = artifact["version"] if artifact else UNTRAINED
         groups.setdefault(serving, (artifact, []))[1].extend(rows["store_id"])
     out = []
@@ -121,13 +160,13 @@ def assign_champions(engine: Engine, spec: ForecastSpec, data: Dataset, log: Log
                               artifact["version"]))
         log(f"stores {', '.join(sorted(keys)[:5])}{' ...' if len(keys) > 5 else ''}: champion "
             f"{champion['store_day']} (store x day), {champion['store_category_week']} "
-            f"(category x week), version {artifact['version']}")
+            f"(category x week) in {measure}, version {artifact['version']}")
     return out
 
 
 def _untrained(spec: ForecastSpec, data: Dataset, keys: list[str], log: Log) -> Assignment:
-    log(f"no sales forecast training found for {len(keys)} stores: the {spec.baseline} "
-        "baseline forecasts them, with intervals from a quick backtest (run the training)")
+    log(f"no sales forecast training found for {len(keys)} stores ({data.measure}): the "
+        f"{spec.baseline} baseline forecasts them, with intervals from a quick backtest (run the training)")
     names = [spec.baseline, spec.fallback]
     backtest = run_backtest(spec, data, names, keys, lambda _: None)
     calibration: dict[str, dict[str, ResidualQuantiles | None]] = {}
@@ -215,7 +254,7 @@ def _intervals_and_plan(rows: pd.DataFrame, a: Assignment, grain: str, pricing: 
                                       expected_underage_cost=np.nan,
                                       expected_overage_cost=np.nan))
             continue
-        lower, upper = calibration.interval(group["yhat"], group["horizon"])
+        lower, upper = calibration.interval(group["yhat"], group["horizon"], group[KEY])
         planned = plan(group.assign(yhat_lower=lower, yhat_upper=upper), calibration, costs,
                        pricing.default_ratio)
         parts.append(planned.drop(columns=["underage", "overage"]))
@@ -227,10 +266,12 @@ def _intervals_and_plan(rows: pd.DataFrame, a: Assignment, grain: str, pricing: 
     return out
 
 
-def _finish(rows: pd.DataFrame, spec: ForecastSpec, origin: pd.Timestamp) -> pd.DataFrame:
+def _finish(rows: pd.DataFrame, spec: ForecastSpec, origin: pd.Timestamp, measure: str
+            ) -> pd.DataFrame:
     if rows.empty:
         return rows
     out = rows.copy()
+    out["measure"] = measure
     out["model_version"] = out["version"].astype(str)
     out["as_of_date"] = origin.date()
     out["horizon_days"] = out["horizon"].astype(int)
@@ -240,7 +281,7 @@ def _finish(rows: pd.DataFrame, spec: ForecastSpec, origin: pd.Timestamp) -> pd.
                 "store_id", "category", "as_of_date", "horizon_days", "period_days",
                 "closed_days", "is_young_series", "interval_level", "plan_qty",
                 "critical_ratio", "expected_underage_cost", "expected_overage_cost",
-                "trained_run_id", "created_at"]].sort_values([KEY, "date"]).reset_index(
+                "trained_run_id", "created_at", "measure"]].sort_values([KEY, "date"]).reset_index(
         drop=True)
 
 

@@ -17,6 +17,7 @@ from liftline.modeling import Lifecycle, SpecError, lifecycle_of, read_spec, rej
 SPEC_FILE = "sales_forecast.yaml"
 CANDIDATES = ("seasonal_naive", "prophet", "lightgbm", "ensemble")
 GRAINS = ("store_day", "store_category_week")
+MEASURES = ("units", "revenue")  # what is forecast: quantities, or turnover in the extract's money
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class ForecastSpec:
 
     version: int = 1
     horizon_days: int = 56
+    measures: tuple[str, ...] = MEASURES
     grains: dict[str, dict[str, Any]] = field(default_factory=lambda: {g: {} for g in GRAINS})
     min_history_days: int = 91
     min_history_any_days: int = 7
@@ -83,9 +85,20 @@ def load_spec(path: Path | str | None = None) -> ForecastSpec:
     reject_unknown((raw.get("alerts") or {}).get("forecast_drop"),
                    defaults.alerts["forecast_drop"], path, "alerts.forecast_drop")
     values = {**raw, "lifecycle": lifecycle_of(raw, path)}
+    if "measures" in raw:
+        values["measures"] = _measures(raw["measures"], path)
     spec = ForecastSpec(**values)
     _check(spec, path)
     return spec
+
+
+def _measures(raw: Any, path: Path) -> tuple[str, ...]:
+    found = [raw] if isinstance(raw, str) else list(raw or [])
+    unknown = [m for m in found if m not in MEASURES]
+    if unknown or not found:
+        raise SpecError(f"{path}: measures must name one or both of {list(MEASURES)}, got "
+                        f"{raw!r}")
+    return tuple(dict.fromkeys(found))
 
 
 # Sections whose keys are fixed (the defaults above name them all).

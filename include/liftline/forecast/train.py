@@ -23,7 +23,7 @@ from .artifacts import input_profile, region_slug, save_training
 from .backtest import Backtest, candidate_metrics, run_backtest
 from .base import Log
 from .conformal import ResidualQuantiles
-from .dataset import Dataset, load_dataset
+from .dataset import Dataset, load_dataset, measured_stores
 from .frames import KEY
 from .inputs import has_table
 from .newsvendor import backtest_costs, series_costs
@@ -33,10 +33,12 @@ from .spec import GRAINS, ForecastSpec, load_spec
 def train_forecasts(engine: Engine, run_id: str, region: str | None = None, log: Log = print,
                     spec: ForecastSpec | None = None, as_of: date | str | None = None,
                     keep_backtest: bool = False) -> dict[str, Any]:
-    """Backtest, pick champions and save them for `region` (None: every store).
+    """Backtest, pick champions and save them for `region` (None: every store), per measure.
 
     Returns a summary (status, champions, WAPE and coverage per candidate and grain, costs,
-    the artifact's path); `keep_backtest=True` adds the Backtest rows (benchmarks).
+    the artifact's path) of the units forecast (of revenue when no store has units), with
+    every measure's own summary under `measures`; `keep_backtest=True` adds the Backtest rows
+    (benchmarks).
     """
     started = time.perf_counter()
     spec = spec or load_spec()
@@ -46,20 +48,49 @@ def train_forecasts(engine: Engine, run_id: str, region: str | None = None, log:
         return {"status": "skipped", "region": region, "reason": "no sales features"}
     keys = data.store_ids(region)
     if not keys:
-        log(f"sales forecast training skipped: no store in {where}")
+        log(f"sales forecast training for {where} skipped: no store in {where}")
         return {"status": "skipped", "region": region, "reason": f"no store in {where}"}
+    found = {}
+    for measure in spec.measures:
+        measured = data.for_measure(measure)
+        served = measured_stores(measured, keys, where, log)
+        if served:
+            found[measure] = train_measure(engine, run_id, region, spec, measured, served, log,
+                                           keep_backtest)
+    if not found:
+        return {"status": "skipped", "region": region,
+                "reason": f"no store in {where} has {' or '.join(spec.measures)}"}
+    seconds = time.perf_counter() - started
+    log(f"sales forecast training for {where} done in {seconds:.1f} s ("
+        + ", ".join(f"{m}: version {s['version']} ({s['registry_status']})"
+                    for m, s in found.items()) + ")")
+    summary = dict(found.get("units") or next(iter(found.values())))
+    summary["seconds"] = round(seconds, 1)
+    summary["measures"] = found
+    # A new champion in any measure means scoring has something new to serve.
+    summary["champion_changed"] = any(m["champion_changed"] for m in found.values())
+    return summary
+
+
+def train_measure(engine: Engine, run_id: str, region: str | None, spec: ForecastSpec,
+                  data: Dataset, keys: list[str], log: Log, keep_backtest: bool
+                  ) -> dict[str, Any]:
+    """Backtest, champions and registry version of one measure's forecast."""
+    started = time.perf_counter()
     names = list(spec.candidates)
-    log(f"sales forecast training for {where}: {len(keys)} stores, as of {data.as_of}, "
-        f"candidates {', '.join(names)}")
+    log(f"sales forecast training in {data.measure} for "
+        f"{f'region {region}' if region else 'all regions'}: {len(keys)} stores, as of "
+        f"{data.as_of}, candidates {', '.join(names)}")
     backtest = run_backtest(spec, data, names, keys, log)
     if not backtest.origins:
         log("sales forecast: too little history for a backtest; the champion is the "
             f"{spec.baseline} baseline, without calibrated intervals")
     grains = {grain: evaluate_grain(spec, data, backtest, grain, keys, log) for grain in GRAINS}
     artifact = _artifact(spec, data, backtest, grains, run_id, region, keys)
-    version = save_training(engine, artifact, spec, log, input_profile(data.store_days, keys))
+    version = save_training(engine, artifact, spec, log,
+                            input_profile(data.store_days, keys, data.measure))
     seconds = time.perf_counter() - started
-    log(f"sales forecast training for {where} done in {seconds:.1f} s: version "
+    log(f"sales forecast training in {data.measure} done in {seconds:.1f} s: version "
         f"{version.version} ({version.status})")
     summary = _summary(artifact, version, seconds)
     if keep_backtest:
@@ -149,6 +180,7 @@ def _artifact(spec: ForecastSpec, data: Dataset, backtest: Backtest, grains: dic
               run_id: str, region: str | None, keys: list[str]) -> dict[str, Any]:
     return {
         "model": "sales_forecast",
+        "measure": data.measure,
         "spec_version": spec.version,
         "run_id": run_id,
         "region": region,
@@ -172,9 +204,12 @@ def _summary(artifact: dict, version, seconds: float) -> dict[str, Any]:  # noqa
             "champion": found["champion"],
             "wape": {n: c["metrics"]["wape"] for n, c in found["candidates"].items()},
             "coverage": {n: c["metrics"]["coverage"] for n, c in found["candidates"].items()},
+            "interval_width": {n: c["metrics"].get("interval_width")
+                               for n, c in found["candidates"].items()},
             "costs": found.get("costs", {}),
         }
     return {"status": "trained", "region": artifact["region"], "run_id": artifact["run_id"],
+            "measure": artifact["measure"],
             "stores": len(artifact["stores"]), "origins": artifact["origins"],
             "seconds": round(seconds, 1), "artifact": version.artifact_uri,
             "version": version.version, "registry_status": version.status,

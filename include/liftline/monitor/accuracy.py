@@ -1,7 +1,7 @@
 """Realised accuracy: past predictions against what happened, per model version, compared
 with the error the version's model card promised (its backtest score).
 
-- Sales forecast: `ml_sales_forecast` rows at the store x day grain whose day is now observed
+- Sales forecast: `ml_sales_forecast` units rows at the store x day grain whose day is now observed
   (dated within the `FORECAST_WINDOW_DAYS` up to the as-of date, after the origin they were
   made at), every horizon the backtest covered (the card's `backtest_window.horizon_days`,
   56): the card's WAPE averages over those horizons, so the realised WAPE does too (reruns of
@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, or_, select
 
 from liftline.alerts import latest_states
 from liftline.modeling import resolve_as_of
@@ -228,7 +228,8 @@ def _forecast_pairs(engine: Engine, start: date, day: date) -> pd.DataFrame:
     forecasts = read_frame(engine, select(
         f.c.model_version, f.c.series_key, f.c.date, f.c.as_of_date, f.c.horizon_days,
         f.c.yhat, f.c.created_at).where(
-        f.c.grain == "store_day", f.c.date >= start, f.c.date <= day,
+        f.c.grain == "store_day", or_(f.c.measure == "units", f.c.measure.is_(None)),
+        f.c.date >= start, f.c.date <= day,
         f.c.as_of_date < f.c.date, f.c.yhat.isnot(None)))
     if forecasts.empty:
         return forecasts.assign(units=pd.Series(dtype="float64"))

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, or_
+from sqlalchemy import Engine, and_, or_
 
 from liftline.report import charts
 from liftline.report import formatting as fmt
@@ -36,7 +36,9 @@ class ForecastData:
 
 
 def _store_day(forecasts: Any) -> Any:
-    return or_(forecasts.c.grain == "store_day", forecasts.c.grain.is_(None))
+    """Store-day units forecasts (the actuals shown beside them are units)."""
+    return and_(or_(forecasts.c.grain == "store_day", forecasts.c.grain.is_(None)),
+                or_(forecasts.c.measure == "units", forecasts.c.measure.is_(None)))
 
 
 def gather_forecast(engine: Engine, as_of: date | None) -> ForecastData:

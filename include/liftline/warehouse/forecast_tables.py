@@ -8,6 +8,9 @@ run, at two grains:
 - `store_category_week`: series_key = "<store_id>|<category>", date = the Monday of the week;
   `period_days` says how many of the week's days are in the horizon (first/last may be partial).
 
+`measure` says what is forecast: `units` or `revenue` (the extract's currency). A reader that
+means units filters `measure = 'units'`; rows written before the column existed are units.
+
 A run rewrites its own rows (delete-then-insert by run_id and grain in one transaction).
 Imported by `liftline.warehouse` so `create_schema` creates it on the shared metadata.
 """
@@ -25,6 +28,7 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    update,
 )
 
 from .columns import add_missing_columns, missing_columns
@@ -56,11 +60,13 @@ ml_sales_forecast = Table(
     Column("expected_overage_cost", Float),  # expected written-off cost when stocking plan_qty
     Column("trained_run_id", String),  # the training run that chose the champion
     Column("created_at", DateTime),
+    Column("measure", String),  # units | revenue (schema version 9; older rows: units)
     Index(None, "run_id"),
     Index(None, "series_key", "date"),
 )
 
 FORECAST_TABLES: tuple[str, ...] = ("ml_sales_forecast",)
+MEASURES: tuple[str, ...] = ("units", "revenue")
 
 # Columns added after schema version 1 created the table with only the CONTRACT columns.
 ADDED_COLUMNS: tuple[str, ...] = tuple(c.name for c in ml_sales_forecast.columns)[8:]
@@ -78,3 +84,10 @@ def add_forecast_columns(conn: Connection) -> None:
 def missing_forecast_columns(conn: Connection) -> list[str]:
     """ADDED_COLUMNS an existing ml_sales_forecast lacks (empty: up to date)."""
     return missing_columns(conn, ml_sales_forecast, ADDED_COLUMNS)
+
+
+def add_forecast_measure(conn: Connection) -> None:
+    """ml_sales_forecast.measure (units | revenue); rows written before it are units"""
+    add_missing_columns(conn, ml_sales_forecast, ["measure"])
+    conn.execute(update(ml_sales_forecast).where(ml_sales_forecast.c.measure.is_(None))
+                 .values(measure="units"))

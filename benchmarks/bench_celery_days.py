@@ -35,6 +35,7 @@ import statistics
 import sys
 import time
 import uuid
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -94,7 +95,7 @@ def main() -> int:
             procs.deliver_then_deploy(stack, world, deadline)
             print(f"set-up: history ingested, every model trained and scored in "
                   f"{time.perf_counter() - started:.0f} s")
-            results = [one_day(stack, warehouse, work, day, args) for day in days]
+            results = deliver_days(stack, warehouse, work, days, args)
         except BaseException:
             stack.print_log_tails()
             raise
@@ -102,6 +103,18 @@ def main() -> int:
             stack.stop()
             procs.forget_queue(broker, queue)
     return summarize(results)
+
+
+def deliver_days(stack: procs.Stack, warehouse: str, work: Path, days: list[date],
+                 args: argparse.Namespace) -> list[Day]:
+    """One day after the other; Ctrl-C (SIGINT) stops after the days done, which are summarized."""
+    results = []
+    try:
+        for day in days:
+            results.append(one_day(stack, warehouse, work, day, args))
+    except KeyboardInterrupt:
+        print(f"interrupted: {len(results)} of {len(days)} days delivered", flush=True)
+    return results
 
 
 def parse_args() -> argparse.Namespace:
@@ -213,8 +226,11 @@ def reconcile(warehouse: str, staging: Path) -> dict:
 
 
 def _data_rows(path: Path) -> int:
-    """Lines after the header, the last one counted even without its newline."""
+    """Lines after the header, the last one counted even without its newline; of a gzip file,
+    those of as much of it as decompresses (a stream cut short keeps its first part)."""
     data = path.read_bytes()
+    if path.suffix == ".gz":
+        data = zlib.decompressobj(wbits=31).decompress(data)
     lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
     return max(lines - 1, 0)
 

@@ -29,6 +29,7 @@ Needs PostgreSQL (LIFTLINE_TEST_POSTGRES_URL, default postgresql+psycopg://postg
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import statistics
@@ -195,34 +196,56 @@ def alerts_since(warehouse: str, landed: datetime) -> list[datetime]:
 
 
 def reconcile(warehouse: str, staging: Path) -> dict:
-    """The day's rows: delivered (data lines of its files), counted, loaded, rejected, and the
-    rejections its faults should cause; `lost` counts rows neither loaded nor rejected."""
+    """The day's rows, file by file, against ops_ingest_log (a delivery is its bytes).
+
+    A file whose bytes were delivered before under another name (an unchanged dimension
+    snapshot) brings no new rows and is counted apart. Every other file must be logged, with
+    rows_in = its data lines = rows_loaded + rows_rejected; a clean file loads every row; a
+    fault file rejects exactly the rows faults.json names (all of them if the file is to be
+    quarantined). `problems` names each file that breaks this; `lost` sums delivered rows that
+    were neither loaded nor rejected.
+    """
     from sqlalchemy import bindparam, create_engine, text
     from sqlalchemy.pool import NullPool
 
-    delivered = {f.name: _data_rows(f) for f in staging.glob("*/*") if f.is_file()
-                 and not f.parent.name.startswith("_")}
-    faults = json.loads((staging / "_truth" / "faults.json").read_text())
-    faulty = {Path(f["file"]).name for f in faults}
-    expected_rejected = sum(delivered.get(Path(f["file"]).name, 0)
-                            if f["expect"] == "file_quarantined" else len(f["rows"])
-                            for f in faults)
+    files = [f for f in sorted(staging.glob("*/*"))
+             if f.is_file() and not f.parent.name.startswith("_")]
+    delivered = {hashlib.sha256(f.read_bytes()).hexdigest(): (f.name, _data_rows(f))
+                 for f in files}
+    faults = {Path(f["file"]).name: f for f in json.loads(
+        (staging / "_truth" / "faults.json").read_text())}
     engine = create_engine(warehouse, poolclass=NullPool)
-    query = text("SELECT file_name, rows_in, rows_loaded, rows_rejected, status "
-                 "FROM ops_ingest_log WHERE file_name IN :names").bindparams(
-        bindparam("names", expanding=True))
+    query = text("SELECT file_sha256, file_name, rows_in, rows_loaded, rows_rejected, status "
+                 "FROM ops_ingest_log WHERE file_sha256 IN :shas").bindparams(
+        bindparam("shas", expanding=True))
     with engine.connect() as conn:
-        logged = {row.file_name: row for row in conn.execute(query, {"names": list(delivered)})}
+        logged = {row.file_sha256: row for row in conn.execute(query, {"shas": list(delivered)})}
     engine.dispose()
-    counted = sum(r.rows_in or 0 for r in logged.values())
-    loaded = sum(r.rows_loaded or 0 for r in logged.values())
-    rejected = sum(r.rows_rejected or 0 for r in logged.values())
-    clean_short = sorted(name for name, n in delivered.items() if name not in faulty
-                         and (name not in logged or logged[name].rows_loaded != n))
-    return {"delivered": sum(delivered.values()), "counted": counted, "loaded": loaded,
-            "rejected": rejected, "fault_rows": expected_rejected,
-            "lost": sum(delivered.values()) - loaded - rejected,
-            "unlogged": sorted(set(delivered) - set(logged)), "clean_short": clean_short}
+    totals = dict.fromkeys(("delivered", "loaded", "rejected", "fault_rows", "lost",
+                            "redelivered_files"), 0)
+    problems = []
+    for sha, (name, rows) in delivered.items():
+        row = logged.get(sha)
+        if row is not None and row.file_name != name:
+            totals["redelivered_files"] += 1
+            continue
+        fault = faults.get(name)
+        expected = 0 if fault is None else (
+            rows if fault["expect"] == "file_quarantined" else len(fault["rows"]))
+        loaded, rejected = (0, 0) if row is None else (row.rows_loaded or 0,
+                                                       row.rows_rejected or 0)
+        totals["delivered"] += rows
+        totals["loaded"] += loaded
+        totals["rejected"] += rejected
+        totals["fault_rows"] += expected
+        totals["lost"] += max(rows - loaded - rejected, 0)
+        if row is None:
+            problems.append(f"{name}: not in the ingest log")
+        elif (row.rows_in, loaded + rejected, rejected) != (rows, rows, expected):
+            problems.append(f"{name}{' (' + fault['kind'] + ')' if fault else ''}: {rows} "
+                            f"delivered, rows_in {row.rows_in}, {loaded} loaded, {rejected} "
+                            f"rejected, {expected} expected rejected, status {row.status}")
+    return {**totals, "problems": problems}
 
 
 def _data_rows(path: Path) -> int:
@@ -243,8 +266,7 @@ def _utc(value: str | datetime) -> datetime:
 def line(d: Day, runs: list[dict], failed: list[str]) -> str:
     r = d.rows
     alerts = f"{d.to_alerts_s:6.0f} s ({d.alerts})" if d.to_alerts_s is not None else "  none"
-    ok = "ok" if _reconciled(r) else (f"MISMATCH lost={r['lost']} unlogged={r['unlogged']} "
-                                      f"clean_short={r['clean_short']}")
+    ok = "ok" if _reconciled(r) else "MISMATCH: " + "; ".join(r["problems"])
     return (f"{d.day} {d.day:%a} {d.files:3d} files  last DAG {d.to_last_dag_s:6.0f} s  "
             f"alerts {alerts}  {len(runs)} runs{' FAILED ' + ','.join(failed) if failed else ''}"
             f"  rows {r['delivered']:,} = {r['loaded']:,} loaded + {r['rejected']:,} rejected "
@@ -252,8 +274,7 @@ def line(d: Day, runs: list[dict], failed: list[str]) -> str:
 
 
 def _reconciled(r: dict) -> bool:
-    return (r["lost"] == 0 and r["counted"] == r["delivered"] and not r["unlogged"]
-            and not r["clean_short"] and r["rejected"] == r["fault_rows"])
+    return not r["problems"]
 
 
 def summarize(results: list[Day]) -> int:

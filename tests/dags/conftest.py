@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -39,3 +40,24 @@ def dagbag(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 14-day small world, shared by the scenarios under real Airflow services."""
+    from liftline.synth import generate
+
+    out = tmp_path_factory.mktemp("world") / "w"
+    generate(out, scale="small", days=14, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def reference(tmp_path_factory: pytest.TempPathFactory, world: Path) -> Path:
+    """The LIFTLINE_HOME of `liftline run` on `world`'s files, in process on SQLite: what every
+    scenario under real Airflow services must also leave."""
+    from airflow_procs import run_in_process
+
+    home = tmp_path_factory.mktemp("reference")
+    run_in_process(world, home)
+    return home

@@ -117,6 +117,11 @@ def inject_faults(out: Path, window, fmt: str, seed: int) -> list[dict]:
         cut = int(len(data) * 0.6)
         while data[cut - 1 : cut] in (b"\n", b","):
             cut += 1  # make sure the cut lands inside a field
+        # ...and before the row's last field: a cut inside the last field leaves a shorter but
+        # complete-looking row, which no reader can tell from a file without a final newline.
+        line_start, line_end = data.rfind(b"\n", 0, cut) + 1, data.find(b"\n", cut)
+        if data.find(b",", cut, line_end) == -1:
+            cut = data.rfind(b",", line_start, cut)
         path.write_bytes(data[:cut])
         # The row cut in two is rejected for it; the file, incomplete, is quarantined whole.
         record("pos", path, "truncated", [data[:cut].count(b"\n")], "file_quarantined",

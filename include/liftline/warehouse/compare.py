@@ -4,7 +4,8 @@ Used to prove that a run on PostgreSQL leaves what a run on SQLite leaves on the
 (`scripts/compare_backends.py`, run by CI). Each table is read through the schema's own
 SQLAlchemy tables, so both backends hand back the same Python types, and each column is put in
 one canonical form: floats rounded to `SIGNIFICANT_DIGITS` (NULL and NaN alike: SQLite stores
-NaN as NULL), the run's LIFTLINE_HOME and Airflow run ids in text replaced by placeholders,
+NaN as NULL), the run's LIFTLINE_HOME, Airflow run ids and the run-specific hash of model
+versions in text replaced by placeholders,
 JSON text re-serialised with sorted keys and rounded floats. A table is its row count and a
 SHA-256 of its sorted row hashes. Columns no two runs can share are left out:
 `EXCLUDED_COLUMNS` lists them, each with the reason.
@@ -41,6 +42,11 @@ RUN_ID_PLACEHOLDER = "<RUN_ID>"
 # An Airflow DAG run id (its trigger time), plain or URL-quoted inside a link.
 RUN_ID = re.compile(r"\b(?:manual|scheduled|asset_triggered|dataset_triggered|backfill)__"
                     r"\d{4}-\d\d-\d\dT[0-9A-Za-z%:.+\-]*")
+# A model version's hash (`<model>-<yyyymmdd>-<hash>`, `<model>-skipped-<hash>`): it hashes
+# the training run's id (registry.make_version), so it differs between any two runs; the rest
+# of the version (model and data date) is compared.
+VERSION_HASH = re.compile(r"(-(?:\d{8}|skipped))-[0-9a-f]{7}\b")
+VERSION_PLACEHOLDER = r"\1-<hash>"
 
 # Columns whose values differ between any two runs, whatever the backend: left out, with why.
 # A column is named bare (every table) or as "table.column".
@@ -185,7 +191,7 @@ def canonical_text(value: Any, home: str | None = None) -> str:
     text = value if isinstance(value, str) else str(value)
     if home:
         text = text.replace(home, HOME_PLACEHOLDER)
-    text = RUN_ID.sub(RUN_ID_PLACEHOLDER, text)
+    text = VERSION_HASH.sub(VERSION_PLACEHOLDER, RUN_ID.sub(RUN_ID_PLACEHOLDER, text))
     return canonical_json(text) if text[:1] in ("[", "{") else text
 
 

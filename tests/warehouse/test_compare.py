@@ -128,3 +128,18 @@ def test_canonical_values():
     assert canonical_text(link) == "http://x/dags/d/runs/<RUN_ID>"
     assert canonical_text("/home/me/archive/a.csv", home="/home/me") == (
         f"{HOME_PLACEHOLDER}/archive/a.csv")
+
+
+def test_a_known_difference_says_why_and_counts_the_rows(sqlite_side, tmp_path, monkeypatch):
+    from liftline.warehouse import compare
+
+    monkeypatch.setitem(compare.KNOWN_DIFFERENCES, "feat_mmm_controls_weekly", "a reason")
+    bulk_insert(sqlite_side, table("feat_mmm_controls_weekly"), controls([1.0, 2.0, 3.0]))
+    other = get_engine(f"sqlite:///{tmp_path / 'right.db'}")
+    create_schema(other)
+    bulk_insert(other, table("feat_mmm_controls_weekly"), controls([1.0, 2.5, 3.0]))
+
+    [difference] = compare_warehouses(sqlite_side, other, prefixes=("feat_mmm_controls",))[1]
+
+    assert difference.known == "a reason" and difference.unmatched == (1, 1)
+    assert "1 and 1 rows only in left and in right (known: a reason)" in difference.text()

@@ -336,3 +336,22 @@ def test_quarantine_with_slack_unreachable_exits_0_and_says_so(world, tmp_path):
     assert f"{quarantined} file(s) quarantined" in head
     assert f"{undelivered} alert(s) not delivered" in head
     assert "failed to reach Slack (cannot reach Slack at http://127.0.0.1:1/api/" in proc.stdout
+
+
+def test_the_slack_token_is_in_no_file_output_or_warehouse(home, first_run, second_run, slack):
+    """Every run of this module so far (and a report) used the fake token: it must be in no
+    file under LIFTLINE_HOME (run logs, Airflow's task logs and metadata DB, the warehouse,
+    quarantine reasons, registry cards, reports) and in no command's output. The database
+    password gets the same check on PostgreSQL in scripts/compare_backends.py."""
+    report = liftline("report", home=home, AIRFLOW_CONN_SLACK_API_DEFAULT=slack.connection)
+    assert report.returncode == 0, report.stderr
+    # The token was live in the runs (Slack got it), so a leak had something to leak.
+    assert any(headers.get("Authorization") == f"Bearer {TOKEN}" for _, headers, _ in
+               slack.requests)
+    files = [p for p in home.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".log" for p in files) and any(p.suffix == ".html" for p in files)
+    assert (home / "warehouse.db") in files and (home / "airflow" / "airflow.db") in files
+    leaked = [str(p) for p in files if TOKEN.encode() in p.read_bytes()]
+    outputs = [first_run.proc, second_run.proc, report]
+    leaked += [f"output of {p.args[3:]}" for p in outputs if TOKEN in p.stdout + p.stderr]
+    assert leaked == []

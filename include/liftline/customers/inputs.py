@@ -42,9 +42,11 @@ def customer_as_of(engine: Engine, as_of: date | str | None, log: Log) -> date |
 
 
 def read_snapshot(engine: Engine, as_of: date) -> pd.DataFrame:
-    """The stored feat_customer partition of `as_of`."""
+    """The stored feat_customer partition of `as_of`, by customer: the segment model's seeded
+    sampling and K-means start take rows by position, so another order is another model."""
     feat = table("feat_customer")
-    return read_frame(engine, select(feat).where(feat.c.as_of_date == as_of))
+    return read_frame(engine, select(feat).where(feat.c.as_of_date == as_of)
+                      .order_by(feat.c.customer_id))
 
 
 def history_at(engine: Engine, day: date, stored: bool = False) -> tuple[pd.DataFrame,

@@ -91,7 +91,8 @@ def category_days(engine: Engine, stores: list[str], first: date, as_of: date,
     category = func.coalesce(sku.c.category, "unknown").label("category")
     query = (select(sku.c.store_id, category, sku.c.date, func.sum(sku.c[measure]).label("units"))
              .where(and_(sku.c.store_id.in_(stores), sku.c.date.between(first, as_of)))
-             .group_by(sku.c.store_id, category, sku.c.date))
+             .group_by(sku.c.store_id, category, sku.c.date)
+             .order_by(sku.c.store_id, category, sku.c.date))  # PostgreSQL's grouping has none
     frame = read_frame(engine, query)
     if not frame.empty:
         frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")

@@ -232,6 +232,16 @@ def _daily_spend(country: str, ch: Channel, spend_w: np.ndarray, days: pd.Dateti
     return frame, camp_w
 
 
+
+def dark_weeks_incremental(p, spend_w: np.ndarray, w0: int, weeks: int = 4) -> float:
+    """True revenue a channel (params `p`) brings over weeks w0..w0+weeks: its contribution
+    with the planned spend minus with the channel dark in those weeks."""
+    off = spend_w.copy()
+    off[w0 : w0 + weeks] = 0
+    with_ch = p.beta * hill(geometric_adstock(spend_w, p.theta), p.alpha, p.gamma)
+    without = p.beta * hill(geometric_adstock(off, p.theta), p.alpha, p.gamma)
+    return float((with_ch - without)[w0 : w0 + weeks].sum())
+
 def lift_tests(media: MediaWorld, history_days: int, days: pd.DatetimeIndex, seed: int,
                per_channel: int = 2) -> pd.DataFrame:
     """Geo/holdout experiment results derived from the truth, with honest noise.
@@ -251,11 +261,7 @@ def lift_tests(media: MediaWorld, history_days: int, days: pd.DatetimeIndex, see
             continue
         for w0 in sorted(rng.choice(candidates, size=min(per_channel, len(candidates)),
                                     replace=False)):
-            off = spend_w.copy()
-            off[w0 : w0 + 4] = 0
-            with_ch = p.beta * hill(geometric_adstock(spend_w, p.theta), p.alpha, p.gamma)
-            without = p.beta * hill(geometric_adstock(off, p.theta), p.alpha, p.gamma)
-            true_inc = float((with_ch - without)[w0 : w0 + 4].sum())
+            true_inc = dark_weeks_incremental(p, spend_w, w0)
             se = 0.12 * true_inc + 50.0
             start = days[w0 * 7].date()
             rows.append(
@@ -290,11 +296,7 @@ def geo_lift_tests(media: MediaWorld, history_days: int, days: pd.DatetimeIndex,
         candidates = [w for w in range(4, hist_weeks - 4) if (spend_w[w : w + 4] > 0).all()]
         for w0 in sorted(rng.choice(candidates, size=min(per_channel, len(candidates)),
                                     replace=False)):
-            off = spend_w.copy()
-            off[w0 : w0 + 4] = 0
-            with_ch = p.beta * hill(geometric_adstock(spend_w, p.theta), p.alpha, p.gamma)
-            without = p.beta * hill(geometric_adstock(off, p.theta), p.alpha, p.gamma)
-            true_inc = float((with_ch - without)[w0 : w0 + 4].sum())
+            true_inc = dark_weeks_incremental(p, spend_w, w0)
             estimate = true_inc * (1.0 + relative_se * rng.standard_normal())
             rows.append({
                 "channel": p.channel,

@@ -7,7 +7,9 @@ is never a runtime dependency of Liftline.
 Both models get the same weeks, spend, revenue, controls and (when used) lift tests:
 
 - `pymc_example`: ../shared/data/pymc_mmm_example/ (PyMC-Marketing's own example, ground
-  truth regenerated from its notebook's recipe); it has no lift tests, so it runs without.
+  truth regenerated from its notebook's recipe). It has no lift tests; "with" adds four
+  simulated geo experiments (two per channel, 4 weeks off, 12% standard error) computed from
+  the example's true adstock and saturation (`pymc_example_lift_tests`).
 - each `--world DIR`: a `liftline generate` world (e.g. the standard small world, or
   `liftline generate --scenario confounded`), read through the real ingest and feature tables
   as benchmarks/bench_mmm.py does, for each `--countries` fit, with and without the world's
@@ -76,7 +78,8 @@ def main() -> None:
                         help="skip ../shared/data/pymc_mmm_example")
     parser.add_argument("--countries", default="ALL", help="world fits (comma-separated)")
     parser.add_argument("--lift", default="both", choices=["both", "with", "without"],
-                        help="world fits with the world's lift tests, without, or both")
+                        help="fits with lift tests (the world's; simulated on the PyMC "
+                             "example), without, or both")
     parser.add_argument("--target", default="revenue_pos", help="world: revenue column")
     parser.add_argument("--draws", type=int, default=500)
     parser.add_argument("--tune", type=int, default=500)
@@ -90,7 +93,7 @@ def main() -> None:
     os.environ.setdefault("LIFTLINE_HOME", str(work / "home"))
     rows = []
     try:
-        problems = [] if args.no_pymc_example else [pymc_example_problem()]
+        problems = [] if args.no_pymc_example else pymc_example_problems(args.lift)
         for world in args.world:
             problems += world_problems(world, work, args)
         print(f"PyMC-Marketing sampling: {args.chains} chains x {args.draws} draws after "
@@ -105,12 +108,55 @@ def main() -> None:
 # --- the problems -----------------------------------------------------------------------------
 
 
-def pymc_example_problem() -> Problem:
-    frame, _, weekly, data = bench_mmm.load_pymc_example()
+def pymc_example_problems(lift: str) -> list[Problem]:
+    frame, truth, weekly, data = bench_mmm.load_pymc_example()
     print(f"pymc_example: {bench_mmm.PYMC_ATTRIBUTION}")
     true_roi = bench_mmm.pymc_example_true_roi(frame, weekly)
-    return Problem("pymc_example", "without", data, lambda weeks: true_roi,
-                   {"data": {"max_weeks": len(frame)}}, trend=True)
+    overrides = {"data": {"max_weeks": len(frame)}}
+    problems = []
+    if lift in ("both", "without"):
+        problems.append(Problem("pymc_example", "without", data, lambda weeks: true_roi,
+                                overrides, trend=True))
+    if lift in ("both", "with"):
+        tests = pymc_example_lift_tests(frame, truth)
+        problems.append(Problem("pymc_example", f"with {len(tests)}",
+                                replace(data, lift_tests=tests), lambda weeks: true_roi,
+                                overrides, trend=True))
+    return problems
+
+
+def pymc_example_lift_tests(frame: pd.DataFrame, truth: dict, per_channel: int = 2,
+                            seed: int = 20) -> pd.DataFrame:
+    """Simulated geo experiments on the PyMC example, as the synthetic world makes them: the
+    channel switched off for 4 weeks while it is live, the revenue its true response loses in
+    those weeks (the example's own adstock and saturation), with a 12% standard error and
+    noise of that size."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for channel in ("x1", "x2"):
+        spend = frame[channel].to_numpy()
+        live = [w for w in range(8, len(spend) - 4) if (spend[w:w + 4] > 0).sum() >= 2]
+        for w0 in sorted(rng.choice(live, size=per_channel, replace=False)):
+            off = spend.copy()
+            off[w0:w0 + 4] = 0.0
+            lost = (_example_response(spend, channel, truth)
+                    - _example_response(off, channel, truth))[w0:w0 + 4].sum()
+            se = 0.12 * lost
+            rows.append({"channel": channel, "start_date": frame["date_week"].iloc[w0],
+                         "end_date": frame["date_week"].iloc[w0 + 3] + pd.Timedelta(days=6),
+                         "incremental_revenue": float(lost + rng.normal(0, se)),
+                         "spend": float(spend[w0:w0 + 4].sum()), "std_error": float(se)})
+    return pd.DataFrame(rows)
+
+
+def _example_response(spend: np.ndarray, channel: str, truth: dict) -> np.ndarray:
+    """The PyMC example's true weekly contribution of a channel (its ground-truth recipe)."""
+    alpha = truth["adstock"][f"alpha_{channel}"]
+    weights = alpha ** np.arange(8)
+    adstock = np.convolve(spend, weights / weights.sum())[:len(spend)]
+    lam = truth["saturation"][f"lam_{channel}"]
+    saturated = (1 - np.exp(-lam * adstock)) / (1 + np.exp(-lam * adstock))
+    return truth["amplitude"] * truth["beta"][channel] * saturated
 
 
 def world_problems(world: Path, work: Path, args: argparse.Namespace) -> list[Problem]:

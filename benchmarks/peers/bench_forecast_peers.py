@@ -73,10 +73,10 @@ def main() -> None:
         for name in args.data.split(","):
             extracts, label = _extracts(name.strip(), work, args)
             rows += compare(label, extracts, work / name)
+            print_table(pd.DataFrame(rows))  # so far, in case a later data set is stopped
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
-    print_table(pd.DataFrame(rows))
 
 
 def _extracts(name: str, work: Path, args: argparse.Namespace) -> tuple[Path, str]:

@@ -40,4 +40,25 @@ bench-ingest: $(STAMP)
 	$(BIN)/python benchmarks/bench_ingest.py --scale medium
 
 clean:
-	rm -rf $(VENV) .liftline .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-peers .liftline .pytest_cache .ruff_cache
+
+.PHONY: bench-peers
+# Liftline beside the libraries a user would pick instead (PyMC-Marketing, Nixtla's statsforecast
+# and mlforecast), in a separate environment: the peers are never runtime dependencies.
+# Long: the forecast comparison takes minutes, each PyMC-Marketing fit several more.
+PEERS       := .venv-peers
+PEERS_STAMP := $(PEERS)/.installed
+PEERS_REQS  := benchmarks/peers/requirements.txt benchmarks/peers/requirements-nodeps.txt
+$(PEERS_STAMP): requirements.txt pyproject.toml $(PEERS_REQS)
+	test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS)/bin/python -m pip install --quiet -r requirements.txt -r benchmarks/peers/requirements.txt
+	$(PEERS)/bin/python -m pip install --quiet --no-deps -r benchmarks/peers/requirements-nodeps.txt
+	$(PEERS)/bin/python -m pip install --quiet --no-deps -e .
+	touch $(PEERS_STAMP)
+
+DRAWS ?= 500
+bench-peers: $(PEERS_STAMP)
+	nice -n 15 $(PEERS)/bin/python benchmarks/peers/bench_forecast_peers.py
+	nice -n 15 $(PEERS)/bin/python benchmarks/peers/bench_mmm_peers.py --world new \
+		--draws $(DRAWS) --tune $(DRAWS) --chains 2

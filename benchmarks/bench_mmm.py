@@ -92,20 +92,36 @@ def _print_recovery(fit, truth: pd.DataFrame) -> None:
 # --- (b) PyMC-Marketing example -----------------------------------------------------------------
 
 
-def bench_pymc(args: argparse.Namespace) -> None:
-    from liftline.mmm import MarketingMixModel, MMMData
+def load_pymc_example():
+    """The PyMC-Marketing example as Liftline's inputs: (frame, truth json, weekly truth, data).
+
+    x1, x2 -> spend of two channels; y -> revenue; the two events -> controls.
+    """
+    from liftline.mmm import MMMData
 
     frame = pd.read_csv(PYMC_DIR / "mmm_example.csv", parse_dates=["date_week"])
     truth = json.loads((PYMC_DIR / "mmm_example_ground_truth.json").read_text())
     weekly = pd.read_csv(PYMC_DIR / "mmm_example_ground_truth.csv.gz", parse_dates=["date_week"])
     index = pd.DatetimeIndex(frame["date_week"])
-    # x1, x2 -> spend of two channels; y -> revenue; the two events -> controls.
     data = MMMData(
         spend=pd.DataFrame({"x1": frame["x1"].to_numpy(), "x2": frame["x2"].to_numpy()},
                            index=index),
         revenue=pd.Series(frame["y"].to_numpy(), index=index),
         controls=pd.DataFrame({"event_1": frame["event_1"].to_numpy(),
                                "event_2": frame["event_2"].to_numpy()}, index=index))
+    return frame, truth, weekly, data
+
+
+def pymc_example_true_roi(frame: pd.DataFrame, weekly: pd.DataFrame) -> pd.Series:
+    """Each channel's true ROI: its true contribution over its spend, all weeks."""
+    return pd.Series({c: weekly[f"contrib_{c}"].sum() / frame[c].sum() for c in ("x1", "x2")})
+
+
+def bench_pymc(args: argparse.Namespace) -> None:
+    from liftline.mmm import MarketingMixModel
+
+    frame, truth, weekly, data = load_pymc_example()
+    true_rois = pymc_example_true_roi(frame, weekly)
     spec = _spec({"search": {"budget": args.budget, "trials": args.trials},
                   "data": {"max_weeks": len(frame)}})
     if args.lift_tests:
@@ -130,7 +146,7 @@ def bench_pymc(args: argparse.Namespace) -> None:
         share = results.loc[channel, "contribution"] / y_total
         true_share = weekly[f"contrib_{channel}"].sum() / y_total
         roi = results.loc[channel, "roi"]
-        true_roi = weekly[f"contrib_{channel}"].sum() / frame[channel].sum()
+        true_roi = true_rois[channel]
         share_err, roi_err = share / true_share - 1, roi / true_roi - 1
         worst = max(worst, abs(share_err), abs(roi_err))
         print(f"  {channel:<8}{share:12.1%}{true_share:8.1%}{share_err:+8.1%}   {roi:8.0f}"

@@ -107,7 +107,7 @@ def test_demo_delivers_the_world_to_landing_runs_the_pipeline_then_live_days(tmp
     with sqlite3.connect(tmp_path / "warehouse.db") as db:
         forecasts = db.execute("SELECT count(*) FROM ml_model_registry "
                                "WHERE model_name LIKE 'sales_forecast/%'").fetchone()[0]
-    assert forecasts == 4  # one version per region, from the history run
+    assert forecasts == 8  # one version per region and measure, from the history run
     # The evaluation comes last, against the truth of everything delivered.
     assert proc.stdout.index("2023-01-17 Tue") < proc.stdout.index("the models against the demo")
     world = json.loads((tmp_path / "demo_world" / "_truth" / "world.json").read_text())

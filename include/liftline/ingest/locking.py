@@ -21,7 +21,13 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine
 
-from liftline.warehouse import file_lock, holder_name, warehouse_lock, write_transaction
+from liftline.warehouse import (
+    file_lock,
+    holder_name,
+    sqlite_file,
+    warehouse_lock,
+    write_transaction,
+)
 
 
 @contextmanager
@@ -45,10 +51,7 @@ def write_turn(engine: Engine) -> Iterator[Connection]:
         yield stack.enter_context(write_transaction(engine))
 
 
+
 def _sqlite_lock_path(engine: Engine) -> Path | None:
-    if engine.dialect.name != "sqlite":
-        return None
-    database = engine.url.database or ""
-    if database in ("", ":memory:") or database.startswith("file:"):
-        return None
-    return Path(database).with_name(Path(database).name + ".ingest-lock")
+    database = sqlite_file(engine)
+    return None if database is None else database.with_name(database.name + ".ingest-lock")

@@ -17,7 +17,7 @@ from .engine import (
 from .feature_tables import FEATURE_TABLES  # noqa: E402  (registers feat_* in metadata)
 from .forecast_tables import FORECAST_TABLES  # noqa: E402  (registers ml_sales_forecast)
 from .load import bulk_insert, read_frame, replace_partition, upsert_by_key
-from .locks import file_lock, holder_name, warehouse_lock
+from .locks import file_lock, holder_name, sqlite_file, warehouse_lock
 from .model_tables import MODEL_TABLES  # noqa: E402  (registers ml_mmm_* in metadata)
 from .promo_tables import PROMO_TABLES  # noqa: E402  (registers ml_promo_* in metadata)
 from .schema import MIGRATIONS, SchemaVersionError, create_schema, schema_version
@@ -49,6 +49,7 @@ __all__ = [
     "read_frame",
     "replace_partition",
     "schema_version",
+    "sqlite_file",
     "table",
     "upsert_by_key",
     "warehouse_lock",

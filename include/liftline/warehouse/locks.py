@@ -71,14 +71,25 @@ def warehouse_lock(engine: Engine, name: str, what: str, holder: str,
         with _advisory_lock(engine, name, what, holder, log) as waited:
             yield waited
         return
-    database = engine.url.database or ""
-    if database in ("", ":memory:") or database.startswith("file:"):
+    database = sqlite_file(engine)
+    if database is None:
         yield 0.0
         return
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name)
-    with file_lock(Path(database).with_name(f"{Path(database).name}.{slug}.lock"), what, holder,
+    with file_lock(database.with_name(f"{database.name}.{slug}.lock"), what, holder,
                    log) as waited:
         yield waited
+
+
+def sqlite_file(engine: Engine) -> Path | None:
+    """The database file of a SQLite warehouse: None for PostgreSQL or an in-memory database,
+    which no other process can share (so needs no lock between processes)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    database = engine.url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database)
 
 
 def lock_key(conn: Connection, name: str) -> int:

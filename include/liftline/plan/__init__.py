@@ -1,0 +1,1 @@
+"""The quarter planner: media and promotions planned together (see types.py for the shapes)."""

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench install clean airflow
+.PHONY: demo test test-services lint bench install clean airflow
 
 # (Re)install whenever requirements.txt or pyproject.toml change.
 $(STAMP): requirements.txt pyproject.toml
@@ -22,6 +22,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# The DAGs under real Airflow services: the scheduler with the LocalExecutor, and two Celery
+# workers on Redis and PostgreSQL (each skips where its services are missing). About 10 minutes.
+test-services: $(STAMP)
+	$(BIN)/python -m pytest --services -m services tests/dags
 
 # The Airflow UI with this project's DAGs and the report page: http://localhost:$(PORT).
 PORT ?= 8080

@@ -26,6 +26,25 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 POSTGRES_URL = os.environ.get("LIFTLINE_TEST_POSTGRES_URL", "").strip()
 
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--services", action="store_true",
+        help="also run the scenarios that start real Airflow services (scheduler, API server, "
+             "Celery workers): about 10 minutes; `make test-services` and CI run them")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # The scenarios under real Airflow services take longer than the rest of the suite together:
+    # `make test` stays quick and says how to run them; CI runs them as a step of their own.
+    if config.getoption("--services"):
+        return
+    skip = pytest.mark.skip(reason="starts Airflow services: run `make test-services` "
+                                   "(or pytest --services)")
+    for item in items:
+        if "services" in item.keywords:
+            item.add_marker(skip)
+
 DIALECTS = [
     "sqlite",
     pytest.param(

@@ -43,7 +43,7 @@ from airflow_procs import (
     snapshot,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+pytestmark = [pytest.mark.slow, pytest.mark.services, pytest.mark.postgres]
 
 TIMEOUT_S = 1200  # for the whole scenario: about 5 minutes on 2 idle cores, 2-3x that when busy
 WORKERS = ("worker-a", "worker-b")

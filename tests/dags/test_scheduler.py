@@ -43,7 +43,7 @@ from airflow_procs import (
 )
 from browser import CHROMIUM_FOUND, render
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.services]
 
 TIMEOUT_S = 1200  # for the whole scenario: about 4 minutes on 2 cores, 2-3x that on a shared machine
 

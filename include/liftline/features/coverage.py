@@ -41,7 +41,7 @@ from sqlalchemy import (
     select,
 )
 
-from liftline.warehouse import clean_table, table
+from liftline.warehouse import clean_table, exact_sum, table
 
 from .sql import day_number
 
@@ -250,7 +250,7 @@ def country_spend(conn: Connection, cells: Table, first: date, last: date) -> Ta
         Column("spend", Float), Column("campaigns", Integer),
     )
     query = (
-        select(spend.c.date, countries.c.country, func.sum(spend.c.spend),
+        select(spend.c.date, countries.c.country, exact_sum(spend.c.spend),
                func.count(func.distinct(spend.c.campaign_id)))
         .select_from(spend.join(countries, or_(spend.c.country == countries.c.country,
                                                spend.c.country.is_(None))))

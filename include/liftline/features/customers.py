@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, and_, case, distinct, exists, func, or_, select
 
-from liftline.warehouse import clean_table, read_frame, replace_partition, table
+from liftline.warehouse import clean_table, exact_sum, read_frame, replace_partition, table
 
 from .base import BuildContext, BuildOutcome, Changes, FeatureSpec
 from .sql import day_number, rewrite
@@ -117,9 +117,9 @@ def _order_stats(conn: Connection, as_of: date) -> pd.DataFrame:
         select(
             erp.c.customer_id,
             func.count().label("frequency"),
-            func.sum(erp.c.amount).label("monetary"),
-            func.sum(case((last_90, erp.c.amount))).label("spend_last_90"),
-            func.sum(case((prior_90, erp.c.amount))).label("spend_prior_90"),
+            exact_sum(erp.c.amount).label("monetary"),
+            exact_sum(case((last_90, erp.c.amount))).label("spend_last_90"),
+            exact_sum(case((prior_90, erp.c.amount))).label("spend_prior_90"),
             func.count(distinct(erp.c.product_category)).label("breadth"),
             func.count(erp.c.product_category).label("categorised"),
             func.avg(erp.c.days_late).label("mean_days_late"),
@@ -231,7 +231,7 @@ def customer_purchases(bind: Engine | Connection, as_of: date) -> pd.DataFrame:
     query = (select(erp.c.customer_id, func.min(day).label("first_purchase"),
                     func.max(day).label("last_purchase"),
                     func.count(distinct(day)).label("purchase_days"),
-                    func.count().label("invoices"), func.sum(erp.c.amount).label("revenue"))
+                    func.count().label("invoices"), exact_sum(erp.c.amount).label("revenue"))
              .where(erp.c.customer_id.is_not(None), day <= as_of)
              .group_by(erp.c.customer_id))
     frame = read_frame(bind, query)
@@ -242,7 +242,7 @@ def customer_revenue(bind: Engine | Connection, start: date, end: date) -> pd.Da
     """Per customer with an invoice dated in (`start`, `end`]: its revenue and invoices."""
     erp = clean_table("erp")
     day = erp.c.invoice_date
-    query = (select(erp.c.customer_id, func.sum(erp.c.amount).label("revenue"),
+    query = (select(erp.c.customer_id, exact_sum(erp.c.amount).label("revenue"),
                     func.count().label("invoices"))
              .where(erp.c.customer_id.is_not(None), day > start, day <= end)
              .group_by(erp.c.customer_id))

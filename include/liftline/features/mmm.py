@@ -60,7 +60,7 @@ from sqlalchemy import (
     union_all,
 )
 
-from liftline.warehouse import bulk_insert, clean_table, read_frame, table
+from liftline.warehouse import bulk_insert, clean_table, exact_sum, read_frame, table
 
 from .base import BuildContext, BuildOutcome, Changes, FeatureSpec
 from .coverage import CANCELLED, event_stores, fill, promo_cover, temp_table
@@ -140,10 +140,11 @@ def _weekly_sums(conn: Connection, day, keys: list, sums: dict, source, *where) 
     A NULL key is a group of its own; a sum stays NULL when no row had a value.
     """
     query = (
-        select(day.label("day"), *keys, *(func.sum(v).label(n) for n, v in sums.items()))
+        select(day.label("day"), *keys, *(exact_sum(v).label(n) for n, v in sums.items()))
         .select_from(source)
         .where(*where)
         .group_by(day, *keys)
+        .order_by(day, *keys)  # pandas then sums each week's days in the same order everywhere
     )
     frame = read_frame(conn, query, parse_dates=["day"])
     names = [k.name for k in keys]

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Column, Connection, Date, String, and_, case, func, select
 
-from liftline.warehouse import bulk_insert, clean_table, read_frame, table
+from liftline.warehouse import bulk_insert, clean_table, exact_sum, read_frame, table
 
 from .base import BuildContext, BuildOutcome, Changes, FeatureSpec
 from .coverage import promo_cover, sales_cells, temp_table
@@ -81,8 +81,8 @@ def _window_sales(conn: Connection, cover: pd.DataFrame) -> pd.DataFrame:
     other = case((sales.c.promo_count - in_window > 0, 1), else_=0)
     query = (
         select(tmp.c.promo_id, tmp.c.store_id, sales.c.date,
-               func.sum(sales.c.units).label("units"),
-               func.sum(sales.c.revenue).label("revenue"),
+               exact_sum(sales.c.units).label("units"),
+               exact_sum(sales.c.revenue).label("revenue"),
                func.max(other).label("other_promo"))
         .select_from(tmp.join(sales, and_(
             sales.c.store_id == tmp.c.store_id, sales.c.sku == tmp.c.sku,

@@ -26,7 +26,7 @@ from sqlalchemy import (
     select,
 )
 
-from liftline.warehouse import clean_table, read_frame, table
+from liftline.warehouse import clean_table, exact_sum, read_frame, table
 
 from .base import BuildContext, BuildOutcome, Changes, FeatureSpec
 from .calendar import require_calendar
@@ -189,8 +189,8 @@ def _store_grid(conn: Connection, cells, first: date, last: date) -> pd.DataFram
 def _with_sales(conn: Connection, grid: pd.DataFrame, first: date, as_of: date) -> pd.DataFrame:
     sku = table("feat_sales_daily")
     sales = read_frame(conn, select(
-        sku.c.date, sku.c.store_id, func.sum(sku.c.units).label("units"),
-        func.sum(sku.c.revenue).label("revenue"), func.count().label("skus_sold"),
+        sku.c.date, sku.c.store_id, exact_sum(sku.c.units).label("units"),
+        exact_sum(sku.c.revenue).label("revenue"), func.count().label("skus_sold"),
     ).where(sku.c.date.between(first, as_of)).group_by(sku.c.date, sku.c.store_id))
     inventory = clean_table("inventory")
     stockouts = read_frame(conn, select(

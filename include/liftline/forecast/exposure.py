@@ -30,7 +30,7 @@ from liftline.features import (
     read_promotions,
     scope_level,
 )
-from liftline.warehouse import read_frame, table
+from liftline.warehouse import exact_sum, read_frame, table
 
 from .inputs import has_table
 
@@ -79,7 +79,7 @@ def sku_weights(engine: Engine, stores: list[str], origin: date, measure: str = 
     sales = sku.c.revenue if measure == "revenue" else func.coalesce(sku.c.units, sku.c.revenue)
     sold = read_frame(engine, select(sku.c.store_id, sku.c.sku,
                                      func.coalesce(func.max(sku.c.category), "unknown")
-                                     .label("category"), func.sum(sales).label("units"))
+                                     .label("category"), exact_sum(sales).label("units"))
                       .where(sku.c.store_id.in_(stores), sku.c.date.between(first, origin))
                       .group_by(sku.c.store_id, sku.c.sku))
     if sold.empty:

@@ -17,7 +17,7 @@ import pandas as pd
 from sqlalchemy import Engine, and_, func, inspect, select
 
 from liftline.features import event_stores, read_events, read_products
-from liftline.warehouse import read_frame, table
+from liftline.warehouse import exact_sum, read_frame, table
 
 from .frames import KEY
 
@@ -89,7 +89,7 @@ def category_days(engine: Engine, stores: list[str], first: date, as_of: date,
         return pd.DataFrame()
     sku = table("feat_sales_daily")
     category = func.coalesce(sku.c.category, "unknown").label("category")
-    query = (select(sku.c.store_id, category, sku.c.date, func.sum(sku.c[measure]).label("units"))
+    query = (select(sku.c.store_id, category, sku.c.date, exact_sum(sku.c[measure]).label("units"))
              .where(and_(sku.c.store_id.in_(stores), sku.c.date.between(first, as_of)))
              .group_by(sku.c.store_id, category, sku.c.date)
              .order_by(sku.c.store_id, category, sku.c.date))  # PostgreSQL's grouping has none
@@ -109,7 +109,7 @@ def unit_economics(engine: Engine, stores: list[str], as_of: date) -> pd.DataFra
         return pd.DataFrame()
     sku = table("feat_sales_daily")
     query = (select(sku.c.store_id, sku.c.sku, func.coalesce(sku.c.category, "unknown")
-                    .label("category"), func.sum(sku.c.units).label("units"))
+                    .label("category"), exact_sum(sku.c.units).label("units"))
              .where(sku.c.store_id.in_(stores),
                     sku.c.date.between(as_of - timedelta(days=ECONOMICS_DAYS), as_of))
              .group_by(sku.c.store_id, sku.c.sku, "category"))

@@ -13,7 +13,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, func, select
 
 from liftline.features import read_lift_tests
-from liftline.warehouse import read_frame, table
+from liftline.warehouse import exact_sum, read_frame, table
 
 from .design import LIFT_TEST_COLUMNS, MMMData, MMMInputError
 from .spec import MMMSpec
@@ -97,7 +97,7 @@ def crm_last_touch(bind: Bind, country: str, first_week: pd.Timestamp, last_week
                    ) -> pd.DataFrame:
     """ERP revenue per last-touch channel over the weeks (channel, revenue)."""
     feat = table("feat_crm_attribution")
-    query = (select(feat.c.channel, func.sum(feat.c.amount).label("revenue"))
+    query = (select(feat.c.channel, exact_sum(feat.c.amount).label("revenue"))
              .where(feat.c.channel.is_not(None),
                     feat.c.week_start.between(first_week.date(), last_week.date()))
              .group_by(feat.c.channel))

@@ -28,7 +28,7 @@ from liftline.features import (
     read_stores,
     with_category_history,
 )
-from liftline.warehouse import read_frame, table
+from liftline.warehouse import exact_sum, read_frame, table
 
 BASELINE_DAYS = 28  # unpromoted open days averaged for the baseline ...
 LOOKBACK_DAYS = 91  # ... searched for this far back from the as-of date
@@ -118,7 +118,7 @@ def top_skus(engine: Engine, as_of: date, per_category: int,
     first = pd.Timestamp(as_of) - pd.Timedelta(days=days - 1)
     sold = read_frame(engine, select(
         sales.c.store_id, sales.c.sku, func.max(sales.c.category).label("category"),
-        func.sum(sales.c.units).label("units"))
+        exact_sum(sales.c.units).label("units"))
         .where(sales.c.date.between(first.date(), as_of))
         .group_by(sales.c.store_id, sales.c.sku))
     if sold.empty:

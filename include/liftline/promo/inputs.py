@@ -15,7 +15,7 @@ import pandas as pd
 from sqlalchemy import Column, Connection, Date, Engine, Float, String, and_, case, func, select
 
 from liftline.features import promo_cover, read_products, sales_cells, temp_table
-from liftline.warehouse import read_frame, table
+from liftline.warehouse import exact_sum, read_frame, table
 
 PROMOTED = "promoted"
 SIBLING = "sibling"
@@ -120,10 +120,10 @@ def _daily_sums(windows, as_of: date, post_days: int):
     flag = lambda condition: func.sum(case((condition, 1), else_=0))  # noqa: E731
     return (
         select(windows.c.promo_id, windows.c.store_id, windows.c.role, day.label("date"),
-               func.sum(units).label("units"),
-               func.sum(func.coalesce(sales.c.revenue, 0.0)).label("revenue"),
-               func.sum(units * windows.c.unit_cost).label("cost"),
-               func.sum(units * sales.c.list_price).label("list_value"),
+               exact_sum(units).label("units"),
+               exact_sum(func.coalesce(sales.c.revenue, 0.0)).label("revenue"),
+               exact_sum(units * windows.c.unit_cost).label("cost"),
+               exact_sum(units * sales.c.list_price).label("list_value"),
                func.count().label("cells"),
                # On a promotion, or in the dip after one: not a clean baseline day.
                flag((sales.c.promo_count > 0) | (sales.c.days_since_promo <= post_days)

@@ -14,6 +14,7 @@ from .engine import (
     normalize_url,
     write_transaction,
 )
+from .exact import exact_sum
 from .feature_tables import FEATURE_TABLES  # noqa: E402  (registers feat_* in metadata)
 from .forecast_tables import FORECAST_TABLES  # noqa: E402  (registers ml_sales_forecast)
 from .load import bulk_insert, read_frame, replace_partition, upsert_by_key
@@ -24,6 +25,7 @@ from .schema import MIGRATIONS, SchemaVersionError, create_schema, schema_versio
 from .tables import OUTPUT_TABLES, SCHEMA_VERSION, clean_table, metadata, raw_table, table
 
 __all__ = [
+    "exact_sum",
     "CUSTOMER_TABLES",
     "FEATURE_TABLES",
     "FORECAST_TABLES",

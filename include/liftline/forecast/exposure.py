@@ -81,7 +81,8 @@ def sku_weights(engine: Engine, stores: list[str], origin: date, measure: str = 
                                      func.coalesce(func.max(sku.c.category), "unknown")
                                      .label("category"), exact_sum(sales).label("units"))
                       .where(sku.c.store_id.in_(stores), sku.c.date.between(first, origin))
-                      .group_by(sku.c.store_id, sku.c.sku))
+                      .group_by(sku.c.store_id, sku.c.sku)
+                      .order_by(sku.c.store_id, sku.c.sku))  # weights summed in one order
     if sold.empty:
         return sold
     sold["units"] = sold["units"].clip(lower=0).astype("float64")

@@ -112,7 +112,8 @@ def unit_economics(engine: Engine, stores: list[str], as_of: date) -> pd.DataFra
                     .label("category"), exact_sum(sku.c.units).label("units"))
              .where(sku.c.store_id.in_(stores),
                     sku.c.date.between(as_of - timedelta(days=ECONOMICS_DAYS), as_of))
-             .group_by(sku.c.store_id, sku.c.sku, "category"))
+             .group_by(sku.c.store_id, sku.c.sku, "category")
+             .order_by(sku.c.store_id, sku.c.sku))  # costs weighted in one order
     sold = read_frame(engine, query)
     prices = read_products(engine, ["sku", "list_price", "unit_cost"])
     if sold.empty or prices.empty:

@@ -70,7 +70,7 @@ def load_open_store_days(bind: Bind, country: str) -> pd.Series:
     feat = table("feat_sales_store_daily")
     query = (select(feat.c.date, func.count().label("n"))
              .where(feat.c.is_future.is_(False), feat.c.is_closed.is_(False))
-             .group_by(feat.c.date))
+             .group_by(feat.c.date).order_by(feat.c.date))
     if country != ALL_COUNTRIES:
         query = query.where(feat.c.country == country)
     frame = read_frame(bind, query)
@@ -100,7 +100,7 @@ def crm_last_touch(bind: Bind, country: str, first_week: pd.Timestamp, last_week
     query = (select(feat.c.channel, exact_sum(feat.c.amount).label("revenue"))
              .where(feat.c.channel.is_not(None),
                     feat.c.week_start.between(first_week.date(), last_week.date()))
-             .group_by(feat.c.channel))
+             .group_by(feat.c.channel).order_by(feat.c.channel))
     if country != ALL_COUNTRIES:
         query = query.where(feat.c.country == country)
     frame = read_frame(bind, query)

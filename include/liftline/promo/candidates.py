@@ -120,7 +120,7 @@ def top_skus(engine: Engine, as_of: date, per_category: int,
         sales.c.store_id, sales.c.sku, func.max(sales.c.category).label("category"),
         exact_sum(sales.c.units).label("units"))
         .where(sales.c.date.between(first.date(), as_of))
-        .group_by(sales.c.store_id, sales.c.sku))
+        .group_by(sales.c.store_id, sales.c.sku).order_by(sales.c.store_id, sales.c.sku))
     if sold.empty:
         return sold
     sold = sold.sort_values(["store_id", "category", "units", "sku"],

@@ -132,5 +132,6 @@ def _daily_sums(windows, as_of: date, post_days: int):
         .select_from(windows.join(sales, join))
         .where(day <= as_of)
         .group_by(windows.c.promo_id, windows.c.store_id, windows.c.role, day)
+        .order_by(windows.c.promo_id, windows.c.store_id, windows.c.role, day)
     )
 

@@ -39,6 +39,7 @@ from liftline.plan.types import (
     MEDIA_COLUMNS,
     PLANNED,
     PROMOTION_COLUMNS,
+    RECOMMENDED,
     UPLIFT_COLUMNS,
     Plan,
     PlanRequest,
@@ -50,6 +51,7 @@ from liftline.synth.config import (
     EPOCH,
     LIFT_NOISE_SD,
     NO_EFFECT_SHARE,
+    PROMO_TYPE_WEIGHTS,
     PROMO_TYPES,
     SCALES,
     SCENARIOS,
@@ -77,6 +79,10 @@ from liftline.synth.promos import (
 LIFT_NODES = 24  # Gauss-Hermite nodes over the lift's lognormal noise (closed form)
 SIMULATION_LIFT_NODES = 7  # ... and in simulate_plan, which runs the synth once per node pair
 SIMULATION_SHARE_NODES = 4  # Gauss-Legendre nodes over the dip and cannibalisation shares
+
+
+# promotion_increments' columns beyond INCREMENT_COLUMNS: incremental = lift - dip - cannibalised.
+COMPONENT_COLUMNS = ("lift_units", "dip_units", "cannibalised_units")
 
 
 class PlanTruthError(ValueError):
@@ -221,10 +227,10 @@ class TrueResponses:
 
     def promotion_increments(self, promotions: pd.DataFrame) -> pd.DataFrame:
         """Each candidate on its own on the base (no media): expected extra units over its
-        window, less its dip and what its siblings in the store lose; `cost` as the
-        promotions extract states it for one SKU in one store."""
+        window, less its dip and what its siblings in the store lose (COMPONENT_COLUMNS say
+        how much each); `cost` as the promotions extract states it for one SKU in one store."""
         if promotions.empty:
-            return pd.DataFrame(columns=list(INCREMENT_COLUMNS))
+            return pd.DataFrame(columns=[*INCREMENT_COLUMNS, *COMPONENT_COLUMNS])
         t = self.truth
         rows = resolve_promotions(t.world, promotions)
         effects = expected_effects(rows, t)
@@ -256,7 +262,9 @@ class TrueResponses:
         out["incremental_revenue"] = revenue - dip_units * price - loss[:, 1]
         out["incremental_gross_margin"] = margin - dip_units * (price - cost) - loss[:, 2]
         out["cost"] = [promotion_cost(p, 1, True) for p in rows.promo_type]
-        return out[list(INCREMENT_COLUMNS)].reset_index(drop=True)
+        # Beside the protocol's columns: where the net units come from.
+        out["lift_units"], out["dip_units"], out["cannibalised_units"] = units, dip_units, loss[:, 0]
+        return out[[*INCREMENT_COLUMNS, *COMPONENT_COLUMNS]].reset_index(drop=True)
 
 
 def hill_each(x: np.ndarray, alpha: np.ndarray, gamma: np.ndarray) -> np.ndarray:
@@ -570,3 +578,40 @@ def world_plan(request: PlanRequest, scale: str = "small", seed: int = 42,
              "category: their rows, each on its own, count the cannibalisation of SKUs that "
              "are promoted too, which the world does not)"]
     return Plan(media, pd.DataFrame(rows, columns=columns), notes)
+
+
+def random_plan(request: PlanRequest, scale: str = "small", seed: int = 42,
+                scenario: str = "standard", *, draw: int = 0, promotions: int = 20,
+                durations: tuple[int, ...] = (3, 5, 7)) -> Plan:
+    """A random plan near the world's own, for checks: each of the world's spend rows times
+    uniform(0.5, 1.5), and `promotions` SKU x store promotions drawn from the world's types,
+    depths and `durations`, starting on Mondays, no two of one category overlapping in a
+    store (origin "recommended"). Deterministic in `draw`."""
+    world = world_for(scale, seed, scenario)
+    rng = np.random.default_rng([seed, 101, draw])
+    own = world_plan(request, scale, seed, scenario).media
+    media = own.assign(spend=own.spend * rng.uniform(0.5, 1.5, len(own)))
+    stores, products = world.dims.stores, world.dims.products
+    weights = np.array(PROMO_TYPE_WEIGHTS) / sum(PROMO_TYPE_WEIGHTS)
+    taken: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    rows = []
+    for _ in range(50 * promotions):
+        if len(rows) == promotions:
+            break
+        store_id = str(rng.choice(stores.store_id))
+        product = products.iloc[int(rng.integers(len(products)))]
+        week = int(rng.integers(request.weeks))
+        duration = int(rng.choice(durations))
+        t0 = 7 * week
+        windows = taken.setdefault((store_id, product.category), [])
+        if any(t0 < b and a < t0 + duration for a, b in windows):
+            continue
+        windows.append((t0, t0 + duration))
+        ptype = PROMO_TYPES[int(rng.choice(len(PROMO_TYPES), p=weights))]
+        rows.append({"sku": product.sku, "store_id": store_id,
+                     "week_start": request.week_starts[week],
+                     "discount_pct": float(rng.choice(ptype.discounts)),
+                     "duration_days": duration, "promo_type": ptype.name,
+                     "origin": RECOMMENDED, "category": product.category})
+    return Plan(media, pd.DataFrame(rows, columns=[*PROMOTION_COLUMNS, "category"]),
+                [f"random plan {draw}: spend x uniform(0.5, 1.5), {len(rows)} promotions"])

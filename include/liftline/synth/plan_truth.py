@@ -323,13 +323,13 @@ def resolve_promotions(world: World, promotions: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise PlanTruthError(f"promotions lack column(s) {', '.join(missing)}")
     rows = promotions.reset_index(drop=True).copy()
-    stores, all_products = world.dims.stores, world.dims.products
-    store_index = pd.Series(np.arange(len(stores)), index=stores.store_id)
-    products = all_products.set_index("sku")
-    for col, known in (("store_id", store_index.index), ("sku", products.index)):
-        unknown = sorted(set(rows[col]) - set(known))
-        if unknown:
-            raise PlanTruthError(f"promotion {col} {unknown[0]!r} is not in the world")
+    stores, products = world.dims.stores, world.dims.products
+    s = pd.Index(stores.store_id).get_indexer(rows.store_id)
+    k = pd.Index(products.sku).get_indexer(rows.sku)
+    for col, found in (("store_id", s), ("sku", k)):
+        if (found < 0).any():
+            raise PlanTruthError(f"promotion {col} {rows[col][found < 0].iloc[0]!r} is not in "
+                                 "the world")
     types = {p.name for p in PROMO_TYPES}
     bad_type = sorted(set(rows.promo_type) - types)
     if bad_type:
@@ -341,17 +341,14 @@ def resolve_promotions(world: World, promotions: pd.DataFrame) -> pd.DataFrame:
     rows["t1"] = rows.t0 + rows.duration_days.astype(int)
     if (rows.t0 < 0).any() or (rows.t0 >= len(world.days)).any():
         raise PlanTruthError("a promotion starts outside the world: move it")
-    rows["s"] = store_index[rows.store_id].to_numpy()
-    rows["k"] = pd.Series(np.arange(len(all_products)), index=all_products.sku)[
-        rows.sku].to_numpy()
-    rows["c"] = products.category_index[rows.sku].to_numpy()
-    rows["category"] = products.category[rows.sku].to_numpy()
-    rows["price"] = products.list_price[rows.sku].to_numpy()
-    rows["unit_cost"] = products.unit_cost[rows.sku].to_numpy()
+    rows["s"], rows["k"] = s, k
+    rows["c"] = products.category_index.to_numpy()[k]
+    rows["category"] = products.category.to_numpy()[k]
+    rows["price"] = products.list_price.to_numpy()[k]
+    rows["unit_cost"] = products.unit_cost.to_numpy()[k]
     cut = np.where(rows.promo_type.isin(PRICE_PROMO_TYPES), rows.discount_pct / 100, 0.0)
     rows["promo_price"] = np.round(rows.price * (1 - cut), 2)
-    sizes = all_products.category.value_counts()
-    rows["siblings"] = sizes[rows.category].to_numpy() - 1
+    rows["siblings"] = np.bincount(products.category_index)[rows.c] - 1
     return rows
 
 
@@ -361,7 +358,7 @@ def expected_effects(rows: pd.DataFrame, t: WorldTruth) -> dict[str, np.ndarray]
     duration, siblings), so they are computed once per distinct triple."""
     keys = pd.DataFrame({"true": true_lifts(rows),
                          "duration": rows.t1 - rows.t0, "siblings": rows.siblings})
-    distinct = keys.drop_duplicates().reset_index(drop=True)
+    at, distinct = distinct_rows(keys)
     z, w = np.polynomial.hermite_e.hermegauss(LIFT_NODES)
     w = w / w.sum()
     lifts = distinct.true.to_numpy()[:, None] * np.exp(LIFT_NOISE_SD * z)[None, :]  # u x nodes
@@ -375,18 +372,19 @@ def expected_effects(rows: pd.DataFrame, t: WorldTruth) -> dict[str, np.ndarray]
     per_sibling = np.where(siblings > 0, 1 / np.maximum(siblings, 1), 0.0)
     cannibalisation = effect * (w[None, :] * expected_capped(
         CANNIB_CAP, lifts * per_sibling[:, None], *CANNIB_SHARE_RANGE)).sum(axis=1)
-    at = keys.merge(distinct.reset_index(), on=["true", "duration", "siblings"],
-                    how="left")["index"].to_numpy()
     return {"lift": mean_lift[at], "dip": dip[at], "cannibalisation": cannibalisation[at]}
 
 
 def true_lifts(rows: pd.DataFrame) -> np.ndarray:
     """promos.true_lift for many rows: once per distinct (discount, type, category)."""
-    key = rows[["discount_pct", "promo_type", "category"]]
-    distinct = key.drop_duplicates().reset_index(drop=True)
-    distinct["true"] = [float(true_lift(*r)) for r in distinct.itertuples(index=False)]
-    return key.merge(distinct, on=["discount_pct", "promo_type", "category"],
-                     how="left")["true"].to_numpy()
+    at, distinct = distinct_rows(rows[["discount_pct", "promo_type", "category"]])
+    return np.array([float(true_lift(*r)) for r in distinct.itertuples(index=False)])[at]
+
+
+def distinct_rows(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """(for each row the position of its value in `distinct`, the distinct rows)."""
+    at = frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy()
+    return at, frame.drop_duplicates().reset_index(drop=True)
 
 
 def expected_capped(cap: float, y: np.ndarray, lo: float, hi: float) -> np.ndarray:

@@ -136,6 +136,10 @@ LIFT_DISCOUNT_SCALE = 20.0  # percent: the discount response is 1 - exp(-discoun
 NO_EFFECT_SHARE = 0.08  # promotions that, as executed, move nothing
 UNDERSTOCKED_SHARE = 0.12  # promotions whose stores did not stock up for the lift
 DIP_DAYS = 7  # post-promotion dip length
+LIFT_NOISE_SD = 0.15  # a promotion's lift is true_lift x lognormal(0, this) as executed
+DIP_SHARE_RANGE = (0.15, 0.4)  # uniform: share of the extra units a dip gives back
+CANNIB_SHARE_RANGE = (0.1, 0.3)  # uniform: share of the lift taken from siblings (SKU promotions)
+PROMO_COST_PER_STORE = 35.0  # per store and SKU promotion (x4 for a whole category), beside the fixed cost
 
 @dataclass(frozen=True)
 class Scenario:

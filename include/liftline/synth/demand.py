@@ -25,6 +25,8 @@ SHOCK_SD = 0.08  # store-day demand shock (weather, local events), log scale
 LEAD_DAYS = 2
 COVER_DAYS = 9  # order-up-to covers the review period plus lead time
 PRICE_PROMO_TYPES = ("price_discount", "bogo", "multibuy", "flyer")
+DIP_CAP = 0.9  # a dip day keeps at least a tenth of its demand
+CANNIB_CAP = 0.5  # a cannibalised sibling keeps at least half of its demand
 
 
 @dataclass
@@ -129,13 +131,13 @@ def promo_effects(ctx: DemandContext, stores: pd.DataFrame) -> PromoEffects:
         dip_days = np.arange(p.t1, min(p.t1 + DIP_DAYS, n_days))
         if len(dip_days) and p.lift > 0:
             duration = p.t1 - p.t0
-            frac = np.minimum(0.9, p.dip_share * p.lift * duration * dip_w[: len(dip_days)])
+            frac = np.minimum(DIP_CAP, p.dip_share * p.lift * duration * dip_w[: len(dip_days)])
             dcells = np.ix_(dip_days, s_idx, k_idx)
             mult[dcells] = (1 - frac)[:, None, None]
             planned[dcells] = (1 - frac)[:, None, None]
             tag[dcells], role[dcells] = i, 2
         if len(sib_idx) and p.cannib_share > 0:
-            loss = min(0.5, p.cannib_share * p.lift * len(k_idx) / len(sib_idx))
+            loss = min(CANNIB_CAP, p.cannib_share * p.lift * len(k_idx) / len(sib_idx))
             scells = np.ix_(win, s_idx, sib_idx)
             mult[scells] = 1 - loss
             planned[scells] = 1 - loss

@@ -17,12 +17,16 @@ import numpy as np
 import pandas as pd
 
 from liftline.synth.config import (
+    CANNIB_SHARE_RANGE,
     CATEGORIES,
     DIP_DAYS,
+    DIP_SHARE_RANGE,
     EPOCH,
     LIFT_DISCOUNT_SCALE,
     LIFT_MAX,
+    LIFT_NOISE_SD,
     NO_EFFECT_SHARE,
+    PROMO_COST_PER_STORE,
     PROMO_TYPE_WEIGHTS,
     PROMO_TYPES,
     UNDERSTOCKED_SHARE,
@@ -37,6 +41,13 @@ def true_lift(discount_pct: float, promo_type: str, category: str) -> float:
     cat = next(c for c in CATEGORIES if c.name == category)
     response = 1 - np.exp(-discount_pct / LIFT_DISCOUNT_SCALE)
     return cat.promo_sensitivity * (pt.amplitude * LIFT_MAX * response + pt.base_lift)
+
+
+def promotion_cost(promo_type: str, n_stores: int, one_sku: bool) -> float:
+    """What a promotion costs (the `cost` of the promotions extract): the type's fixed cost
+    plus a per-store charge, four times higher for a whole category than for one SKU."""
+    pt = next(p for p in PROMO_TYPES if p.name == promo_type)
+    return round(pt.fixed_cost + PROMO_COST_PER_STORE * n_stores * (1 if one_sku else 4), 2)
 
 
 def make_promotions(scale: Scale, dims: Dimensions, seed: int) -> pd.DataFrame:
@@ -60,7 +71,7 @@ def make_promotions(scale: Scale, dims: Dimensions, seed: int) -> pd.DataFrame:
             store_id = str(rng.choice(stores.store_id)) if scope == "store" else None
             no_effect = rng.random() < NO_EFFECT_SHARE
             lift = 0.0 if no_effect else true_lift(discount, ptype.name, cat.name) * float(
-                rng.lognormal(0, 0.15)
+                rng.lognormal(0, LIFT_NOISE_SD)
             )
             n_stores = 1 if store_id else (
                 int((stores.region == region).sum()) if region else len(stores)
@@ -80,10 +91,10 @@ def make_promotions(scale: Scale, dims: Dimensions, seed: int) -> pd.DataFrame:
                     "lift": lift,
                     "no_effect": no_effect,
                     "understocked": bool(rng.random() < UNDERSTOCKED_SHARE),
-                    "dip_share": 0.0 if no_effect else float(rng.uniform(0.15, 0.4)),
+                    "dip_share": 0.0 if no_effect else float(rng.uniform(*DIP_SHARE_RANGE)),
                     "cannib_share": 0.0 if (no_effect or sku is None)
-                    else float(rng.uniform(0.1, 0.3)),
-                    "cost": round(ptype.fixed_cost + 35.0 * n_stores * (1 if sku else 4), 2),
+                    else float(rng.uniform(*CANNIB_SHARE_RANGE)),
+                    "cost": promotion_cost(ptype.name, n_stores, sku is not None),
                     "discount_known": bool(rng.random() > 0.03),
                 }
             )
@@ -103,6 +114,10 @@ def covered_stores(promo, stores: pd.DataFrame) -> np.ndarray:
 
 
 def covered_skus(promo, products: pd.DataFrame) -> np.ndarray:
+    """Boolean mask over `products`: one SKU, several (a tuple, as a plan may promote them
+    together) or, with no SKU, the whole category."""
+    if isinstance(promo.sku, tuple):
+        return products.sku.isin(promo.sku).to_numpy()
     if promo.sku is not None and not pd.isna(promo.sku):
         return (products.sku == promo.sku).to_numpy()
     return (products.category == promo.category).to_numpy()

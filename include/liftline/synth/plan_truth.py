@@ -33,7 +33,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from liftline.plan.types import (
+from liftline.plan import (
     BASE_COLUMNS,
     INCREMENT_COLUMNS,
     MEDIA_COLUMNS,

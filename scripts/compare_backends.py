@@ -97,15 +97,20 @@ def main(argv: list[str] | None = None) -> int:
     pg_url = fresh_database(admin)
     sqlite, postgres = (Backend("sqlite", work / "home-sqlite", None),
                         Backend("postgresql", work / "home-postgresql", pg_url))
-    slack = FakeSlack().start()
+    # A fake Slack each: Slack's receipts (file ids) count uploads, and the two runs must not
+    # share a counter for their alerts to be the same.
+    slacks = [FakeSlack().start(), FakeSlack().start()]
     try:
-        failed = run_backends([sqlite, postgres], world, slack, args.sequential)
+        failed = run_backends([sqlite, postgres], world, slacks, args.sequential)
         if failed:
             return report_and_keep(work, 1)
         problems = compare(sqlite, postgres) + leaked_secrets([sqlite, postgres])
-        print(f"alerts posted to the fake Slack: {len(slack.posted())}")
+        print("alerts posted to the fake Slack: "
+              + ", ".join(f"{b.name} {len(s.posted())}" for b, s in zip((sqlite, postgres), slacks,
+                                                                      strict=True)))
     finally:
-        slack.stop()
+        for slack in slacks:
+            slack.stop()
     print(f"compare_backends: {time.perf_counter() - start:.0f} s in all "
           f"(sqlite run {sqlite.seconds:.0f} s, postgresql run {postgres.seconds:.0f} s)")
     if problems:
@@ -146,13 +151,13 @@ def drop_database(admin: Engine) -> None:
 
 # --- the runs ---------------------------------------------------------------------------------
 
-def run_backends(backends: list[Backend], world: Path, slack: FakeSlack,
+def run_backends(backends: list[Backend], world: Path, slacks: list[FakeSlack],
                  sequential: bool) -> bool:
     """`liftline run` then `liftline report` in each backend's home; True when one failed."""
     for backend in backends:
         deliver_world(world, backend.home / "landing")
     with ThreadPoolExecutor(max_workers=1 if sequential else len(backends)) as pool:
-        statuses = list(pool.map(lambda b: run_one(b, slack), backends))
+        statuses = list(pool.map(run_one, backends, slacks))
     return any(statuses)
 
 

@@ -76,25 +76,10 @@ EXCLUDED_COLUMNS: dict[str, str] = {
 
 # Tables known to differ between the backends, each with why: reported on every comparison
 # (the rows each side lacks, the first of them) but not failing it as long as both sides have
-# the same number of rows. A known difference is a defect still open, not a tolerance: the list
-# should only shrink. The cause, measured: SQL sums of floats add in an engine-dependent order,
-# so some feature inputs differ in the last bit (media spend 433.45000000000005 on SQLite,
-# 433.45 on PostgreSQL; promotion shares, window sales, unit costs likewise); the models are
-# deterministic on the same input, but Prophet's optimiser turns a last-bit difference into
-# forecasts ~0.05% apart (one store's series, refitted on each backend's inputs), and what is
-# fitted on forecasts or on such inputs carries it on, some of it amplified.
-_LAST_BIT = "fitted on inputs whose SQL float sums differ in the last bit between backends"
-KNOWN_DIFFERENCES: dict[str, str] = {
-    "ml_sales_forecast": "Prophet and the ensemble, " + _LAST_BIT,
-    "ml_promo_lift": "lift model trained on lifts measured against the counterfactual store "
-                     "model, " + _LAST_BIT,
-    "ml_promo_recommendations": "from the lift model, " + _LAST_BIT,
-    "ml_model_registry": "the backtest metrics of those models, and the customer value "
-                         "model's winner_margin_pct (a difference of two near-equal errors)",
-    "ops_audit_log": "champion_changed quotes those backtest scores, recommendations_issued "
-                     "the recommendations' summed margin",
-    "ops_alerts": "lift-divergence alerts quote the lift model's predictions",
-}
+# the same number of rows. A known difference is a defect still open, not a tolerance. None is
+# open: sums in SQL are exact (liftline.warehouse.exact_sum) and grouped reads that feed a model
+# come in a fixed order, so the models see the same bits on both engines and fit the same.
+KNOWN_DIFFERENCES: dict[str, str] = {}
 
 _NULL = "\x00NULL"  # a text column's NULL, distinct from every string
 

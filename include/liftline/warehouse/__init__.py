@@ -14,6 +14,7 @@ from .engine import (
     normalize_url,
     write_transaction,
 )
+from .experiment_tables import EXPERIMENT_TABLES  # noqa: E402  (registers ml_experiment_*)
 from .feature_tables import FEATURE_TABLES  # noqa: E402  (registers feat_* in metadata)
 from .forecast_tables import FORECAST_TABLES  # noqa: E402  (registers ml_sales_forecast)
 from .load import bulk_insert, read_frame, replace_partition, upsert_by_key
@@ -25,6 +26,7 @@ from .tables import OUTPUT_TABLES, SCHEMA_VERSION, clean_table, metadata, raw_ta
 
 __all__ = [
     "CUSTOMER_TABLES",
+    "EXPERIMENT_TABLES",
     "FEATURE_TABLES",
     "FORECAST_TABLES",
     "MIGRATIONS",

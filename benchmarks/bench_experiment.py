@@ -5,6 +5,7 @@ Not a test: prints numbers.
     python benchmarks/bench_experiment.py --world new                  # generates a small world
     python benchmarks/bench_experiment.py --world DIR --keep WH_DIR     # reuse an ingested one
     ... --draws 3 --no-lift-tests --target revenue_pos --countries ALL
+    ... --override '{"search": {"objective": {"lift": 0}}}'   # mix-model spec changes
 
 For each fit: fit the mix model from the world's warehouse (as bench_mmm does), compute the
 recommendations (liftline.plan.experiment), then per draw: simulate the recommended test in the
@@ -22,6 +23,7 @@ draws), and larger than the random channel's.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import tempfile
@@ -35,7 +37,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_mmm import _quiet, _spec, _warehouse_from_world, _world_dir  # noqa: E402
+from bench_mmm import SPEC_OVERRIDES, _quiet, _spec, _warehouse_from_world, _world_dir  # noqa: E402
 
 
 def true_dark_incremental(truth: pd.DataFrame, media: pd.DataFrame, country: str, channel: str,
@@ -81,6 +83,12 @@ def simulate_test(row: pd.Series, design, panel, model, truth: pd.DataFrame,  # 
 def width(fit, channel: str) -> float:  # noqa: ANN001
     i = fit.channels.index(channel)
     return float(fit.roi_upper[i] - fit.roi_lower[i])
+
+
+def relative_width(fit, channel: str) -> float:  # noqa: ANN001
+    """The interval's width over its ROI: what a test that moves the ROI leaves of it."""
+    i = fit.channels.index(channel)
+    return width(fit, channel) / fit.roi[i] if fit.roi[i] > 0 else float("nan")
 
 
 def bench_fit(engine, country: str, args, truth, media) -> list[dict]:  # noqa: ANN001
@@ -133,11 +141,12 @@ def bench_fit(engine, country: str, args, truth, media) -> list[dict]:  # noqa: 
                                                        or list(test)]], ignore_index=True))
             refit = MarketingMixModel(spec, log=_quiet).fit(refit_data).fit_
             actual = 1.0 - width(refit, row.channel) / width(fit, row.channel)
+            relative = 1.0 - relative_width(refit, row.channel) / relative_width(fit, row.channel)
             untouched += [abs(1.0 - width(refit, c) / width(fit, c)) for c in model.channels
                           if c not in (best.channel, other)]
             outcome |= {f"{label}_channel": row.channel,
                         f"{label}_predicted": row.expected_interval_narrowing,
-                        f"{label}_actual": actual,
+                        f"{label}_actual": actual, f"{label}_relative": relative,
                         f"{label}_z": (test["incremental_revenue"]
                                        - test["true_incremental_revenue"]) / test["std_error"]}
             i = refit.channels.index(row.channel)
@@ -146,7 +155,8 @@ def bench_fit(engine, country: str, args, truth, media) -> list[dict]:  # noqa: 
                   f"{test['true_incremental_revenue']:9,.0f}, se {test['std_error']:8,.0f}); "
                   f"ROI [{row.roi_lower_now:.2f}, {row.roi_upper_now:.2f}] -> "
                   f"[{refit.roi_lower[i]:.2f}, {refit.roi_upper[i]:.2f}]: narrowing predicted "
-                  f"{row.expected_interval_narrowing:6.1%}, actual {actual:6.1%}")
+                  f"{row.expected_interval_narrowing:6.1%}, actual {actual:6.1%} (relative to "
+                  f"the ROI {relative:6.1%})")
         outcome["noise_floor"] = float(np.median(untouched))
         results.append(outcome)
     return results
@@ -170,9 +180,11 @@ def summarise(results: list[dict]) -> None:
     for label in ("recommended", "random"):
         predicted = frame[f"{label}_predicted"].median()
         actual = frame[f"{label}_actual"].median()
+        relative = frame[f"{label}_relative"].median()
         ratio = actual / predicted if predicted > 0 else float("nan")
         print(f"  {label:<11} predicted {predicted:6.1%}, actual {actual:6.1%} "
-              f"(actual / predicted {ratio:.2f}; goal 0.75-1.25 for recommended)")
+              f"(actual / predicted {ratio:.2f}; goal 0.75-1.25 for recommended); relative "
+              f"to the ROI {relative:6.1%}")
     wins = (frame["recommended_actual"] > frame["random_actual"]).mean()
     print(f"  recommended narrowed more than random in {wins:.0%} of draws")
     print(f"  noise floor (untested channels' |width change|): {frame['noise_floor'].median():.1%}")
@@ -192,7 +204,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--no-lift-tests", action="store_true",
                         help="fit without the world's own lift tests (wider intervals)")
+    parser.add_argument("--override", default="{}",
+                        help='JSON merged over models/mmm.yaml, e.g. '
+                             '\'{"search": {"objective": {"lift": 0}}}\'')
     args = parser.parse_args(argv)
+    SPEC_OVERRIDES.update(json.loads(args.override))
     world, cleanup = _world_dir(args.world, args.scale)
     workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench_exp_"))
     try:

@@ -145,13 +145,18 @@ def mix_models(bind: Bind, spec: MMMSpec | None = None, log: Log = print) -> lis
             run = str(own.sort_values(["data_end", "run_id"]).iloc[-1]["run_id"])
             log(f"experiment {country}: no champion mix model has results; using the newest "
                 f"fit (run {run}, {own[own.run_id == run]['model_status'].iloc[0]})")
-        models.append(_model_from_rows(bind, spec, str(country), run,
-                                       own[own["run_id"] == run].sort_values("channel")))
+        model = _model_from_rows(bind, spec, str(country), run,
+                                 own[own["run_id"] == run].sort_values("channel"))
+        if model is None:
+            log(f"experiment {country}: feat_mmm_weekly no longer holds the spend of the "
+                f"weeks the mix model of run {run} was fitted on; rebuild features and retrain")
+            continue
+        models.append(model)
     return models
 
 
 def _model_from_rows(bind: Bind, spec: MMMSpec, country: str, run_id: str,
-                     rows: pd.DataFrame) -> MixModel:
+                     rows: pd.DataFrame) -> MixModel | None:
     """The fitted curves from ml_mmm_channel_results and the weekly spend they were fitted on;
     beta = contribution / the saturation summed over the modelled weeks."""
     channels = tuple(rows["channel"].astype(str))
@@ -160,6 +165,8 @@ def _model_from_rows(bind: Bind, spec: MMMSpec, country: str, run_id: str,
     long = read_frame(bind, select(feat.c.week_start, feat.c.channel, feat.c.spend)
                       .where(feat.c.country == country, feat.c.segment == ALL_SEGMENTS,
                              feat.c.week_start >= start.date(), feat.c.week_start <= end.date()))
+    if long.empty:
+        return None
     long["week_start"] = pd.to_datetime(long["week_start"])
     spend = (long.pivot_table(index="week_start", columns="channel", values="spend",
                               aggfunc="sum").reindex(columns=list(channels)).fillna(0.0)
@@ -467,7 +474,13 @@ def recommend_experiments(engine: Engine, run_id: str,
                            f"{settings.pre_weeks} weeks before the model's last week")
             log(f"experiment {reasons[-1]}")
             continue
-        frames.append(evaluate_designs(model, panel, settings))
+        frame = evaluate_designs(model, panel, settings)
+        if frame.empty:
+            reasons.append(f"{model.country}: no two {panel.unit}s of one country to match, or "
+                           f"no channel spent {min(settings.weeks)} weeks running")
+            log(f"experiment {reasons[-1]}")
+        frames.append(frame)
+    frames = [f for f in frames if not f.empty]
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     with write_transaction(engine) as conn:
         rows = replace_partition(conn, table(TABLE), frame, {"run_id": run_id})

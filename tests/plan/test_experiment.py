@@ -19,6 +19,7 @@ from liftline.plan.experiment import (
     evaluate_designs,
     interval_sd,
     matched_pairs,
+    mix_models,
     posterior_narrowing,
     power_two_sided,
     recommend_experiments,
@@ -159,7 +160,7 @@ def _seed_warehouse(engine) -> None:  # noqa: ANN001
     model, panel = _model(), _panel()
     channels = pd.DataFrame({
         "channel": model.channels, "spend": model.spend.sum(axis=0),
-        "contribution": model.roi * model.spend.sum(axis=0), "roi": model.roi,
+        "contribution": model.beta * model.saturation(model.spend).sum(axis=0), "roi": model.roi,
         "roi_lower": model.roi_lower, "roi_upper": model.roi_upper,
         "adstock_theta": model.adstock_params["theta"], "hill_alpha": model.alpha,
         "hill_inflexion": model.inflexion, "data_start": WEEKS[0].date(),
@@ -202,6 +203,16 @@ def test_the_table_is_rewritten_idempotently(warehouse):
     pd.testing.assert_frame_equal(_rows(warehouse, "score-1"), rows)
     recommend_experiments(warehouse, "score-2", log=lines.append)
     assert len(_rows(warehouse, "score-1")) == len(rows)  # another run leaves these alone
+
+
+def test_the_fitted_curves_are_rebuilt_from_the_results_table(warehouse):
+    _seed_warehouse(warehouse)
+    [found] = mix_models(warehouse, log=lambda _: None)
+    expected = _model()
+    assert found.channels == expected.channels and found.run_id == "train-1"
+    assert np.allclose(found.spend, expected.spend)
+    assert np.allclose(found.beta, expected.beta)
+    assert np.allclose(found.saturation(found.spend), expected.saturation(expected.spend))
 
 
 def test_without_a_mix_model_it_is_skipped_with_the_reason(warehouse):

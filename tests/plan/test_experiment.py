@@ -3,6 +3,8 @@ its mde and power, the matched design, and the table it writes."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -52,7 +54,7 @@ def _panel(stores: int = 8, weeks: int = 52, seed: int = 3) -> StorePanel:
     season = 1 + 0.2 * np.sin(np.arange(weeks) / 52 * 2 * np.pi)
     names = [f"S{i:02d}" for i in range(stores)]
     levels = 10_000 * (1 + 0.1 * np.arange(stores))
-    revenue = pd.DataFrame({n: lvl * season * rng.lognormal(0, 0.05, weeks)
+    revenue = pd.DataFrame({n: lvl * season * rng.lognormal(0, 0.01, weeks)
                             for n, lvl in zip(names, levels, strict=True)}, index=index)
     country = pd.Series(["DE" if i % 2 == 0 else "FR" for i in range(stores)], index=names)
     return StorePanel("store", revenue, country)
@@ -143,6 +145,13 @@ def test_a_test_beyond_the_cost_limit_is_not_recommended():
     cheap = evaluate_designs(_model(), _panel(), ExperimentSettings(max_cost_share=1.0))
     assert cheap["recommended"].sum() == 1
     assert cheap.loc[cheap["recommended"], "rank"].item() == 1
+
+
+def test_a_test_that_would_not_show_is_not_recommended():
+    settings = ExperimentSettings(max_cost_share=1.0)
+    best = evaluate_designs(_model(), _panel(), settings)["expected_interval_narrowing"].max()
+    frame = evaluate_designs(_model(), _panel(), replace(settings, min_narrowing=best + 0.01))
+    assert not frame["recommended"].any() and frame["rank"].min() == 1
 
 
 # --- the warehouse ------------------------------------------------------------------------------

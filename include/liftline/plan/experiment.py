@@ -30,7 +30,9 @@ a heavy-up measures a marginal return the likelihood has no term for, and its si
 
 The recommendation, per fit: among the designs of acceptable cost, the one with the largest
 spend_share x expected_interval_narrowing (the share of the budget whose return becomes better
-known); ties go to the cheaper test. Every design is ranked (acceptable ones first).
+known); ties go to the cheaper test; none when even that one narrows the interval by less than
+`min_narrowing` (5%: refitting alone moves a width about that much, so the test would not
+show). Every design is ranked (acceptable ones first).
 """
 
 from __future__ import annotations
@@ -70,6 +72,8 @@ class ExperimentSettings:
     pre_weeks: int = 52  # weeks of store revenue before the model's last week for matching
     min_regions: int = 4  # an area with fewer regions is tested store by store
     max_cost_share: float = 0.002  # acceptable: lost revenue <= this share of a year's revenue
+    min_narrowing: float = 0.05  # a smaller expected narrowing is not worth a test: refitting
+    #                              alone moves an interval's width by about this much
     tail_weeks: int = 13  # weeks after the window whose lost carry-over counts in the cost
     alpha: float = 0.05  # two-sided
     power: float = 0.8
@@ -416,12 +420,13 @@ def evaluate_designs(model: MixModel, panel: StorePanel, settings: ExperimentSet
                     "test_cost": cost, "cost_acceptable": bool(cost <= budget),
                     "score": share[c] * narrowing, "model_run_id": model.run_id,
                 })
-    return rank_designs(pd.DataFrame(rows))
+    return rank_designs(pd.DataFrame(rows), settings.min_narrowing)
 
 
-def rank_designs(frame: pd.DataFrame) -> pd.DataFrame:
+def rank_designs(frame: pd.DataFrame, min_narrowing: float = 0.0) -> pd.DataFrame:
     """Rank 1..n per country: acceptable cost first, then the larger score, the cheaper test,
-    then channel, weeks and design (deterministic); rank 1 is recommended if acceptable."""
+    then channel, weeks and design (deterministic); rank 1 is recommended if its cost is
+    acceptable and it narrows the interval by at least `min_narrowing`."""
     if frame.empty:
         return frame.assign(rank=pd.Series(dtype=int), recommended=pd.Series(dtype=bool))
     ordered = frame.assign(_unacceptable=~frame["cost_acceptable"].astype(bool),
@@ -429,7 +434,8 @@ def rank_designs(frame: pd.DataFrame) -> pd.DataFrame:
     ordered = ordered.sort_values(["country", "_unacceptable", "_score", "test_cost", "channel",
                                    "weeks", "design"], kind="mergesort")
     ordered["rank"] = ordered.groupby("country").cumcount() + 1
-    ordered["recommended"] = (ordered["rank"] == 1) & ordered["cost_acceptable"]
+    ordered["recommended"] = ((ordered["rank"] == 1) & ordered["cost_acceptable"]
+                              & (ordered["expected_interval_narrowing"] >= min_narrowing))
     return ordered.drop(columns=["_unacceptable", "_score"]).reset_index(drop=True)
 
 
@@ -446,7 +452,9 @@ class ExperimentOutcome:
     def line(self) -> str:
         if self.status == SKIPPED:
             return f"experiment: skipped: {self.reason}"
-        chosen = "; ".join(_spoken(r) for r in self.recommended) or "no test of acceptable cost"
+        chosen = "; ".join(_spoken(r) for r in self.recommended) or (
+            "none (no test of acceptable cost would narrow an ROI interval enough; the best "
+            "designs are ranked in the table)")
         return f"experiment: {self.rows} designs written; recommended: {chosen}"
 
 

@@ -1,10 +1,12 @@
 """Score the trained models: sales forecasts for the next 56 days and forecast-drop alerts;
 promotion-lift predictions (frozen at each promotion's start) and recommendations; customer
-segments with their expected value; the satisfaction risk of open service interactions.
+segments with their expected value; the satisfaction risk of open service interactions; the
+next media experiment (which channel's geo-holdout lift test would narrow its ROI interval most).
 
 Thin wiring of `liftline.forecast.score_forecasts`, `liftline.promo.score_promotions`,
-`liftline.customers.score_segments` and `liftline.customers.score_satisfaction`; what they
-write is in the READMEs of include/liftline/forecast, promo and customers.
+`liftline.customers.score_segments`, `liftline.customers.score_satisfaction` and
+`liftline.plan.experiment.recommend_experiments`; what they write is in the READMEs of
+include/liftline/forecast, promo, customers and plan.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from airflow.sdk import AssetAny, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowSkipException
 from liftline_airflow import (
     CHAMPIONS_ASSET,
     DEFAULT_ARGS,
@@ -50,13 +53,18 @@ forecasts, with a log line saying so.
 * `score_satisfaction`: the probability of a low rating for every open service interaction
   into `ml_satisfaction_scores`, with its risk level and top reasons; high risk on a repeat
   contact goes into the day's one `service_risk` digest.
+* `recommend_experiment`: for each channel of the newest mix model of each country (the
+  champion, else the newest fit), how much a geo-holdout test (the channel dark in matched
+  regions or stores for 2-8 weeks) would narrow its ROI interval, its minimum detectable effect,
+  power and cost, and the recommended test, into `ml_experiment_recommendations`; skipped with
+  the reason when no mix model has results.
 * `publish_assets`, after them all, emits an Asset event for each `ml_*` table they wrote rows to
   (`liftline://warehouse/ml_*`): `monitor_models` is scheduled on these.
 * `deliver_alerts`: posts pending alerts to Slack (outbox; retried on the next run if Slack
   does not accept them).
 
 `models` limits the run to some families (`sales_forecast`, `promo_lift`,
-`customer_segments`, `satisfaction`); `as_of` is the forecast origin and the customer snapshot
+`customer_segments`, `satisfaction`, `mmm` for the experiment); `as_of` is the forecast origin and the customer snapshot
 scored.
 """
 
@@ -113,7 +121,19 @@ def score_models():
         record_written(summary.get("rows") or {})
         return summary
 
-    scored = [score_forecasts(), score_promotions(), score_segments(), score_satisfaction()]
+    @task
+    def recommend_experiment() -> dict:
+        skip_unless_selected("mmm")
+        from liftline.plan.experiment import SKIPPED, recommend_experiments
+
+        outcome = recommend_experiments(warehouse(), run_id=get_current_context()["run_id"])
+        if outcome.status == SKIPPED:
+            raise AirflowSkipException(outcome.reason)
+        record_written({"ml_experiment_recommendations": outcome.rows})
+        return for_xcom(outcome)
+
+    scored = [score_forecasts(), score_promotions(), score_segments(), score_satisfaction(),
+              recommend_experiment()]
     published = publish_assets(SCORED_TABLES, scored_table_asset)
     alerts = deliver_alerts()
     scored >> published >> alerts

@@ -31,7 +31,7 @@ FEATURE_TABLE_NAMES = SALES_FEATURE_TABLES + OTHER_FEATURE_TABLES
 # What scoring writes and the monitor reads.
 SCORED_TABLE_NAMES = ("ml_sales_forecast", "ml_promo_lift", "ml_promo_recommendations",
                       "ml_customer_segments", "ml_customer_profiles", "ml_segment_migrations",
-                      "ml_satisfaction_scores")
+                      "ml_satisfaction_scores", "ml_experiment_recommendations")
 MONITORED_TABLE_NAMES = ("ml_sales_forecast", "ml_promo_lift")
 
 

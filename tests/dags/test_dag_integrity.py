@@ -198,7 +198,8 @@ def test_scoring_runs_on_new_features_and_new_champions(dagbag):
     assert _uris(dag.schedule) == _feature_uris() | {"liftline://registry/champions"}
     tasks = dag.task_dict
     assert tasks["publish_assets"].upstream_task_ids == {
-        "score_forecasts", "score_promotions", "score_segments", "score_satisfaction"}
+        "score_forecasts", "score_promotions", "score_segments", "score_satisfaction",
+        "recommend_experiment"}
 
 
 def test_the_monitor_runs_on_scoring_outputs_and_daily(dagbag):

@@ -15,6 +15,7 @@ from .engine import (
     write_transaction,
 )
 from .exact import exact_sum
+from .experiment_tables import EXPERIMENT_TABLES  # noqa: E402  (registers ml_experiment_*)
 from .feature_tables import FEATURE_TABLES  # noqa: E402  (registers feat_* in metadata)
 from .forecast_tables import FORECAST_TABLES  # noqa: E402  (registers ml_sales_forecast)
 from .load import bulk_insert, read_frame, replace_partition, upsert_by_key
@@ -27,6 +28,7 @@ from .tables import OUTPUT_TABLES, SCHEMA_VERSION, clean_table, metadata, raw_ta
 __all__ = [
     "exact_sum",
     "CUSTOMER_TABLES",
+    "EXPERIMENT_TABLES",
     "FEATURE_TABLES",
     "FORECAST_TABLES",
     "MIGRATIONS",

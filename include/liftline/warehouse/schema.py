@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine, func, insert, inspect, select, text
 from .audit import guard_audit_log
 from .customer_tables import add_customer_columns
 from .engine import write_transaction
+from .experiment_tables import add_experiment_tables
 from .forecast_tables import add_forecast_columns, add_forecast_measure
 from .model_tables import add_model_status_columns
 from .promo_tables import add_promo_columns
@@ -66,6 +67,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     7: _v7_audit_log,
     8: add_customer_columns,
     9: add_forecast_measure,
+    10: add_experiment_tables,
 }
 
 # Arbitrary constant: serializes concurrent create_schema calls on one PostgreSQL database.

@@ -34,6 +34,7 @@ REPORT_SECTIONS: Mapping[str, str] = {
     "service_risk": "customers",
     "weekly_summary": "headline",
     "calibration_conflict": "media",
+    "plan_summary": "headline",
 }
 SECTION_TITLES: Mapping[str, str] = {
     "headline": "This week",

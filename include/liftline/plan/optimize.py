@@ -71,7 +71,10 @@ class PlanOutcome:
     """What a plan yields under some responses: store x week detail and the quarter's totals.
 
     `weekly`: store_id, country, week_start, units, revenue, gross_margin (+ their _lower/_upper
-    when the base has an interval), base_units, base_revenue, promo_units, promotions, uplift.
+    when the base has an interval), base_units, base_revenue (+ _lower/_upper), base_gross_margin, promo_units,
+    promo_revenue, promo_gross_margin, promotions (count starting that week), uplift.
+    `promotion_lines`: the promotions inside the plan's store x weeks with their increments and
+    expected_incremental_revenue / expected_incremental_margin (after media and their cost).
     `margin_lower`/`margin_upper` (and revenue's): the totals with the base at the ends of its
     interval (None without one).
     """
@@ -118,6 +121,10 @@ def outcome_from_parts(base: pd.DataFrame, increments: pd.DataFrame, uplift: pd.
     lift = 1.0 + weekly["uplift"]
     weekly["base_units"] = weekly["units"]
     weekly["base_revenue"] = weekly["revenue"]
+    weekly["base_gross_margin"] = weekly["gross_margin"]
+    for suffix in INTERVAL_SUFFIXES:
+        if f"revenue{suffix}" in weekly:
+            weekly[f"base_revenue{suffix}"] = weekly[f"revenue{suffix}"]
     for measure in ("units", "revenue", "gross_margin"):
         added = weekly[f"promo_{measure}"]
         for suffix in ("", *INTERVAL_SUFFIXES):

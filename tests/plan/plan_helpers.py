@@ -97,6 +97,17 @@ class ToyResponses:
         return pd.DataFrame(rows)
 
 
+class FittedStandIn(ToyResponses):
+    """Stands in for liftline.plan.fitted.FittedResponses (see conftest.stand_ins)."""
+
+    missing: list[str] = []
+    notes = ["stand-in responses"]
+
+    @classmethod
+    def from_warehouse(cls, engine, req, log=print):  # noqa: ANN001, ARG003
+        return cls()
+
+
 def default_increments() -> dict:
     return {
         ("s1", "A1", 1, 20.0): (300.0, 100.0),  # worth 200 on its own

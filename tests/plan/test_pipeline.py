@@ -4,39 +4,15 @@ its summary and alert, and rerunning it."""
 from __future__ import annotations
 
 import json
-import sys
-import types
 
 import pandas as pd
 import pytest
-from plan_helpers import ToyResponses, bau_plan, candidates, request
+from plan_helpers import FittedStandIn, ToyResponses, request
 from sqlalchemy import select
 
 from liftline.plan.optimize import evaluate_plan
 from liftline.plan.pipeline import plan_id_for, plan_quarter, stored_plan
 from liftline.warehouse import read_frame, table
-
-
-class FittedStandIn(ToyResponses):
-    missing: list[str] = []
-    notes = ["stand-in responses"]
-
-    @classmethod
-    def from_warehouse(cls, engine, req, log=print):  # noqa: ANN001, ARG003
-        return cls()
-
-
-@pytest.fixture
-def stand_ins(monkeypatch):
-    """liftline.plan.fitted and .bau as the toy world (the real ones are another part's)."""
-    fitted = types.ModuleType("liftline.plan.fitted")
-    fitted.FittedResponses = FittedStandIn
-    fitted.promotion_candidates = lambda engine, req, log=print: candidates()
-    bau = types.ModuleType("liftline.plan.bau")
-    bau.business_as_usual = lambda engine, req, log=print: bau_plan()
-    monkeypatch.setitem(sys.modules, "liftline.plan.fitted", fitted)
-    monkeypatch.setitem(sys.modules, "liftline.plan.bau", bau)
-    return fitted
 
 
 def _rows(engine, name: str) -> pd.DataFrame:

@@ -268,6 +268,7 @@ class PlanProblem:
         self.notes: list[str] = []
         self.uplift_calls = 0
         self.weeks = request.week_starts
+        self._week_index = {week: i for i, week in enumerate(self.weeks)}
         self.base = normalise_base(responses.base(request), request)
         media_countries = set() if bau.media.empty else set(bau.media["country"])
         self.countries = sorted(set(self.base["country"]) | media_countries)
@@ -327,8 +328,10 @@ class PlanProblem:
             return out
         self.uplift_calls += 1
         uplift = self.responses.media_uplift(self.media_frame(spend))
-        rows = pd.Categorical(uplift["country"], categories=self.countries).codes
-        cols = pd.Categorical(pd.to_datetime(uplift["week_start"]), categories=self.weeks).codes
+        # Plain lookups: this runs thousands of times per plan, on a few dozen rows.
+        rows = np.array([self._country_index.get(c, -1) for c in uplift["country"]], dtype=int)
+        cols = np.array([self._week_index.get(w, -1)
+                         for w in pd.to_datetime(uplift["week_start"])], dtype=int)
         keep = (rows >= 0) & (cols >= 0)
         np.add.at(out, (rows[keep], cols[keep]), uplift["uplift"].to_numpy(dtype=float)[keep])
         return out

@@ -100,14 +100,13 @@ def parse_changes(args: argparse.Namespace) -> list:
 
 def default_start(engine) -> date:  # noqa: ANN001 - an Engine
     """The Monday after the warehouse's last sales date."""
-    from liftline.features.asof import features_as_of
-    from liftline.promo.candidates import next_mondays
+    from liftline.plan.pipeline import plan_start
 
-    last = features_as_of(engine)
-    if last is None:
+    start = plan_start(engine)
+    if start is None:
         raise ValueError("the warehouse holds no sales yet: run `liftline run` first, or give "
                          "--start")
-    return next_mondays(last, 1)[0].date()
+    return start
 
 
 def _stored(engine, request):  # noqa: ANN001, ANN202

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -86,6 +86,34 @@ def plan_quarter(engine: Engine, request: PlanRequest, run_id: str, log: Log = p
     write_plan(engine, result)
     log(summary_line(result))
     return result
+
+
+def plan_next_quarter(engine: Engine, run_id: str, as_of: date | str | None = None,
+                      weeks: int = 13, media_budget: float | None = None,
+                      log: Log = print) -> dict[str, Any]:
+    """The scoring DAG's on-demand plan: from the Monday after as-of; its summary (XCom)."""
+    start = plan_start(engine, as_of, log)
+    if start is None:
+        log("plan skipped: the warehouse holds no sales features yet")
+        return {"status": "skipped", "reason": "no sales features"}
+    request = PlanRequest(start=start, weeks=int(weeks), media_budget=media_budget)
+    result = plan_quarter(engine, request, run_id, log=log)
+    keep = ("plan_id", "start_date", "weeks", "margin", "bau_margin", "incremental_margin",
+            "incremental_margin_lower", "incremental_margin_upper", "incremental_revenue",
+            "promotions", "media_spend")
+    return {"status": "ok", **{k: result.summary[k] for k in keep},
+            "missing_models": result.missing}
+
+
+def plan_start(engine: Engine, as_of: date | str | None = None,
+               log: Log | None = None) -> date | None:
+    """The Monday after the as-of (default: the warehouse's last sales date); None without
+    sales."""
+    from liftline.features.asof import resolve_as_of
+    from liftline.promo.candidates import next_mondays
+
+    as_of = resolve_as_of(engine, as_of, log)
+    return None if as_of is None else next_mondays(as_of, 1)[0].date()
 
 
 def plan_result(responses: Responses, request: PlanRequest, run_id: str, plan: Plan, bau: Plan,

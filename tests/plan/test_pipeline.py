@@ -11,7 +11,7 @@ from plan_helpers import FittedStandIn, ToyResponses, request
 from sqlalchemy import select
 
 from liftline.plan.optimize import evaluate_plan
-from liftline.plan.pipeline import plan_id_for, plan_quarter, stored_plan
+from liftline.plan.pipeline import plan_id_for, plan_next_quarter, plan_quarter, stored_plan
 from liftline.warehouse import read_frame, table
 
 
@@ -82,3 +82,13 @@ def test_a_stored_plan_reads_back_to_the_same_outcome(warehouse, stand_ins):
     again = evaluate_plan(ToyResponses(), req, plan)
     assert again.margin == pytest.approx(result.outcome.margin)
     assert stored_plan(warehouse, "plan-none") is None
+
+
+def test_the_dags_plan_starts_the_monday_after_as_of(warehouse, stand_ins):
+    said: list[str] = []
+    summary = plan_next_quarter(warehouse, "dag-run", as_of="2025-01-05", weeks=4, log=said.append)
+    assert summary["status"] == "ok" and str(summary["start_date"]) == "2025-01-06"
+    assert summary["plan_id"] == plan_id_for(request(), "dag-run")
+    assert any(line.startswith(f"plan {summary['plan_id']}: margin") for line in said)
+    skipped = plan_next_quarter(warehouse, "dag-run", log=said.append)
+    assert skipped == {"status": "skipped", "reason": "no sales features"}

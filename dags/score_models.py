@@ -123,7 +123,7 @@ def score_models():
     @task(trigger_rule=TriggerRule.ALL_DONE)
     def plan_quarter() -> dict:
         skip_unless_asked("plan_quarter")
-        from liftline.plan.pipeline import plan_next_quarter
+        from liftline.plan import plan_next_quarter
 
         ctx = get_current_context()
         params = ctx["params"]

@@ -1,7 +1,7 @@
 """`liftline plan`: the quarter's media and promotion plan against business as usual, and what-ifs.
 
 Without a what-if the plan is made (optimised on the warehouse's champion models) and written
-(`liftline.plan.pipeline.plan_quarter`). With `--what-if`, `--add-promo` or `--remove-promo` the
+(`liftline.plan.plan_quarter`). With `--what-if`, `--add-promo` or `--remove-promo` the
 plan stored for the same request is re-evaluated with the changes (made first if there is
 none): no re-optimising, so the answer takes seconds.
 """
@@ -61,8 +61,7 @@ def _money(text: str) -> float:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from liftline.plan.pipeline import plan_quarter
-    from liftline.plan.types import PlanRequest
+    from liftline.plan import PlanRequest, plan_quarter
     from liftline.warehouse import get_engine
 
     engine = get_engine()
@@ -91,7 +90,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def parse_changes(args: argparse.Namespace) -> list:
-    from liftline.plan.whatif import parse_add_promo, parse_media_change, parse_remove_promo
+    from liftline.plan import parse_add_promo, parse_media_change, parse_remove_promo
 
     return ([parse_media_change(t) for t in args.what_if]
             + [parse_remove_promo(t) for t in args.remove_promo]
@@ -100,7 +99,7 @@ def parse_changes(args: argparse.Namespace) -> list:
 
 def default_start(engine) -> date:  # noqa: ANN001 - an Engine
     """The Monday after the warehouse's last sales date."""
-    from liftline.plan.pipeline import plan_start
+    from liftline.plan import plan_start
 
     start = plan_start(engine)
     if start is None:
@@ -111,14 +110,13 @@ def default_start(engine) -> date:  # noqa: ANN001 - an Engine
 
 def _stored(engine, request):  # noqa: ANN001, ANN202
     """(plan id, plan, responses) of the plan stored for this request, or None."""
-    from liftline.plan.fitted import FittedResponses
-    from liftline.plan.pipeline import plan_id_for, stored_plan
+    from liftline.plan import fitted_responses, plan_id_for, stored_plan
 
     plan_id = plan_id_for(request, CLI_RUN_ID)
     found = stored_plan(engine, plan_id)
     if found is None:
         return None
-    return plan_id, found[1], FittedResponses.from_warehouse(engine, request, log=_quiet)
+    return plan_id, found[1], fitted_responses(engine, request, log=_quiet)
 
 
 def _quiet(_message: str) -> None:
@@ -129,7 +127,7 @@ def plan_text(result, seconds: float) -> str:  # noqa: ANN001 - a PlanResult
     """Plan against business as usual in a few lines."""
     import pandas as pd
 
-    from liftline.plan.pipeline import channel_items
+    from liftline.plan import channel_items
 
     s = result.summary
     end = result.request.week_starts[-1] + pd.Timedelta(days=6)
@@ -158,7 +156,7 @@ def plan_text(result, seconds: float) -> str:  # noqa: ANN001 - a PlanResult
 
 
 def what_if_text(responses, request, plan, changes: list) -> str:  # noqa: ANN001
-    from liftline.plan.whatif import what_if
+    from liftline.plan import what_if
 
     began = time.perf_counter()
     answer = what_if(responses, request, plan, changes, default_promo_type=_spec_promo_type())
@@ -172,7 +170,7 @@ def what_if_text(responses, request, plan, changes: list) -> str:  # noqa: ANN00
 
 
 def _spec_promo_type() -> str | None:
-    from liftline.promo.spec import load_spec
+    from liftline.promo import load_spec
 
     try:
         return str(load_spec().section("recommend")["promo_type"])

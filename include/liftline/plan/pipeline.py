@@ -71,10 +71,10 @@ def plan_id_for(request: PlanRequest, run_id: str, mode: str = "joint") -> str:
 def plan_quarter(engine: Engine, request: PlanRequest, run_id: str, log: Log = print,
                  mode: str = "joint") -> PlanResult:
     """Optimise, evaluate against business as usual, write the plan's rows; its result."""
-    from liftline.plan.bau import business_as_usual
-    from liftline.plan.fitted import FittedResponses, promotion_candidates
+    from .bau import business_as_usual
+    from .fitted import promotion_candidates
 
-    responses = FittedResponses.from_warehouse(engine, request, log=log)
+    responses = fitted_responses(engine, request, log=log)
     missing = list(getattr(responses, "missing", []) or [])
     if missing:
         log(f"plan: no {', '.join(missing)} in the warehouse; planning what the others allow")
@@ -86,6 +86,13 @@ def plan_quarter(engine: Engine, request: PlanRequest, run_id: str, log: Log = p
     write_plan(engine, result)
     log(summary_line(result))
     return result
+
+
+def fitted_responses(engine: Engine, request: PlanRequest, log: Log = print) -> Responses:
+    """The responses of the warehouse's champion models (liftline.plan.fitted)."""
+    from .fitted import FittedResponses
+
+    return FittedResponses.from_warehouse(engine, request, log=log)
 
 
 def plan_next_quarter(engine: Engine, run_id: str, as_of: date | str | None = None,
@@ -109,11 +116,11 @@ def plan_start(engine: Engine, as_of: date | str | None = None,
                log: Log | None = None) -> date | None:
     """The Monday after the as-of (default: the warehouse's last sales date); None without
     sales."""
-    from liftline.features.asof import resolve_as_of
-    from liftline.promo.candidates import next_mondays
+    from liftline.features import resolve_as_of
 
     as_of = resolve_as_of(engine, as_of, log)
-    return None if as_of is None else next_mondays(as_of, 1)[0].date()
+    # Week(weekday=0) rolls to the next Monday strictly after (a Monday as-of: a week later).
+    return None if as_of is None else (pd.Timestamp(as_of) + pd.offsets.Week(weekday=0)).date()
 
 
 def plan_result(responses: Responses, request: PlanRequest, run_id: str, plan: Plan, bau: Plan,

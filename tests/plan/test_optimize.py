@@ -170,3 +170,18 @@ def test_default_increments_are_what_the_tests_assume():
     # Guards the hand-made numbers above: s1@B1 loses 10 without media.
     margin, cost = default_increments()[("s1", "B1", 2, 20.0)]
     assert margin - cost == -10.0 and np.isclose(margin * 1.2 - cost, 10.0)
+
+
+def test_a_solver_answer_slightly_off_its_bounds_is_repaired_onto_them():
+    from liftline.plan.optimize import PlanProblem
+
+    problem = PlanProblem(ToyResponses(), request(), bau_plan(), candidates())
+    off = problem.reference.copy()
+    off[0] *= 0.69  # below its pair's -30%
+    off[1, 0] += 37.0  # and the budget no longer met
+    fixed = problem._feasible(off)
+    totals = fixed.sum(axis=1)
+    assert fixed.sum() == pytest.approx(problem.budget, rel=1e-9)
+    assert (totals >= problem.pair_lower - 1e-6).all()
+    assert (totals <= problem.pair_upper + 1e-6).all()
+    assert (fixed >= 0).all() and (fixed <= problem.week_cap[:, None] + 1e-6).all()

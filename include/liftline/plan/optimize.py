@@ -96,9 +96,13 @@ class PlanOutcome:
 
 # --- evaluation -----------------------------------------------------------------------------
 
-def evaluate_plan(responses: Responses, request: PlanRequest, plan: Plan) -> PlanOutcome:
-    """The plan's sales and margin under `responses`, by the formula in types.py."""
-    base = normalise_base(responses.base(request), request)
+def evaluate_plan(responses: Responses, request: PlanRequest, plan: Plan,
+                  base: pd.DataFrame | None = None) -> PlanOutcome:
+    """The plan's sales and margin under `responses`, by the formula in types.py.
+
+    `base`: responses.base(request) when already at hand (comparing plans needs it once).
+    """
+    base = normalise_base(responses.base(request) if base is None else base, request)
     promotions = plan_promotions(plan.promotions, request)
     increments = measured_increments(responses, promotions)
     uplift = uplift_frame(responses, plan_media(plan.media, request))
@@ -250,6 +254,7 @@ def optimise_plan(responses: Responses, request: PlanRequest, bau: Plan,
         chosen = problem.choose_promotions(np.zeros_like(problem.base_weights))
         notes = ["media optimised ignoring promotions; promotions chosen ignoring media"]
     notes = [f"mode {mode}", *problem.notes, *notes,
+             f"{problem.uplift_calls} media uplift evaluations",
              f"weekly spend capped at {WEEKLY_CAP_MULTIPLE:g}x each channel's largest "
              "business-as-usual week"]
     return Plan(media=problem.media_frame(media), promotions=problem.promotion_frame(chosen),
@@ -519,29 +524,42 @@ class PlanProblem:
         return out
 
     def _feasible(self, spend: np.ndarray) -> np.ndarray | None:
-        """The solver's matrix with its rounding removed, or None if it breaks a bound."""
-        spend = np.clip(spend, 0.0, self.week_cap[:, None])
-        for _ in range(5):
-            gap = self.budget - spend.sum()
-            if abs(gap) <= 1e-9 * self.budget:
-                break
-            totals = spend.sum(axis=1)
-            room = (np.minimum(self.pair_upper - totals, (self.week_cap[:, None] - spend)
-                               .sum(axis=1)) if gap > 0 else totals - self.pair_lower)
-            room = np.maximum(room, 0.0)
-            if room.sum() <= 0:
-                return None
-            share = gap * room / room.sum()
-            week_room = (self.week_cap[:, None] - spend) if gap > 0 else spend
-            week_share = week_room / np.maximum(week_room.sum(axis=1, keepdims=True), 1e-300)
-            spend = np.clip(spend + share[:, None] * week_share, 0.0, self.week_cap[:, None])
-        totals = spend.sum(axis=1)
+        """The solver's matrix with its rounding removed, or None if it cannot be repaired.
+
+        SLSQP keeps linear constraints only to its tolerance: pair totals are moved into their
+        bounds, then the budget gap is spread over the pairs with room, a few times over.
+        """
+        cap = self.week_cap[:, None]
         tolerance = 1e-6 * max(self.budget, 1.0)
-        if (abs(spend.sum() - self.budget) > tolerance
-                or (totals < self.pair_lower - tolerance).any()
-                or (totals > self.pair_upper + tolerance).any()):
-            return None
-        return spend
+        for _ in range(10):
+            spend = np.clip(spend, 0.0, cap)
+            totals = spend.sum(axis=1)
+            spend = _shift(spend, np.maximum(self.pair_lower - totals, 0.0), cap)
+            spend = _shift(spend, -np.maximum(totals - self.pair_upper, 0.0), cap)
+            totals = spend.sum(axis=1)
+            gap = self.budget - totals.sum()
+            room = (np.minimum(self.pair_upper - totals, (cap - spend).sum(axis=1)) if gap > 0
+                    else totals - self.pair_lower)
+            room = np.maximum(room, 0.0)
+            if abs(gap) > tolerance and room.sum() > 0:
+                spend = _shift(spend, gap * room / room.sum(), cap)
+            totals = spend.sum(axis=1)
+            if (abs(totals.sum() - self.budget) <= tolerance
+                    and (totals >= self.pair_lower - tolerance).all()
+                    and (totals <= self.pair_upper + tolerance).all()
+                    and (spend >= 0).all() and (spend <= cap + tolerance).all()):
+                return spend
+        self.notes.append("media: the solver's answer could not be brought within the bounds; "
+                          "its start was kept")
+        return None
+
+
+def _shift(spend: np.ndarray, change: np.ndarray, cap: np.ndarray) -> np.ndarray:
+    """Each pair's total moved by `change`: up into its weeks' room under the cap, down in
+    proportion to its weeks' spend."""
+    room = np.where(change[:, None] > 0, cap - spend, spend)
+    share = room / np.maximum(room.sum(axis=1, keepdims=True), 1e-300)
+    return np.clip(spend + change[:, None] * share, 0.0, cap)
 
 
 def plan_digest(*parts: object) -> str:

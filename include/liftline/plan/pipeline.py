@@ -127,8 +127,9 @@ def plan_result(responses: Responses, request: PlanRequest, run_id: str, plan: P
                 missing: list[str] | None = None, mode: str = "joint") -> PlanResult:
     """Evaluate a plan and business as usual; the rows and summary to store (nothing written)."""
     plan_id = plan_id_for(request, run_id, mode)
-    outcome = evaluate_plan(responses, request, plan)
-    bau_outcome = evaluate_plan(responses, request, bau)
+    base = responses.base(request)
+    outcome = evaluate_plan(responses, request, plan, base)
+    bau_outcome = evaluate_plan(responses, request, bau, base)
     summary = plan_summary(plan_id, run_id, request, mode, plan, outcome, bau, bau_outcome,
                            missing or [])
     lines = plan_lines(responses, request, plan, bau, outcome).assign(plan_id=plan_id,

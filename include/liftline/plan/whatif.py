@@ -107,8 +107,9 @@ def what_if(responses: Responses, request: PlanRequest, plan: Plan, changes: lis
     notes: list[str] = []
     for change in changes:
         changed = apply_change(changed, request, change, default_promo_type, notes)
-    return WhatIf(evaluate_plan(responses, request, plan),
-                  evaluate_plan(responses, request, changed), changed, notes)
+    base = responses.base(request)
+    return WhatIf(evaluate_plan(responses, request, plan, base),
+                  evaluate_plan(responses, request, changed, base), changed, notes)
 
 
 def apply_change(plan: Plan, request: PlanRequest, change: Change,

@@ -185,3 +185,12 @@ def test_a_solver_answer_slightly_off_its_bounds_is_repaired_onto_them():
     assert (totals >= problem.pair_lower - 1e-6).all()
     assert (totals <= problem.pair_upper + 1e-6).all()
     assert (fixed >= 0).all() and (fixed <= problem.week_cap[:, None] + 1e-6).all()
+
+
+def test_planned_promotions_that_overlap_each_other_are_kept_and_noted():
+    bau = bau_plan()
+    clash = promotion("d1", "A2", 0, discount=30.0, origin=PLANNED)
+    bau.promotions = pd.concat([bau.promotions, pd.DataFrame([clash])])
+    plan = optimise_plan(ToyResponses(), request(), bau, candidates())
+    assert {("d1", "A2", 0, 20.0), ("d1", "A2", 0, 30.0)} <= _promos(plan)
+    assert any("1 planned promotion(s) overlap" in note for note in plan.notes)

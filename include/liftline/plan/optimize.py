@@ -442,6 +442,17 @@ class PlanProblem:
         is_bau = self.pool.set_index(PROMOTION_KEY).index.isin(
             bau_promotions.set_index(PROMOTION_KEY).index)
         self.bau_promotions = self.pool[is_bau].reset_index(drop=True)
+        self._note_overlapping_planned()
+
+    def _note_overlapping_planned(self) -> None:
+        busy: dict[tuple[str, str], int] = {}
+        clashes = 0
+        for row in self.pool[self.pool["origin"] == PLANNED].itertuples(index=False):
+            clashes += not self._occupy(busy, row, only_if_free=True)
+            self._occupy(busy, row)
+        if clashes:
+            self.notes.append(f"{clashes} planned promotion(s) overlap a sibling on the "
+                              "delivered calendar: kept as planned")
 
     def choose_promotions(self, uplift: np.ndarray) -> pd.DataFrame:
         """Planned promotions, then the best non-overlapping candidates that add margin."""

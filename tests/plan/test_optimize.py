@@ -194,3 +194,24 @@ def test_planned_promotions_that_overlap_each_other_are_kept_and_noted():
     plan = optimise_plan(ToyResponses(), request(), bau, candidates())
     assert {("d1", "A2", 0, 20.0), ("d1", "A2", 0, 30.0)} <= _promos(plan)
     assert any("1 planned promotion(s) overlap" in note for note in plan.notes)
+
+
+class SharedResponses(ToyResponses):
+    """One response for all countries: each country's uplift from the total spend."""
+
+    def media_uplift(self, media):
+        pooled = media.assign(country="AA").groupby(["country", "channel", "week_start"],
+                                                      as_index=False)["spend"].sum()
+        uplift = super().media_uplift(pooled)[["week_start", "uplift"]]
+        return pd.concat([uplift.assign(country=c) for c in ("AA", "BB")], ignore_index=True)
+
+
+def test_countries_sharing_a_response_still_get_a_plan_within_bounds():
+    bau = bau_plan()
+    plan = optimise_plan(SharedResponses(), request(), bau, candidates(), mode="media_only")
+    assert any("differenced on its own" in note for note in plan.notes)
+    assert plan.media["spend"].sum() == pytest.approx(bau.media["spend"].sum())
+    assert (evaluate_plan(SharedResponses(), request(), plan).margin
+            > evaluate_plan(SharedResponses(), request(), bau).margin)
+    independent = optimise_plan(ToyResponses(), request(), bau, candidates(), mode="media_only")
+    assert not any("differenced on its own" in note for note in independent.notes)

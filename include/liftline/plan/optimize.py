@@ -276,6 +276,7 @@ class PlanProblem:
         self.uplift_calls = 0
         self.weeks = request.week_starts
         self._week_index = {week: i for i, week in enumerate(self.weeks)}
+        self._independent: bool | None = None  # see _countries_independent
         self.base = normalise_base(responses.base(request), request)
         media_countries = set() if bau.media.empty else set(bau.media["country"])
         self.countries = sorted(set(self.base["country"]) | media_countries)
@@ -358,7 +359,8 @@ class PlanProblem:
         unit = np.maximum(self.week_cap, 1e-12)  # each pair's variables in units of its cap
         flat_unit = np.repeat(unit, n_weeks)
         norm = max(self.budget, 1.0)
-        groups = self._gradient_groups(n_weeks)
+        independent = self._countries_independent(start)
+        groups = self._gradient_groups(n_weeks, independent)
 
         def country_values(x: np.ndarray) -> np.ndarray:
             """Each country's media margin: sum over weeks W x U - its spend."""
@@ -373,7 +375,9 @@ class PlanProblem:
             for idx, countries in groups:
                 moved = x.copy()
                 moved[idx] += GRADIENT_STEP
-                grad[idx] = (country_values(moved) - here)[countries] / GRADIENT_STEP
+                change = country_values(moved) - here
+                # One variable per step when countries share a response: all of it is its.
+                grad[idx] = (change[countries] if independent else change.sum()) / GRADIENT_STEP
             return -here.sum() / norm, -grad / norm
 
         x0 = start.ravel() / flat_unit
@@ -396,9 +400,31 @@ class PlanProblem:
             return start
         return found
 
-    def _gradient_groups(self, n_weeks: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    def _countries_independent(self, spend: np.ndarray) -> bool:
+        """Whether a country's uplift depends only on its own spend (one mix model per
+        country), checked once: more spend in one country must leave the others' unchanged."""
+        if self._independent is None:
+            if len(self.countries) < 2:
+                self._independent = True
+            else:
+                first = self.pair_country == self.pair_country[0]
+                moved = spend.copy()
+                moved[first] = moved[first] * 1.5 + 1.0
+                change = np.abs(self.uplift_matrix(moved) - self.uplift_matrix(spend))
+                others = np.arange(len(self.countries)) != self.pair_country[0]
+                self._independent = bool(change[others].max() <= 1e-12)
+                if not self._independent:
+                    self.notes.append("media: one country's spend moves another's uplift, so "
+                                      "each spend cell is differenced on its own (slower)")
+        return self._independent
+
+    def _gradient_groups(self, n_weeks: int, independent: bool = True
+                         ) -> list[tuple[np.ndarray, np.ndarray]]:
         """Variables one forward difference can move together: one channel-week per country
-        (a country's uplift depends only on its own spend), as (flat indices, their countries)."""
+        when countries are independent, else one variable; as (flat indices, countries)."""
+        if not independent:
+            return [(np.array([i]), self.pair_country[[i // n_weeks]])
+                    for i in range(len(self.pairs) * n_weeks)]
         position = np.zeros(len(self.pairs), dtype=int)
         seen: dict[int, int] = {}
         for p, country in enumerate(self.pair_country):

@@ -4,12 +4,14 @@ its summary and alert, and rerunning it."""
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import pytest
 from plan_helpers import FittedStandIn, ToyResponses, request
 from sqlalchemy import select
 
+from liftline.alerts import alert_summary
 from liftline.plan.optimize import evaluate_plan
 from liftline.plan.pipeline import plan_id_for, plan_next_quarter, plan_quarter, stored_plan
 from liftline.warehouse import read_frame, table
@@ -60,6 +62,10 @@ def test_rerunning_a_plan_replaces_its_rows_and_alerts_once(warehouse, stand_ins
     assert list(alerts["kind"]) == ["plan_summary"]
     details = json.loads(alerts["details_json"].iloc[0])
     assert {item["channel"] for item in details["items"]} == {"tv", "search"}
+    text = alert_summary(alerts.iloc[0].to_dict())
+    assert re.search(r"Incremental margin: [\d,]+, Incremental margin lower: [\d,]+", text)
+    assert re.search(r"search \(Spend [\d,]+ · Spend as usual 600 · Spend [+-][\d.]+%\)", text)
+    assert "#plan" in text  # the report's Quarter plan section
     # Another budget in the same run is another plan beside it.
     plan_quarter(warehouse, request(media_budget=4000.0), "run-1", log=lambda _m: None)
     assert _rows(warehouse, "ml_plan_summary")["plan_id"].nunique() == 2

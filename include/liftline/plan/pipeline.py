@@ -326,15 +326,15 @@ def record_plan_alert(conn, result: PlanResult) -> str | None:  # noqa: ANN001 -
         "incremental_margin_upper": _rounded(s["incremental_margin_upper"]),
         "incremental_revenue": round(s["incremental_revenue"], 0),
         "media_spend": round(s["media_spend"], 0),
-        "bau_media_spend": round(s["bau_media_spend"], 0),
-        "promotions": s["promotions"], "bau_promotions": s["bau_promotions"],
+        "media_spend_as_usual": round(s["bau_media_spend"], 0),
+        "promotions": s["promotions"], "promotions_as_usual": s["bau_promotions"],
         "start": str(result.request.start), "weeks": result.request.weeks,
         "plan_id": result.plan_id,
         "missing_models": ", ".join(result.missing) or "none",
         "field_order": ["incremental_margin", "incremental_margin_lower",
                         "incremental_margin_upper", "incremental_revenue", "media_spend",
-                        "bau_media_spend", "promotions", "bau_promotions"],
-        "item_columns": ["channel", "spend", "bau_spend", "spend_change_pct"],
+                        "media_spend_as_usual", "promotions", "promotions_as_usual"],
+        "item_columns": ["channel", "spend", "spend_as_usual", "spend_change_pct"],
         "items": channel_items(result),
     }
     state = plan_digest(*(details[k] for k in sorted(details) if k != "items"),
@@ -350,11 +350,11 @@ def channel_items(result: PlanResult) -> list[dict[str, Any]]:
     """Media by channel, the plan's against business as usual's (all countries)."""
     mine = plan_media(result.plan.media, result.request).groupby("channel")["spend"].sum()
     theirs = plan_media(result.bau.media, result.request).groupby("channel")["spend"].sum()
-    both = pd.concat([mine.rename("spend"), theirs.rename("bau_spend")], axis=1).fillna(0.0)
+    both = pd.concat([mine.rename("spend"), theirs.rename("as_usual")], axis=1).fillna(0.0)
     return [{"channel": str(channel), "spend": round(float(row.spend), 0),
-             "bau_spend": round(float(row.bau_spend), 0),
-             "spend_change_pct": round(100 * (row.spend / row.bau_spend - 1), 1)
-             if row.bau_spend > 0 else None}
+             "spend_as_usual": round(float(row.as_usual), 0),
+             "spend_change_pct": round(100 * (row.spend / row.as_usual - 1), 1)
+             if row.as_usual > 0 else None}
             for channel, row in both.sort_index().iterrows()]
 
 

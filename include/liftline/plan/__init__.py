@@ -17,9 +17,14 @@ from .pipeline import (
     stored_plan,
 )
 from .types import (
+    BASE_COLUMNS,
     BUSINESS_AS_USUAL,
+    INCREMENT_COLUMNS,
+    MEDIA_COLUMNS,
     PLANNED,
+    PROMOTION_COLUMNS,
     RECOMMENDED,
+    UPLIFT_COLUMNS,
     Plan,
     PlanRequest,
     Responses,
@@ -27,10 +32,15 @@ from .types import (
 from .whatif import WhatIf, parse_add_promo, parse_media_change, parse_remove_promo, what_if
 
 __all__ = [
+    "BASE_COLUMNS",
     "BUSINESS_AS_USUAL",
+    "INCREMENT_COLUMNS",
+    "MEDIA_COLUMNS",
     "MODES",
     "PLANNED",
+    "PROMOTION_COLUMNS",
     "RECOMMENDED",
+    "UPLIFT_COLUMNS",
     "Plan",
     "PlanOutcome",
     "PlanRequest",

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from airflow.sdk import AssetAny, dag, get_current_context, task
+from airflow.sdk import AssetAny, TriggerRule, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 from liftline_airflow import (
     CHAMPIONS_ASSET,
@@ -25,9 +25,11 @@ from liftline_airflow import (
     feature_table_assets,
     for_xcom,
     pipeline_params,
+    plan_params,
     publish_assets,
     record_changed,
     scored_table_asset,
+    skip_unless_asked,
     skip_unless_selected,
     warehouse,
 )
@@ -58,8 +60,13 @@ forecasts, with a log line saying so.
   regions or stores for 2-8 weeks) would narrow its ROI interval, its minimum detectable effect,
   power and cost, and the recommended test, into `ml_experiment_recommendations`; skipped with
   the reason when no mix model has results.
-* `publish_assets`, after them all, emits an Asset event for each `ml_*` table they wrote rows to
-  (`liftline://warehouse/ml_*`): `monitor_models` is scheduled on these.
+* `plan_quarter`, only when the `plan_quarter` param is on (off by default): the next
+  `plan_weeks` weeks' media and promotion plan from the Monday after `as_of`, against business
+  as usual, into `ml_plan`, `ml_plan_weekly` and `ml_plan_summary`, with a `plan_summary` alert
+  (include/liftline/plan/README.md). It runs after the scoring tasks, whatever their outcome:
+  it plans with the champions there are and names the missing ones.
+* `publish_assets`, after them all, emits an Asset event for each `ml_*` table the scoring
+  tasks wrote rows to (`liftline://warehouse/ml_*`): `monitor_models` is scheduled on these.
 * `deliver_alerts`: posts pending alerts to Slack (outbox; retried on the next run if Slack
   does not accept them).
 
@@ -78,10 +85,10 @@ scored.
     default_args=DEFAULT_ARGS,
     tags=["liftline", "models"],
     doc_md=DOC_MD,
-    params=pipeline_params(
+    params={**pipeline_params(
         as_of="forecast origin (default: the last POS date)",
         models="the families to score",
-    ),
+    ), **plan_params()},
 )
 def score_models():
     @task
@@ -132,12 +139,25 @@ def score_models():
         record_written({"ml_experiment_recommendations": outcome.rows})
         return for_xcom(outcome)
 
+
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def plan_quarter() -> dict:
+        skip_unless_asked("plan_quarter")
+        from liftline.plan import plan_next_quarter
+
+        ctx = get_current_context()
+        params = ctx["params"]
+        return for_xcom(plan_next_quarter(warehouse(), run_id=ctx["run_id"],
+                                          as_of=params["as_of"], weeks=params["plan_weeks"],
+                                          media_budget=params["plan_media_budget"]))
+
     scored = [score_forecasts(), score_promotions(), score_segments(), score_satisfaction(),
               recommend_experiment()]
+    planned = plan_quarter()
     published = publish_assets(SCORED_TABLES, scored_table_asset)
     alerts = deliver_alerts()
-    scored >> published >> alerts
-    [*scored, published, alerts] >> fail_if_any_failed("scoring")
+    scored >> planned >> published >> alerts
+    [*scored, published, planned, alerts] >> fail_if_any_failed("scoring")
 
 
 def score_at_as_of(score: Any) -> dict:

@@ -31,7 +31,7 @@ from .assets import (
 )
 from .audit import audit_manual_run
 from .failures import record_task_failure, record_task_recovery
-from .params import MODEL_FAMILIES, is_selected, pipeline_params, selected_models
+from .params import MODEL_FAMILIES, is_selected, pipeline_params, plan_params, selected_models
 from .runtime import (
     SLACK_CONN_ID,
     for_xcom,
@@ -46,6 +46,7 @@ from .tasks import (
     fail_if_any_failed,
     publish_assets,
     record_changed,
+    skip_unless_asked,
     skip_unless_selected,
 )
 
@@ -86,6 +87,7 @@ __all__ = [
     "map_label",
     "monitored_table_assets",
     "pipeline_params",
+    "plan_params",
     "publish_assets",
     "record_changed",
     "record_task_failure",
@@ -94,6 +96,7 @@ __all__ = [
     "run_url",
     "scored_table_asset",
     "selected_models",
+    "skip_unless_asked",
     "skip_unless_selected",
     "slack_target",
     "warehouse",

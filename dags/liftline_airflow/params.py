@@ -54,3 +54,17 @@ def selected_models(params: dict[str, Any]) -> list[str]:
 def is_selected(params: dict[str, Any], family: str) -> bool:
     """Whether this run covers the model family `family`."""
     return family in selected_models(params)
+
+
+def plan_params() -> dict[str, Param]:
+    """The scoring DAG's on-demand quarter plan (off unless a person asks for it)."""
+    return {
+        "plan_quarter": Param(False, type="boolean",
+                              description="also plan the next quarter's media and promotions "
+                                          "(liftline plan; from the Monday after as_of)"),
+        "plan_weeks": Param(13, type="integer", minimum=1, maximum=53,
+                            description="weeks the plan covers"),
+        "plan_media_budget": Param(None, type=["null", "number"], minimum=0,
+                                   description="the plan's total media spend (default: "
+                                               "business as usual's)"),
+    }

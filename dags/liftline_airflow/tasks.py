@@ -84,6 +84,12 @@ def fail_if_any_failed(what: str):
     return watch()
 
 
+def skip_unless_asked(param: str) -> None:
+    """Skip the running task unless this run's boolean Param `param` is on (on-demand tasks)."""
+    if not get_current_context()["params"].get(param):
+        raise AirflowSkipException(f"{param} is off for this run (trigger with {param}=true)")
+
+
 def skip_unless_selected(family: str) -> None:
     """Skip the running task when this run's `models` param leaves out `family`."""
     params = get_current_context()["params"]

@@ -64,10 +64,11 @@ def test_every_command_that_needs_the_warehouse_declares_it():
     needs = {}
     for argv in (["run"], ["demo"], ["generate", "--out", "x"],
                  ["promo", "whatif", "--sku", "s", "--store", "s", "--discount", "1",
-                  "--days", "1"]):
+                  "--days", "1"], ["plan"]):
         args = parser.parse_args(argv)
         needs[command_name(args)] = getattr(args, "needs_warehouse", False)
-    assert needs == {"run": True, "demo": True, "generate": False, "promo whatif": True}
+    assert needs == {"run": True, "demo": True, "generate": False, "promo whatif": True,
+                     "plan": True}
 
 
 def test_demo_days_past_the_end_of_the_world_are_one_line_before_any_run(tmp_path):

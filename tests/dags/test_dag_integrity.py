@@ -197,9 +197,15 @@ def test_scoring_runs_on_new_features_and_new_champions(dagbag):
     dag = dagbag.dags["score_models"]
     assert _uris(dag.schedule) == _feature_uris() | {"liftline://registry/champions"}
     tasks = dag.task_dict
-    assert tasks["publish_assets"].upstream_task_ids == {
-        "score_forecasts", "score_promotions", "score_segments", "score_satisfaction",
-        "recommend_experiment"}
+    scoring = {"score_forecasts", "score_promotions", "score_segments", "score_satisfaction",
+               "recommend_experiment"}
+    # The quarter plan only on demand, after scoring whatever its outcome, before the Asset
+    # events (after all the DAG's work) and the alerts (its own goes out in the same run).
+    assert tasks["publish_assets"].upstream_task_ids == {"plan_quarter"}
+    assert dag.params.dump()["plan_quarter"] is False
+    assert tasks["plan_quarter"].upstream_task_ids == scoring
+    assert tasks["plan_quarter"].trigger_rule == "all_done"
+    assert tasks["deliver_alerts"].upstream_task_ids == {"publish_assets"}
 
 
 def test_the_monitor_runs_on_scoring_outputs_and_daily(dagbag):

@@ -169,6 +169,34 @@ def _ingest_log() -> list[dict]:
                 f"could not reach {FAKE_URL} with token {FAKE_SLACK_TOKEN}")]
 
 
+def _plan() -> dict[str, list[dict]]:
+    """A quarter plan: +1,500 margin (90% 1,200 to 1,800) over two channels and two promotions."""
+    plan, week = "plan-20240701-13w-abc", dt.date(2024, 7, 1)
+    summary = {"plan_id": plan, "run_id": "r", "start_date": week, "weeks": 13, "mode": "joint",
+               "media_bounds_lower": -0.3, "media_bounds_upper": 0.3, "revenue": 110_000.0,
+               "gross_margin": 40_000.0, "media_spend": 10_000.0, "promo_cost": 500.0,
+               "margin": 29_500.0, "promotions": 2, "bau_revenue": 105_000.0,
+               "bau_gross_margin": 38_200.0, "bau_media_spend": 10_000.0, "bau_promo_cost": 200.0,
+               "bau_margin": 28_000.0, "bau_promotions": 1, "incremental_revenue": 5_000.0,
+               "incremental_revenue_lower": 4_000.0, "incremental_revenue_upper": 6_000.0,
+               "incremental_margin": 1_500.0, "incremental_margin_lower": 1_200.0,
+               "incremental_margin_upper": 1_800.0, "missing_models": "[]", "notes": "[]",
+               "created_at": NOW}
+    base = {"plan_id": plan, "run_id": "r", "week_start": week, "country": None, "channel": None,
+            "store_id": None, "sku": None, "discount_pct": None, "origin": None,
+            "planned_value": None, "bau_value": None, "expected_incremental_margin": None}
+    lines = [{**base, "line": 0, "kind": "media", "country": "DE", "channel": "search",
+              "planned_value": 6_500.0, "bau_value": 5_000.0},
+             {**base, "line": 1, "kind": "media", "country": "DE", "channel": "tv",
+              "planned_value": 3_500.0, "bau_value": 5_000.0},
+             {**base, "line": 2, "kind": "promotion", "store_id": "ST-1", "sku": "SKU-1",
+              "discount_pct": 20.0, "origin": "planned", "expected_incremental_margin": -40.0},
+             {**base, "line": 3, "kind": "promotion", "store_id": "ST-2", "sku": "SKU-2",
+              "discount_pct": 15.0, "origin": "recommended",
+              "expected_incremental_margin": 700.0}]
+    return {"ml_plan_summary": [summary], "ml_plan": lines}
+
+
 def fill(engine: Engine) -> None:
     with write_transaction(engine) as conn:
         _insert(conn, "feat_sales_store_daily", _store_days())
@@ -176,7 +204,7 @@ def fill(engine: Engine) -> None:
         _insert(conn, "ml_model_registry", _registry())
         _insert(conn, "ml_promo_lift", _promo_lift())
         _insert(conn, "ml_promo_recommendations", _recommendations())
-        for name, rows in {**_mmm(), **_customers()}.items():
+        for name, rows in {**_mmm(), **_customers(), **_plan()}.items():
             _insert(conn, name, rows)
         _insert(conn, "ops_ingest_log", _ingest_log())
     for kind, key, state in (("data_quality", "pos_broken.csv", "quarantined"),

@@ -13,7 +13,7 @@ from liftline.cli.main import main
 from liftline.report import build_report, known_secrets, redact, render_html, safe_url, write_report
 from liftline.report import formatting as fmt
 
-SECTIONS = ["headline", "forecast", "promotions", "media", "customers", "health"]
+SECTIONS = ["headline", "forecast", "promotions", "media", "plan", "customers", "health"]
 PLOTS = ["alerts_by_kind", "forecast_by_store", "forecast_accuracy", "promo_lift",
          "promo_recommendations", "mmm_roi", "mmm_curves", "mmm_budget", "customer_segments",
          "segment_migrations", "service_risk", "ingest_status", "model_age"]
@@ -37,6 +37,7 @@ def test_an_empty_warehouse_says_what_each_section_misses(warehouse: Engine):
     expected = {"forecast": ["ml_sales_forecast is empty", "feat_sales_store_daily is empty"],
                 "promotions": ["ml_promo_lift is empty", "ml_promo_recommendations is empty"],
                 "media": ["ml_mmm_channel_results is empty", "data.min_weeks"],
+                "plan": ["ml_plan_summary is empty"],
                 "customers": ["ml_customer_profiles is empty", "ml_satisfaction_scores is empty"],
                 "health": ["ops_ingest_log is empty", "ml_model_registry is empty"]}
     for key, phrases in expected.items():
@@ -95,6 +96,13 @@ def test_every_section_reads_its_rows(full_warehouse: Engine):
     assert "(ROI below 1): TV" in text["media"]
     assert "more to search (+30%); less to TV (-30%), for +600 of credited revenue" in \
         text["media"]
+    # plan
+    assert "Plan plan-20240701-13w-abc for the 13 weeks from 01 Jul 2024: margin 29.5k against " \
+        "28k as usual, +1.5k (90% interval +1.2k to +1.8k); revenue +5k." in text["plan"]
+    assert "2 promotions against 1 as usual; media 10k against 10k." in text["plan"]
+    channels, promos = found["plan"].tables
+    assert channels.rows == [["search", "6.5k", "5k", "+30.0%"], ["tv", "3.5k", "5k", "-30.0%"]]
+    assert [row[0] for row in promos.rows] == ["SKU-2", "SKU-1"]
     # customers
     assert "400 customers in 2 segments; Champions is 25% of customers" in text["customers"]
     assert "3 customers changed segment" in text["customers"]

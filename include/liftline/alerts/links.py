@@ -34,12 +34,14 @@ REPORT_SECTIONS: Mapping[str, str] = {
     "service_risk": "customers",
     "weekly_summary": "headline",
     "calibration_conflict": "media",
+    "plan_summary": "plan",
 }
 SECTION_TITLES: Mapping[str, str] = {
     "headline": "This week",
     "forecast": "Sales forecast",
     "promotions": "Promotions",
     "media": "Media mix",
+    "plan": "Quarter plan",
     "customers": "Customers",
     "health": "Data quality and model health",
 }

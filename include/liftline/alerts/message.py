@@ -99,6 +99,11 @@ DEFAULT_ACTIONS = {
         "Read the week's decisions in the report's headline; it has the detail behind each "
         "number."
     ),
+    "plan_summary": (
+        "Review the plan's media by channel and its promotions in ml_plan (or `liftline plan "
+        "--what-if` to try a change) before committing budgets; the interval is the forecast's, "
+        "so treat a plan whose lower bound is below business as usual as a close call."
+    ),
 }
 _FALLBACK_ACTION = "Open the report and the Airflow run for details."
 

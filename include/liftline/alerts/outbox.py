@@ -39,6 +39,7 @@ KINDS: tuple[str, ...] = (
     "pipeline_failure",
     "weekly_summary",
     "calibration_conflict",
+    "plan_summary",
 )
 SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")
 

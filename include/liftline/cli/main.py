@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     from liftline.cli.models import add_models_parser
 
     add_models_parser(sub)
+    from liftline.cli.plan import add_plan_parser
+
+    add_plan_parser(sub)
     return parser
 
 

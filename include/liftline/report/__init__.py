@@ -18,6 +18,7 @@ from .headline import HeadlineData, decisions, gather_headline
 from .health import HealthData, gather_health
 from .media import MediaData, fit_banner, gather_media
 from .model import SECTION_KEYS, Notice, Plot, Report, Section, Table
+from .plan import PlanData, gather_plan
 from .promotions import PromoData, diverged, gather_promotions
 from .render import render_html
 from .secrets import known_secrets, redact, safe_url
@@ -31,6 +32,7 @@ __all__ = [
     "HealthData",
     "MediaData",
     "Notice",
+    "PlanData",
     "Plot",
     "PromoData",
     "Report",
@@ -45,6 +47,7 @@ __all__ = [
     "gather_headline",
     "gather_health",
     "gather_media",
+    "gather_plan",
     "gather_promotions",
     "known_secrets",
     "redact",

@@ -22,6 +22,7 @@ from liftline.report.headline import gather_headline, headline_section
 from liftline.report.health import HealthData, gather_health, health_section
 from liftline.report.media import MediaData, gather_media, media_section
 from liftline.report.model import Report, Section
+from liftline.report.plan import gather_plan, plan_section
 from liftline.report.promotions import PromoData, gather_promotions, promotions_section
 from liftline.report.render import render_html
 from liftline.report.secrets import known_secrets, redact, safe_url
@@ -52,6 +53,7 @@ def build_report(engine: Engine, as_of: dt.date | str | None = None,
                  lambda: forecast_section(gather_forecast(engine, day))),
         _guarded("promotions", "Promotions", lambda: promotions_section(_must(promos))),
         _guarded("media", "Media mix", lambda: media_section(_must(media))),
+        _guarded("plan", "Quarter plan", lambda: plan_section(gather_plan(engine, day))),
         _guarded("customers", "Customers", lambda: customers_section(_must(customers))),
         _guarded("health", "Data quality and model health",
                  lambda: health_section(_must(health))),

@@ -12,8 +12,8 @@ from typing import Any
 
 # The page's sections in order; each key is its element id, so `latest.html#<key>` opens it.
 # Alerts link to these anchors: renaming one breaks the links in Slack.
-SECTION_KEYS: tuple[str, ...] = ("headline", "forecast", "promotions", "media", "customers",
-                                 "health")
+SECTION_KEYS: tuple[str, ...] = ("headline", "forecast", "promotions", "media", "plan",
+                                 "customers", "health")
 
 
 @dataclass

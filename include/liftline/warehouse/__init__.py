@@ -21,6 +21,7 @@ from .forecast_tables import FORECAST_TABLES  # noqa: E402  (registers ml_sales_
 from .load import bulk_insert, read_frame, replace_partition, upsert_by_key
 from .locks import file_lock, holder_name, sqlite_file, warehouse_lock
 from .model_tables import MODEL_TABLES  # noqa: E402  (registers ml_mmm_* in metadata)
+from .plan_tables import PLAN_TABLES  # noqa: E402  (registers ml_plan* in metadata)
 from .promo_tables import PROMO_TABLES  # noqa: E402  (registers ml_promo_* in metadata)
 from .schema import MIGRATIONS, SchemaVersionError, create_schema, schema_version
 from .tables import OUTPUT_TABLES, SCHEMA_VERSION, clean_table, metadata, raw_table, table
@@ -33,6 +34,7 @@ __all__ = [
     "FORECAST_TABLES",
     "MIGRATIONS",
     "MODEL_TABLES",
+    "PLAN_TABLES",
     "PROMO_TABLES",
     "OUTPUT_TABLES",
     "SCHEMA_VERSION",

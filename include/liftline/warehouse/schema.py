@@ -13,6 +13,7 @@ from .engine import write_transaction
 from .experiment_tables import add_experiment_tables
 from .forecast_tables import add_forecast_columns, add_forecast_measure
 from .model_tables import add_model_status_columns
+from .plan_tables import add_plan_tables
 from .promo_tables import add_promo_columns
 from .tables import SCHEMA_VERSION, meta_schema_version, metadata, ops_alerts
 
@@ -68,6 +69,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     8: add_customer_columns,
     9: add_forecast_measure,
     10: add_experiment_tables,
+    11: add_plan_tables,
 }
 
 # Arbitrary constant: serializes concurrent create_schema calls on one PostgreSQL database.

@@ -26,7 +26,7 @@ from sqlalchemy.types import TypeEngine
 from liftline.contract import DATE, FLOAT, INT, SOURCES, STRING, TIMESTAMP, Source, source
 
 # Bump with a migration in schema.MIGRATIONS whenever an existing warehouse must change.
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 # Deterministic constraint and index names, so future migrations can refer to them.
 metadata = MetaData(
@@ -166,6 +166,8 @@ ops_rejected_rows = Table(
 # ml_promo_lift and ml_promo_recommendations are defined in promo_tables.py.
 
 # ml_mmm_channel_results, ml_mmm_response_curves and ml_budget_allocation: model_tables.py.
+
+# ml_plan, ml_plan_weekly and ml_plan_summary: plan_tables.py.
 
 # ml_customer_segments, ml_customer_profiles, ml_segment_migrations and
 # ml_satisfaction_scores: customer_tables.py.

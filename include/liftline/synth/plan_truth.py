@@ -111,6 +111,7 @@ class WorldTruth:
     pairs: pd.DataFrame  # media params (country, channel, theta, alpha, gamma, beta) in order
     spend: np.ndarray  # pairs x weeks: the world's own weekly spend
     adstock: np.ndarray  # pairs x weeks: the world's adstock of that spend
+    line_cost: dict[str, float]  # promotion type -> cost of one SKU x store line (see below)
 
     @property
     def stores(self) -> pd.DataFrame:
@@ -166,7 +167,20 @@ def world_truth(scale: str = "small", seed: int = 42, scenario: str = "standard"
     adstock = np.stack([weekly.loc[(p.country, p.channel), "adstock"].to_numpy()
                         for p in pairs.itertuples()])
     return WorldTruth(world, cum_units, cum_category, week_revenue,
-                      pairs.reset_index(drop=True), spend, adstock)
+                      pairs.reset_index(drop=True), spend, adstock, line_costs(world))
+
+
+def line_costs(world: World) -> dict[str, float]:
+    """What one SKU x store line of a promotion costs, per type: the world's promotions' cost
+    over the SKU x store cells they covered. The world runs promotions as events over many
+    stores and SKUs whose fixed cost is shared; charging each line a whole event's fixed cost
+    would make every line, and any plan built of lines, look far costlier than the world's own
+    calendar. The planner's fitted cost model reads the promotions extract the same way."""
+    stores, products = world.dims.stores, world.dims.products
+    cells = np.array([covered_stores(p, stores).sum() * covered_skus(p, products).sum()
+                      for p in world.promos.itertuples()], dtype=float)
+    frame = world.promos.assign(cells=cells).groupby("promo_type")[["cost", "cells"]].sum()
+    return (frame["cost"] / frame["cells"].where(frame["cells"] > 0)).dropna().to_dict()
 
 
 # --- the closed form ---------------------------------------------------------------------------
@@ -228,7 +242,8 @@ class TrueResponses:
     def promotion_increments(self, promotions: pd.DataFrame) -> pd.DataFrame:
         """Each candidate on its own on the base (no media): expected extra units over its
         window, less its dip and what its siblings in the store lose (COMPONENT_COLUMNS say
-        how much each); `cost` as the promotions extract states it for one SKU in one store."""
+        how much each); `cost` a line's share of what the world's promotions of its type cost
+        (line_costs)."""
         if promotions.empty:
             return pd.DataFrame(columns=[*INCREMENT_COLUMNS, *COMPONENT_COLUMNS])
         t = self.truth
@@ -261,7 +276,7 @@ class TrueResponses:
         out["incremental_units"] = units - dip_units - loss[:, 0]
         out["incremental_revenue"] = revenue - dip_units * price - loss[:, 1]
         out["incremental_gross_margin"] = margin - dip_units * (price - cost) - loss[:, 2]
-        out["cost"] = [promotion_cost(p, 1, True) for p in rows.promo_type]
+        out["cost"] = [t.line_cost.get(p, promotion_cost(p, 1, True)) for p in rows.promo_type]
         # Beside the protocol's columns: where the net units come from.
         out["lift_units"], out["dip_units"], out["cannibalised_units"] = units, dip_units, loss[:, 0]
         return out[[*INCREMENT_COLUMNS, *COMPONENT_COLUMNS]].reset_index(drop=True)

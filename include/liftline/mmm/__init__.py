@@ -8,15 +8,17 @@ From the warehouse: `fit_and_write_mmm(engine, run_id, country="ALL", segment="a
 
 from .curves import ResponseCurve
 from .design import Design, MMMData, MMMInputError, build_design
-from .inputs import crm_last_touch, fit_keys, load_mmm_data
+from .inputs import ALL_COUNTRIES, ALL_SEGMENTS, crm_last_touch, fit_keys, load_mmm_data
 from .model import MarketingMixModel, MMMFit
 from .optimizer import allocate_budget, target_efficiency
 from .outputs import MMMOutcome, fit_and_write_all, fit_and_write_mmm, write_mmm_fit
 from .ridge import ConstrainedRidge, solve_nonneg
 from .spec import MMMSpec, SpecError, load_spec
-from .transforms import GeometricAdstock, HillSaturation, WeibullAdstock
+from .transforms import GeometricAdstock, HillSaturation, WeibullAdstock, make_adstock
 
 __all__ = [
+    "ALL_COUNTRIES",
+    "ALL_SEGMENTS",
     "ConstrainedRidge",
     "Design",
     "GeometricAdstock",
@@ -38,6 +40,7 @@ __all__ = [
     "fit_keys",
     "load_mmm_data",
     "load_spec",
+    "make_adstock",
     "solve_nonneg",
     "target_efficiency",
     "write_mmm_fit",

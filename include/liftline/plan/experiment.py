@@ -46,9 +46,14 @@ from scipy.stats import norm
 from sqlalchemy import Connection, Engine, select
 
 from liftline import registry
-from liftline.mmm.inputs import ALL_COUNTRIES, ALL_SEGMENTS
-from liftline.mmm.spec import MMMSpec, load_spec
-from liftline.mmm.transforms import HillSaturation, make_adstock
+from liftline.mmm import (
+    ALL_COUNTRIES,
+    ALL_SEGMENTS,
+    HillSaturation,
+    MMMSpec,
+    load_spec,
+    make_adstock,
+)
 from liftline.warehouse import (
     create_schema,
     read_frame,

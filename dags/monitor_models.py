@@ -99,6 +99,8 @@ CHECKS = (
     health_check("check_accuracy", "Realised against backtest error: model_degraded."),
     health_check("check_freshness", "Each source against its delivery cadence: stale_source."),
     health_check("check_stale_models", "Champions older than max_age_days: stale_model."),
+    health_check("check_plan", "The newest quarter plan's passed weeks against actual sales, "
+                               "spend and promotions: plan_deviation."),
 )
 
 

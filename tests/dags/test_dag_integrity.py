@@ -217,7 +217,7 @@ def test_the_monitor_runs_on_scoring_outputs_and_daily(dagbag):
                                                "liftline://warehouse/ml_promo_lift"}
     tasks = dag.task_dict
     checks = {"monitor_lift", "check_drift", "check_accuracy", "check_freshness",
-              "check_stale_models"}
+              "check_stale_models", "check_plan"}
     # The weekly summary counts the checks' alerts, and goes out in the same run.
     assert tasks["record_weekly_summary"].upstream_task_ids == checks
     assert tasks["record_weekly_summary"].trigger_rule == "all_done"

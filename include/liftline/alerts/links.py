@@ -35,6 +35,7 @@ REPORT_SECTIONS: Mapping[str, str] = {
     "weekly_summary": "headline",
     "calibration_conflict": "media",
     "plan_summary": "plan",
+    "plan_deviation": "plan",
 }
 SECTION_TITLES: Mapping[str, str] = {
     "headline": "This week",

@@ -104,6 +104,11 @@ DEFAULT_ACTIONS = {
         "--what-if` to try a change) before committing budgets; the interval is the forecast's, "
         "so treat a plan whose lower bound is below business as usual as a close call."
     ),
+    "plan_deviation": (
+        "If execution departed (spend or promotions not as planned), bring it back or re-plan "
+        "with `liftline plan` from next Monday; if the plan was executed and sales still left "
+        "its interval, check the forecast and drift alerts before trusting the rest of the plan."
+    ),
 }
 _FALLBACK_ACTION = "Open the report and the Airflow run for details."
 

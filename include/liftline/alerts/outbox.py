@@ -40,6 +40,7 @@ KINDS: tuple[str, ...] = (
     "weekly_summary",
     "calibration_conflict",
     "plan_summary",
+    "plan_deviation",
 )
 SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")
 

@@ -15,10 +15,12 @@ from .drift import check_drift
 from .freshness import check_freshness
 from .health import check_model_health
 from .lift import monitor_lift
+from .plan import check_plan
 from .staleness import check_stale_models
 from .weekly import record_weekly_summary, summary_week, week_key
 
 __all__ = [
+    "check_plan",
     "check_accuracy",
     "check_drift",
     "check_freshness",

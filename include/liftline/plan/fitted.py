@@ -55,7 +55,7 @@ PROMOTION_KEY = ["sku", "store_id", "week_start", "discount_pct", "duration_days
                  "origin"]
 MAX_CANDIDATE_DAYS = 7  # a promotion is attributed to its start week: the grid keeps to one
 VALUE_COLUMNS = list(INCREMENT_COLUMNS[6:])
-PASSES = 2  # increments are measured on the base they are removed from: twice is converged
+PASSES = 2  # increments are measured on the base: the first pass's base is close enough
 
 
 class FittedResponses:
@@ -115,8 +115,8 @@ class FittedResponses:
             contained = _held_increments(expected, held, promotions)
             base, uplift = remove_media_and_promotions(expected, contained, contribution,
                                                        countries)
-        if promotions is not None:
-            promotions.week_units = week_units_of(base)
+        # The increments stay measured on the previous pass's base, so those removed above
+        # are exactly those the planner adds back.
         base = _with_gross_margin(base, unit_costs(engine, as_of, notes), countries)
         known = _increments_by_key(bau.promotions, promotions)
         _note_unmodelled_channels(bau.media, media, notes)

@@ -63,8 +63,9 @@ def expected_sales(engine: Engine, request: PlanRequest, stores: pd.DataFrame, a
         notes.append(f"base: the forecast covers {known['week_start'].nunique()} of the "
                      f"{len(request.week_starts)} weeks; later weeks are last year's same "
                      "weeks at each store's forecast level")
-    out = pd.concat([known.assign(source="forecast"), extended.assign(source="last_year")],
-                    ignore_index=True)
+    parts = [known.assign(source="forecast"), extended.assign(source="last_year")]
+    out = pd.concat([p for p in parts if not p.empty] or parts, ignore_index=True)
+    out = out.astype({c: float for c in WEEKLY[2:]})
     return out.sort_values(["store_id", "week_start"], kind="mergesort").reset_index(drop=True)
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pytest
 from plan_world import START, WEEKS, build, weekly_spend_truth
 
 from liftline.plan.bau import PROMOTION_FRAME, business_as_usual
@@ -65,3 +66,9 @@ def test_business_as_usual_is_deterministic(warehouse):
     first, second = bau(warehouse), bau(warehouse)
     pd.testing.assert_frame_equal(first.media, second.media)
     pd.testing.assert_frame_equal(first.promotions, second.promotions)
+
+
+def test_a_plan_starts_on_a_monday(warehouse):
+    build(warehouse)
+    with pytest.raises(ValueError, match="is a Tuesday: plans start on a Monday"):
+        bau(warehouse, PlanRequest(start=dt.date(2024, 4, 2), weeks=4))

@@ -47,6 +47,7 @@ PROMOTION_FRAME = [*PROMOTION_COLUMNS, *PROMOTION_EXTRAS]
 
 def business_as_usual(engine: Engine, request: PlanRequest, log: Log = print) -> Plan:
     """Last year's spend pattern and promotion cadence, plus the delivered planned calendar."""
+    check_start(request)
     notes: list[str] = []
     media = bau_media(engine, request, notes)
     promotions = bau_promotions(engine, request, notes)
@@ -170,9 +171,17 @@ def plan_days(request: PlanRequest) -> tuple[pd.Timestamp, pd.Timestamp]:
 def as_of_of(engine: Engine, request: PlanRequest) -> date:
     """The planner's as-of (the last observed sales day before the start); one-line error
     when the warehouse holds no sales before it."""
+    check_start(request)
     found = history_end(engine, request)
     if found is None:
         raise ValueError(f"the warehouse holds no store sales before {request.start}: run "
                          "`liftline run` first, or plan from a later start")
     return found
 
+
+
+def check_start(request: PlanRequest) -> None:
+    """One-line error unless the plan starts on a Monday (its weeks are Monday weeks)."""
+    if pd.Timestamp(request.start).weekday() != 0:
+        raise ValueError(f"the plan's start {request.start} is a "
+                         f"{pd.Timestamp(request.start).day_name()}: plans start on a Monday")

@@ -34,7 +34,12 @@ from .bau import (
 )
 from .fitted_base import expected_sales, remove_media_and_promotions, unit_costs
 from .fitted_media import MediaResponse, load_media_response
-from .fitted_promotions import PromotionResponse, load_promotion_response, week_units_of
+from .fitted_promotions import (
+    CostModel,
+    PromotionResponse,
+    load_promotion_response,
+    week_units_of,
+)
 from .history import read_catalogue_frames, spread_by_week
 from .types import (
     BASE_COLUMNS,
@@ -82,6 +87,12 @@ class FittedResponses:
     @property
     def has_lift_model(self) -> bool:
         return self._promotions is not None
+
+    @property
+    def cost_model(self) -> CostModel | None:
+        """What a new promotion costs (fixed by type + per SKU x store cell): a planner that
+        runs one promotion over several cells pays the fixed cost once."""
+        return None if self._promotions is None else self._promotions.costs
 
     @classmethod
     def from_warehouse(cls, engine: Engine, request: PlanRequest, log: Log = print,

@@ -66,6 +66,12 @@ def expected_sales(engine: Engine, request: PlanRequest, stores: pd.DataFrame, a
     parts = [known.assign(source="forecast"), extended.assign(source="last_year")]
     out = pd.concat([p for p in parts if not p.empty] or parts, ignore_index=True)
     out = out.astype({c: float for c in WEEKLY[2:]})
+    unknown = out.loc[out[["units", "revenue"]].isna().any(axis=1), "store_id"].unique()
+    if len(unknown):
+        notes.append(f"base: {len(unknown)} store(s) have neither a forecast nor sales a year "
+                     f"before some plan weeks ({', '.join(sorted(unknown)[:5])}): those weeks "
+                     "count as selling nothing")
+        out[["units", "revenue"]] = out[["units", "revenue"]].fillna(0.0)
     return out.sort_values(["store_id", "week_start"], kind="mergesort").reset_index(drop=True)
 
 
@@ -91,7 +97,8 @@ def forecast_weeks(engine: Engine, request: PlanRequest, as_of: date, notes: lis
                              fc.c.date.between(request.week_starts[0].date(), last_day.date())))
     rows["measure"] = rows["measure"].fillna("units")  # rows written before the column
     rows["date"] = pd.to_datetime(rows["date"])
-    notes.append(f"base: forecast run {run['run_id']} (as of {run['as_of_date']})")
+    notes.append(f"base: forecast run {run['run_id']} (as of "
+                 f"{pd.Timestamp(run['as_of_date']).date()})")
     parts = [_weekly_measure(rows, measure) for measure in MEASURES]
     weekly = parts[0].merge(parts[1], on=["store_id", "week_start"], how="outer")
     weekly = weekly.loc[weekly["week_start"].isin(request.week_starts)]

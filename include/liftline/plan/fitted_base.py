@@ -51,8 +51,8 @@ def expected_sales(engine: Engine, request: PlanRequest, stores: pd.DataFrame, a
     forecast = forecast_weeks(engine, request, as_of, notes)
     if forecast.empty:
         missing.append("sales_forecast")
-        notes.append(f"no sales forecast made on or before {as_of}: expected sales are last "
-                     "year's same weeks at the stores' recent level")
+        notes.append(f"no sales forecast made on or before {as_of} covers a full plan week: "
+                     "expected sales are last year's same weeks at the stores' recent level")
     grid = stores[["store_id"]].merge(pd.DataFrame({"week_start": request.week_starts}),
                                       how="cross")
     known = grid.merge(forecast, on=["store_id", "week_start"], how="inner")

@@ -152,6 +152,8 @@ def test_a_missing_lift_model_adds_nothing_and_proposes_nothing(warehouse):
     build(warehouse, lift=False)
     r = responses(warehouse)
     assert r.missing == ["promo_lift"] and not r.has_lift_model
+    assert r.base(REQUEST)["revenue"].dtype == float
+    assert r.media_uplift(r.bau.media)["uplift"].gt(0).all()
     found = r.promotion_increments(r.bau.promotions)
     assert (found["incremental_units"] == 0).all()
     assert found["cost"].sum() == pytest.approx(300.0 + 200.0 + 150.0)  # LY1, PL1, PL2

@@ -90,8 +90,8 @@ class FittedResponses:
 
     @property
     def cost_model(self) -> CostModel | None:
-        """What a new promotion costs (fixed by type + per SKU x store cell): a planner that
-        runs one promotion over several cells pays the fixed cost once."""
+        """What a new promotion costs (fixed by type + per covered store by what it covers):
+        a planner that runs one promotion over several stores pays the fixed cost once."""
         return None if self._promotions is None else self._promotions.costs
 
     @classmethod

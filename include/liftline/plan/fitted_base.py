@@ -213,7 +213,7 @@ def remove_media_and_promotions(expected: pd.DataFrame, contained: pd.DataFrame,
     frame = expected.merge(contained.rename(columns={"units": "i_units",
                                                      "revenue": "i_revenue"}),
                            on=["store_id", "week_start"], how="left")
-    frame[["i_units", "i_revenue"]] = frame[["i_units", "i_revenue"]].fillna(0.0)
+    frame[["i_units", "i_revenue"]] = frame[["i_units", "i_revenue"]].astype(float).fillna(0.0)
     frame["country"] = frame["store_id"].map(countries)
     per_country = frame.groupby(["country", "week_start"])[["revenue", "i_revenue"]].sum()
     media = contribution.set_index(["country", "week_start"])["contribution"]

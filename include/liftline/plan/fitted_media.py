@@ -103,6 +103,7 @@ class MediaResponse:
         frames = [self._of_model(key, model, spend) for key, model in self.models.items()]
         out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
             columns=["country", "week_start", "contribution"])
+        out = out.astype({"contribution": float})
         return out.sort_values(["country", "week_start"], kind="mergesort").reset_index(
             drop=True)
 

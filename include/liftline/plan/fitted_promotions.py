@@ -16,9 +16,10 @@ MIN_MEASURED; clipped to [-1, 0]). That share of the increment is taken back at 
 price and margin, as `ml_promo_lift.net_incremental_margin` counts it.
 
 Cost: a delivered promotion's `cost` split evenly over its cells. A new cell's cost is what the
-calendar's costs say a promotion costs: cost = fixed cost of its type + a cost per covered
-SKU x store cell, fitted by non-negative least squares on the delivered promotions with a cost
-(0 when none has one).
+calendar's costs say a promotion costs: cost = fixed cost of its type + a cost per covered store
+that depends on what it covers (one SKU, a category, everything: the contract's SKU levels),
+fitted by non-negative least squares on the delivered promotions with a cost (0 when none has
+one). A new candidate is one SKU in one store: fixed[type] + per_store["sku"].
 """
 
 from __future__ import annotations
@@ -31,14 +32,20 @@ import pandas as pd
 from scipy.optimize import nnls
 from sqlalchemy import Engine, func, select
 
-from liftline.features import read_promotions
+from liftline.features import (
+    PROMOTION_SKU_LEVELS,
+    PROMOTION_STORE_LEVELS,
+    promotion_stores,
+    read_promotions,
+    scope_level,
+)
 from liftline.promo import load_lift_model
 from liftline.promo.candidates import Catalogue, baseline_rates, load_catalogue, with_prices
 from liftline.promo.model import LiftModel
 from liftline.promo.recommend import score_candidates
 from liftline.warehouse import read_frame, table
 
-from .history import has_table, monday, promotion_cells
+from .history import has_table, monday
 from .types import INCREMENT_COLUMNS
 
 MIN_MEASURED = 3  # completed promotions a category needs for its own dip/cannibalisation share
@@ -48,15 +55,16 @@ PAIR_DAYS = 91  # SKU x store pairs that sold in these days get a baseline
 
 @dataclass
 class CostModel:
-    """cost of one new SKU x store promotion = fixed[type] + per_cell."""
+    """cost of a promotion = fixed[type] + per_store[what it covers] x covered stores."""
 
     fixed: dict[str, float] = field(default_factory=dict)
-    per_cell: float = 0.0
+    per_store: dict[str, float] = field(default_factory=dict)  # "sku", "category", "all"
 
-    def of(self, promo_type: pd.Series) -> np.ndarray:
+    def of(self, promo_type: pd.Series, stores: int = 1, scope: str = "sku") -> np.ndarray:
+        """The cost of promotions of `promo_type` covering one `scope` in `stores` stores."""
         default = float(np.mean(list(self.fixed.values()))) if self.fixed else 0.0
-        return (promo_type.map(self.fixed).astype(float).fillna(default) + self.per_cell
-                ).to_numpy()
+        return (promo_type.map(self.fixed).astype(float).fillna(default)
+                + stores * self.per_store.get(scope, 0.0)).to_numpy()
 
 
 @dataclass
@@ -145,7 +153,7 @@ def load_promotion_response(engine: Engine, as_of: date, stores: list[str],
     rates["unit_cost"] = _filled_costs(rates, notes)
     net, pooled = net_shares(engine, notes)
     notes.append(f"promotions: lift model {model.version} ({model.kind}); dip and "
-                 f"cannibalisation give back {-pooled:.0%} of the extra units on average")
+                 f"cannibalisation give back {abs(pooled):.0%} of the extra units on average")
     return PromotionResponse(
         model=model, cat=cat,
         rates=rates[["store_id", "sku", "baseline_units_per_day", "price", "unit_cost"]],
@@ -207,7 +215,8 @@ def net_shares(engine: Engine, notes: list[str]) -> tuple[dict[str, float], floa
 
 
 def fit_costs(engine: Engine, cat: Catalogue, notes: list[str]) -> CostModel:
-    """Fixed cost per promotion type and cost per covered cell, from the delivered calendar."""
+    """Fixed cost per promotion type and cost per covered store by SKU level, from the
+    delivered calendar."""
     promos = read_promotions(engine, ["promo_id", "start_date", "end_date", "discount_pct",
                                       "sku", "category", "store_id", "region", "promo_type",
                                       "cost"])
@@ -215,19 +224,24 @@ def fit_costs(engine: Engine, cat: Catalogue, notes: list[str]) -> CostModel:
     if promos.empty:
         notes.append("promotions: no delivered promotion has a cost: new promotions cost 0")
         return CostModel()
-    cells = promotion_cells(promos, cat.stores, cat.products).groupby("promo_id").size()
-    promos = promos.assign(cells=promos["promo_id"].map(cells).fillna(0),
+    stores = promotion_stores(promos[["promo_id", *PROMOTION_STORE_LEVELS]],
+                              cat.stores[["store_id", "region"]]).groupby("promo_id").size()
+    promos = promos.assign(stores=promos["promo_id"].map(stores).fillna(0),
+                           scope=scope_level(promos, PROMOTION_SKU_LEVELS).fillna("all"),
                            promo_type=promos["promo_type"].fillna("unknown"))
-    types = sorted(promos["promo_type"].unique())
-    design = np.column_stack([(promos["promo_type"] == t).to_numpy(float) for t in types]
-                             + [promos["cells"].to_numpy(float)])
+    types, scopes = sorted(promos["promo_type"].unique()), ["sku", "category", "all"]
+    design = np.column_stack(
+        [(promos["promo_type"] == t).to_numpy(float) for t in types]
+        + [(promos["stores"] * (promos["scope"] == k)).to_numpy(float) for k in scopes])
     coef, _ = nnls(design, pd.to_numeric(promos["cost"]).to_numpy(float))
-    model = CostModel(fixed=dict(zip(types, map(float, coef[:-1]), strict=True)),
-                      per_cell=float(coef[-1]))
+    model = CostModel(fixed=dict(zip(types, map(float, coef[:len(types)]), strict=True)),
+                      per_store=dict(zip(scopes, map(float, coef[len(types):]), strict=True)))
+    one = model.per_store["sku"]
     notes.append("promotions: a new SKU x store promotion costs "
-                 + ", ".join(f"{t} {v + model.per_cell:,.0f}" for t, v in model.fixed.items())
-                 + f" (fixed cost by type + {model.per_cell:,.1f} per cell, fitted on "
-                 f"{len(promos)} delivered promotions)")
+                 + ", ".join(f"{t} {v + one:,.0f}" for t, v in model.fixed.items())
+                 + f" (fixed cost by type + per covered store: SKU {one:,.1f}, category "
+                 f"{model.per_store['category']:,.1f}, all {model.per_store['all']:,.1f}; "
+                 f"fitted on {len(promos)} delivered promotions)")
     return model
 
 

@@ -93,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", help="an existing LIFTLINE_HOME with a run on that world")
     parser.add_argument("--weeks", type=int, default=13)
     parser.add_argument("--repeat", type=int, default=1, help="timings of `liftline plan`")
+    parser.add_argument("--champions-only", action="store_true",
+                        help="plan with champions only, as `liftline plan` does (default: a model "
+                             "without a champion answers with its latest challenger, so a mix "
+                             "model that is not yet champion still plans media here)")
     parser.add_argument("--timing-only", action="store_true",
                         help="only time plan_quarter (no truth comparison)")
     args = parser.parse_args(argv)
@@ -110,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     started = time.perf_counter()
-    fitted = FittedResponses.from_warehouse(engine, request, log=lambda _m: None)
+    fitted = FittedResponses.from_warehouse(engine, request, log=lambda _m: None,
+                                            challengers=not args.champions_only)
     candidates = promotion_candidates(engine, request, log=lambda _m: None)
     bau = business_as_usual(engine, request, log=lambda _m: None)
     print(f"fitted responses, {len(candidates)} candidates, business as usual: "

@@ -11,7 +11,7 @@ from .design import Design, MMMData, MMMInputError, build_design
 from .inputs import ALL_COUNTRIES, ALL_SEGMENTS, crm_last_touch, fit_keys, load_mmm_data
 from .model import MarketingMixModel, MMMFit
 from .optimizer import allocate_budget, target_efficiency
-from .outputs import MMMOutcome, fit_and_write_all, fit_and_write_mmm, write_mmm_fit
+from .outputs import MMMOutcome, fit_and_write_all, fit_and_write_mmm, model_name, write_mmm_fit
 from .ridge import ConstrainedRidge, solve_nonneg
 from .spec import MMMSpec, SpecError, load_spec
 from .transforms import GeometricAdstock, HillSaturation, WeibullAdstock, make_adstock
@@ -41,6 +41,7 @@ __all__ = [
     "load_mmm_data",
     "load_spec",
     "make_adstock",
+    "model_name",
     "solve_nonneg",
     "target_efficiency",
     "write_mmm_fit",

@@ -20,7 +20,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from liftline.features import read_promotions
-from liftline.promo.candidates import Catalogue, conflicts_with_upcoming
+from liftline.promo import Catalogue, conflicts_with_upcoming
 
 from .history import (
     YEAR,

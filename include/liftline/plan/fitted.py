@@ -19,10 +19,15 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from liftline.promo import load_lift_model
+from liftline.promo import (
+    baseline_rates,
+    bounded_grid,
+    candidate_grid,
+    conflicts_with_upcoming,
+    load_lift_model,
+    top_skus,
+)
 from liftline.promo import load_spec as load_promo_spec
-from liftline.promo.candidates import baseline_rates, conflicts_with_upcoming, top_skus
-from liftline.promo.recommend import bounded_grid, candidate_grid
 
 from .bau import (
     PROMOTION_FRAME,

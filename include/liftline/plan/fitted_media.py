@@ -30,9 +30,7 @@ import pandas as pd
 from sqlalchemy import Engine, func, select
 
 from liftline import registry
-from liftline.mmm import HillSaturation, load_spec
-from liftline.mmm.outputs import model_name
-from liftline.mmm.transforms import make_adstock
+from liftline.mmm import HillSaturation, load_spec, make_adstock, model_name
 from liftline.warehouse import read_frame, table
 
 from .history import SPEND_COLUMNS, YEAR, has_table, weekly_spend

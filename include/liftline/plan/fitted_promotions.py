@@ -39,10 +39,15 @@ from liftline.features import (
     read_promotions,
     scope_level,
 )
-from liftline.promo import load_lift_model
-from liftline.promo.candidates import Catalogue, baseline_rates, load_catalogue, with_prices
-from liftline.promo.model import LiftModel
-from liftline.promo.recommend import score_candidates
+from liftline.promo import (
+    Catalogue,
+    LiftModel,
+    baseline_rates,
+    load_catalogue,
+    load_lift_model,
+    score_candidates,
+    with_prices,
+)
 from liftline.warehouse import read_frame, table
 
 from .history import has_table, monday

@@ -135,3 +135,24 @@ def test_support_is_the_discount_range_trained_on_per_type(model, measured):
     rows = measured.iloc[:4].assign(promo_type=["flyer", "flyer", "bogo", "flyer"],
                                     discount_pct=[5.0, 30.0, 30.0, np.nan])
     assert model.in_support(rows).tolist() == [False, True, True, True]
+
+
+def test_a_failing_constrained_fit_is_retried_without_the_constraint(measured, monkeypatch,
+                                                                      capsys):
+    # LightGBM's constrained split search fails now and then on real data: the stage must
+    # still train (unconstrained, said in the log), and only a constrained fit may be retried.
+    import lightgbm as lgb
+
+    real_train, constraints = lgb.train, []
+
+    def flaky_train(params, *args, **kwargs):
+        constraints.append(list(params["monotone_constraints"]))
+        if any(params["monotone_constraints"]):
+            raise lgb.basic.LightGBMError("Check failed: (best_split_info.right_count) > (0)")
+        return real_train(params, *args, **kwargs)
+
+    monkeypatch.setattr(lgb, "train", flaky_train)
+    model = train_lift_model(measured, quick_spec(), log=lambda _: None)
+    assert model.kind in (SINGLE, HURDLE)
+    assert any(map(any, constraints)) and not any(constraints[-1])
+    assert "trained without it" in capsys.readouterr().out

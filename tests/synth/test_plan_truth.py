@@ -24,7 +24,6 @@ from liftline.synth import (
     world_plan,
 )
 from liftline.synth.plan_truth import world_for, world_truth
-from liftline.synth.promos import covered_skus, covered_stores
 
 REQUEST = PlanRequest(start=date(2025, 1, 6), weeks=13)  # the quarter after the small history
 MEASURES = ["units", "revenue", "gross_margin"]
@@ -126,15 +125,11 @@ def test_deep_discount_on_a_sensitive_category_sells_more_and_its_siblings_lose(
     assert deep.cannibalised_units > 0 and deep.dip_units > 0
     assert deep.incremental_units == pytest.approx(
         deep.lift_units - deep.dip_units - deep.cannibalised_units)
-    # A line bears its share of what the world's price discounts cost per SKU x store covered:
-    # far below one whole event's fixed cost (400 + 35 for one SKU in one store).
-    world = truth.truth.world
-    discounts = world.promos[world.promos.promo_type == "price_discount"]
-    cells = sum(covered_stores(p, world.dims.stores).sum()
-                * covered_skus(p, world.dims.products).sum()
-                for p in discounts.itertuples())
-    assert deep.cost == pytest.approx(discounts.cost.sum() / cells)
-    assert 0 < deep.cost < 435.0
+    assert deep.cost == 435.0  # a promotion of its own: the type's fixed cost + one store's
+    # a line of a wider promotion carries its share of that promotion's cost, as given
+    shared = truth.promotion_increments(pd.DataFrame([promotion("SKU-2001", 40.0)])
+                                        .assign(cost=12.5))
+    assert shared.cost.tolist() == [12.5]
     # the siblings' loss is real in the synth's own code: the same promotion, simulated
     media = world_plan(REQUEST, "small", 42).media.assign(spend=0.0)
     alone = pd.DataFrame([promotion("SKU-2001", 40.0)])

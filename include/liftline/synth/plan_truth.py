@@ -111,7 +111,6 @@ class WorldTruth:
     pairs: pd.DataFrame  # media params (country, channel, theta, alpha, gamma, beta) in order
     spend: np.ndarray  # pairs x weeks: the world's own weekly spend
     adstock: np.ndarray  # pairs x weeks: the world's adstock of that spend
-    line_cost: dict[str, float]  # promotion type -> cost of one SKU x store line (see below)
 
     @property
     def stores(self) -> pd.DataFrame:
@@ -167,20 +166,7 @@ def world_truth(scale: str = "small", seed: int = 42, scenario: str = "standard"
     adstock = np.stack([weekly.loc[(p.country, p.channel), "adstock"].to_numpy()
                         for p in pairs.itertuples()])
     return WorldTruth(world, cum_units, cum_category, week_revenue,
-                      pairs.reset_index(drop=True), spend, adstock, line_costs(world))
-
-
-def line_costs(world: World) -> dict[str, float]:
-    """What one SKU x store line of a promotion costs, per type: the world's promotions' cost
-    over the SKU x store cells they covered. The world runs promotions as events over many
-    stores and SKUs whose fixed cost is shared; charging each line a whole event's fixed cost
-    would make every line, and any plan built of lines, look far costlier than the world's own
-    calendar. The planner's fitted cost model reads the promotions extract the same way."""
-    stores, products = world.dims.stores, world.dims.products
-    cells = np.array([covered_stores(p, stores).sum() * covered_skus(p, products).sum()
-                      for p in world.promos.itertuples()], dtype=float)
-    frame = world.promos.assign(cells=cells).groupby("promo_type")[["cost", "cells"]].sum()
-    return (frame["cost"] / frame["cells"].where(frame["cells"] > 0)).dropna().to_dict()
+                      pairs.reset_index(drop=True), spend, adstock)
 
 
 # --- the closed form ---------------------------------------------------------------------------
@@ -189,9 +175,14 @@ def line_costs(world: World) -> dict[str, float]:
 class TrueResponses:
     """The planner's `Responses` under the world's true response (expected values)."""
 
-    def __init__(self, scale: str = "small", seed: int = 42, scenario: str = "standard"):
+    def __init__(self, scale: str = "small", seed: int = 42, scenario: str = "standard",
+                 known_costs: pd.DataFrame | None = None):
+        """`known_costs`: promotion lines (PROMOTION_COLUMNS + cost) whose cost is known, e.g.
+        business as usual's lines, each a share of its promotion's cost; a line asked about
+        without a cost of its own takes the known one of the same terms."""
         self.truth = world_truth(scale, seed, scenario)
         self.scale, self.seed, self.scenario = scale, seed, scenario
+        self.known_costs = known_costs
 
     def base(self, request: PlanRequest) -> pd.DataFrame:
         """Organic units per store x week of the request, revenue at list price, gross margin
@@ -239,11 +230,20 @@ class TrueResponses:
                                       "uplift": uplift}))
         return pd.concat(rows, ignore_index=True)[list(UPLIFT_COLUMNS)]
 
+    def _with_known_costs(self, promotions: pd.DataFrame) -> pd.DataFrame:
+        if self.known_costs is None or "cost" in promotions:
+            return promotions
+        key = [c for c in PROMOTION_COLUMNS if c != "origin"]
+        known = self.known_costs.assign(week_start=pd.to_datetime(
+            self.known_costs["week_start"]))[[*key, "cost"]].drop_duplicates(key)
+        rows = promotions.reset_index(drop=True).assign(
+            week_start=pd.to_datetime(promotions["week_start"]).to_numpy())
+        return rows.merge(known, on=key, how="left")
+
     def promotion_increments(self, promotions: pd.DataFrame) -> pd.DataFrame:
         """Each candidate on its own on the base (no media): expected extra units over its
         window, less its dip and what its siblings in the store lose (COMPONENT_COLUMNS say
-        how much each); `cost` a line's share of what the world's promotions of its type cost
-        (line_costs)."""
+        how much each); `cost` see line_costs."""
         if promotions.empty:
             return pd.DataFrame(columns=[*INCREMENT_COLUMNS, *COMPONENT_COLUMNS])
         t = self.truth
@@ -276,10 +276,20 @@ class TrueResponses:
         out["incremental_units"] = units - dip_units - loss[:, 0]
         out["incremental_revenue"] = revenue - dip_units * price - loss[:, 1]
         out["incremental_gross_margin"] = margin - dip_units * (price - cost) - loss[:, 2]
-        out["cost"] = [t.line_cost.get(p, promotion_cost(p, 1, True)) for p in rows.promo_type]
+        out["cost"] = line_costs(self._with_known_costs(promotions), rows)
         # Beside the protocol's columns: where the net units come from.
         out["lift_units"], out["dip_units"], out["cannibalised_units"] = units, dip_units, loss[:, 0]
         return out[[*INCREMENT_COLUMNS, *COMPONENT_COLUMNS]].reset_index(drop=True)
+
+
+def line_costs(promotions: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
+    """What each line costs: its own `cost` where the frame gives one (a line of a promotion
+    that covers many SKUs and stores carries its share of that promotion's cost), else what the
+    world charges a promotion of one SKU in one store (the type's fixed cost and one store's)."""
+    own = (pd.to_numeric(promotions["cost"], errors="coerce").to_numpy(float)
+           if "cost" in promotions else np.full(len(promotions), np.nan))
+    alone = np.array([promotion_cost(p, 1, True) for p in rows.promo_type], dtype=float)
+    return np.where(np.isnan(own), alone, own)
 
 
 def hill_each(x: np.ndarray, alpha: np.ndarray, gamma: np.ndarray) -> np.ndarray:

@@ -185,7 +185,7 @@ def plan_media(media: pd.DataFrame, request: PlanRequest) -> pd.DataFrame:
 
 def plan_promotions(promotions: pd.DataFrame, request: PlanRequest) -> pd.DataFrame:
     """The promotions (PROMOTION_COLUMNS, + category if known) of the request's weeks."""
-    promotions = _frame(promotions, PROMOTION_COLUMNS, optional=("category",))
+    promotions = _frame(promotions, PROMOTION_COLUMNS, optional=("category", "start_date"))
     return promotions[promotions["week_start"].isin(request.week_starts)].reset_index(drop=True)
 
 
@@ -194,7 +194,8 @@ def measured_increments(responses: Responses, promotions: pd.DataFrame) -> pd.Da
     if promotions.empty:
         return promotions.assign(incremental_units=[], incremental_revenue=[],
                                  incremental_gross_margin=[], cost=[])
-    measured = responses.promotion_increments(promotions[list(PROMOTION_COLUMNS)])
+    asked = [*PROMOTION_COLUMNS, *(["start_date"] if "start_date" in promotions else [])]
+    measured = responses.promotion_increments(promotions[asked])
     measured = measured.copy()
     measured["week_start"] = pd.to_datetime(measured["week_start"])
     values = ["incremental_units", "incremental_revenue", "incremental_gross_margin", "cost"]
@@ -514,7 +515,10 @@ class PlanProblem:
         return True
 
     def promotion_frame(self, chosen: pd.DataFrame) -> pd.DataFrame:
-        columns = [*PROMOTION_COLUMNS, "category"]
+        # A delivered or repeated promotion keeps its real start day,
+        # so the plan says what will run, not its Monday approximation (the responses read it too).
+        columns = [*PROMOTION_COLUMNS, "category", *(["start_date"] if "start_date" in chosen
+                                                      else [])]
         return chosen[columns].sort_values(PROMOTION_KEY).reset_index(drop=True)
 
     # -- joint ---------------------------------------------------------------------------------

@@ -361,7 +361,8 @@ def resolve_promotions(world: World, promotions: pd.DataFrame) -> pd.DataFrame:
         raise PlanTruthError(f"unknown promo_type {bad_type[0]!r}: choose {', '.join(types)}")
     if (rows.duration_days < 1).any() or not rows.discount_pct.between(0, 100).all():
         raise PlanTruthError("promotions need duration_days >= 1 and discount_pct in 0..100")
-    start = pd.to_datetime(rows.get("start_date", rows.week_start))
+    start = pd.to_datetime(rows.get("start_date", rows.week_start)).fillna(
+        pd.to_datetime(rows.week_start))  # a new line has no start of its own: its Monday
     rows["t0"] = (start - pd.Timestamp(EPOCH)).dt.days.to_numpy()
     rows["t1"] = rows.t0 + rows.duration_days.astype(int)
     if (rows.t0 < 0).any() or (rows.t0 >= len(world.days)).any():

@@ -19,25 +19,18 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from liftline.plan.types import PlanRequest
+from liftline.plan import PlanRequest, evaluate_plan
 from liftline.synth import TrueResponses, random_plan, simulate_plan, world_plan
 
 MEASURES = ["units", "revenue", "gross_margin"]
 
 
 def combine(responses: TrueResponses, request: PlanRequest, plan) -> pd.Series:
-    """Totals of the plan as the planner's engine combines the parts (a stand-in for
-    plan.evaluate_plan): units, revenue, gross margin, margin (less spend and promotion cost)."""
-    base = responses.base(request)
-    uplift = responses.media_uplift(plan.media)
-    inc = responses.promotion_increments(plan.promotions)
-    parts = {m: f"incremental_{m}" for m in MEASURES}
-    per_week = inc.groupby(["store_id", "week_start"])[list(parts.values())].sum().reset_index()
-    per_week["week_start"] = pd.to_datetime(per_week.week_start)
-    d = base.merge(per_week, on=["store_id", "week_start"], how="left").fillna(0.0)
-    d = d.merge(uplift, on=["country", "week_start"], how="left")
-    totals = pd.Series({m: ((d[m] + d[p]) * (1 + d.uplift)).sum() for m, p in parts.items()})
-    totals["margin"] = totals.gross_margin - plan.media.spend.sum() - inc.cost.sum()
+    """Totals of the plan as the planner's engine combines the parts (plan.evaluate_plan):
+    units, revenue, gross margin, margin (less spend and promotion cost)."""
+    outcome = evaluate_plan(responses, request, plan)
+    totals = outcome.weekly[MEASURES].sum()
+    totals["margin"] = outcome.margin
     return totals
 
 

@@ -227,6 +227,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             return status
     print()
     evaluate_demo(world, home / "evaluation.json")
+    plan_demo_quarter()
     cmd_report(argparse.Namespace(out=None, as_of=None))
     print("the Airflow UI with these runs and the report: make airflow (or liftline airflow)")
     return 0
@@ -251,6 +252,26 @@ def run_live_days(args: argparse.Namespace, days: list[date], home: Path, world:
     print(f"live: {len(days)} day(s) in {time.perf_counter() - start:.0f} s")
     extend_truth(world, facts, days[-1], args.scale, args.seed, home / "live_staging")
     return 0
+
+
+def plan_demo_quarter() -> None:
+    """The next quarter's plan against business as usual, so the report shows one (what
+    `liftline plan` makes and stores)."""
+    from liftline.cli.plan import CLI_RUN_ID
+    from liftline.plan import plan_next_quarter
+    from liftline.warehouse import get_engine
+
+    try:
+        found = plan_next_quarter(get_engine(), run_id=CLI_RUN_ID, log=lambda _m: None)
+    except ValueError as exc:
+        print(f"plan: not made ({exc})")
+        return
+    if found.get("status") == "skipped":
+        print(f"plan: not made ({found['reason']})")
+        return
+    print(f"plan: the {found['weeks']} weeks from {found['start_date']}: margin "
+          f"{found['incremental_margin']:+,.0f} against business as usual, "
+          f"{found['promotions']} promotions (`liftline plan` for the plan and what-ifs)")
 
 
 def evaluate_demo(world: Path, out: Path) -> None:

@@ -282,6 +282,12 @@ def plan_summary(plan_id: str, run_id: str, request: PlanRequest, mode: str, pla
             row[f"incremental_{name}_lower"] = row[f"incremental_{name}_upper"] = None
             continue
         moved = [mine - other for mine, other in zip(ends, theirs, strict=True)]
+        if max(moved) - min(moved) <= 1e-9 * max(1.0, abs(row[f"incremental_{name}"])):
+            # Same media in both plans: the base cancels out of the difference, and an interval
+            # of zero width would claim a certainty the lift model does not have. None: no
+            # interval is known (the models' own uncertainty is not carried yet).
+            row[f"incremental_{name}_lower"] = row[f"incremental_{name}_upper"] = None
+            continue
         row[f"incremental_{name}_lower"] = min(moved)
         row[f"incremental_{name}_upper"] = max(moved)
     return row

@@ -111,6 +111,8 @@ def test_demo_delivers_the_world_to_landing_runs_the_pipeline_then_live_days(tmp
     assert forecasts == 8  # one version per region and measure, from the history run
     # The evaluation comes last, against the truth of everything delivered.
     assert proc.stdout.index("2023-01-17 Tue") < proc.stdout.index("the models against the demo")
+    # Then the next quarter's plan, made or not with the reason, before the report.
+    assert re.search(r"^plan: (the 13 weeks from 2023-01-23|not made \()", proc.stdout, re.M)
     world = json.loads((tmp_path / "demo_world" / "_truth" / "world.json").read_text())
     assert world["window"] == {"first": "2023-01-02", "last": "2023-01-17"}
     assert json.loads((tmp_path / "demo_world" / "_truth" / "faults.json").read_text())

@@ -129,14 +129,22 @@ def positive_int(text: str) -> int:
     return value
 
 
-def seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds >= 0")
-    return value
+def non_negative(what: str):  # noqa: ANN201 - an argparse type
+    """An argparse type: a number >= 0, else "'x' is not <what> >= 0"."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what} >= 0")
+        return value
+
+    return parse
+
+
+seconds = non_negative("a number of seconds")
 
 
 def model_families(text: str) -> tuple[str, ...]:

@@ -12,7 +12,7 @@ import argparse
 import time
 from datetime import date
 
-from liftline.cli.main import UserError, iso_date
+from liftline.cli.main import UserError, iso_date, non_negative
 
 CLI_RUN_ID = "liftline-plan"  # the plan id also hashes the request, so requests do not collide
 
@@ -24,7 +24,7 @@ def add_plan_parser(sub: argparse._SubParsersAction) -> None:
                       help="the plan's first Monday (default: the Monday after the last sales "
                            "date)")
     plan.add_argument("--weeks", type=_weeks, default=13, help="weeks planned (default: 13)")
-    plan.add_argument("--media-budget", type=_money,
+    plan.add_argument("--media-budget", type=non_negative("an amount"),
                       help="total media spend of the plan (default: business as usual's)")
     plan.add_argument("--promo-margin-floor", type=float,
                       help="least expected incremental margin of a chosen promotion "
@@ -47,16 +47,6 @@ def _weeks(text: str) -> int:
         value = 0
     if not 1 <= value <= 53:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of weeks from 1 to 53")
-    return value
-
-
-def _money(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an amount >= 0")
     return value
 
 

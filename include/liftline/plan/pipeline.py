@@ -78,7 +78,8 @@ def plan_quarter(engine: Engine, request: PlanRequest, run_id: str, log: Log = p
     missing = list(getattr(responses, "missing", []) or [])
     if missing:
         log(f"plan: no {', '.join(missing)} in the warehouse; planning what the others allow")
-    bau = business_as_usual(engine, request, log=log)
+    # The fitted responses built business as usual to clean their base: the same plan, reused.
+    bau = getattr(responses, "bau", None) or business_as_usual(engine, request, log=log)
     candidates = promotion_candidates(engine, request, log=log)
     plan = optimise_plan(responses, request, bau, candidates, mode=mode, log=log)
     plan.notes = [*getattr(responses, "notes", []), *bau.notes, *plan.notes]

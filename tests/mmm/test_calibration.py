@@ -12,6 +12,8 @@ from mmm_helpers import quiet, small_spec
 
 from liftline.alerts import latest_alert_state
 from liftline.mmm import MarketingMixModel
+from liftline.mmm.design import build_design
+from liftline.mmm.evaluate import Evaluator, place_lift_tests
 from liftline.mmm.outputs import CALIBRATION_CONFLICT, model_name, write_mmm_fit
 from liftline.mmm.simulate import lift_tests, simulate
 
@@ -90,3 +92,27 @@ def test_a_test_the_data_cannot_meet_raises_calibration_conflict(warehouse, conf
     # A later fit of the same model that meets its tests closes the alert.
     write_mmm_fit(warehouse, "run-2", calibrated, log=quiet)
     assert latest_alert_state(warehouse, CALIBRATION_CONFLICT, name) == "ok"
+
+
+def test_the_roi_a_channels_tests_imply_and_the_searchs_distance_from_it(confounded):
+    """Without carry-over a channel's tests imply their own incremental per dollar; with it,
+    more. The search term is the tested channel's distance from that, less the tolerance."""
+    data, truth, channel = confounded
+    tests = lift_tests(data, truth, channel, STARTS, 0.1, seed=1)
+    spec = small_spec()
+    design = build_design(data, spec, quiet)
+    evaluator = Evaluator(design, spec, place_lift_tests(tests, design, spec, []))
+    hyper = evaluator.space.decode(np.full((2, evaluator.space.dimension), 0.5))
+    c = design.channels.index(channel)
+    hyper["theta"][:, c] = [0.0, 0.5]
+    state = evaluator.fit(hyper)
+    tested, implied = evaluator.implied_roi(state)
+    assert list(tested) == [c]
+    per_dollar = tests["incremental_revenue"].sum() / tests["spend"].sum()
+    assert implied[0, 0] == pytest.approx(per_dollar, rel=1e-9)
+    assert implied[1, 0] > 1.2 * per_dollar  # half of each week's effect comes later
+    roi = np.ones((2, design.n_channels))
+    roi[:, c] = [implied[0, 0], 2.0 * implied[1, 0]]
+    assert evaluator.tested_roi_gap(state, roi) == pytest.approx([0.0, 1.0])
+    tolerant = Evaluator(design, replace(spec, lift_roi_tolerance=0.15), evaluator.lift)
+    assert tolerant.tested_roi_gap(state, roi) == pytest.approx([0.0, 0.85])

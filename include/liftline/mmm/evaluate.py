@@ -310,9 +310,11 @@ class Evaluator:
         return coef[:, 1: 1 + self.design.n_channels] * saturated_scaled_sum * self.design.y_scale
 
     def unit_lift(self, hyper: Hyper, adstocked: np.ndarray, inflexion: np.ndarray
-                  ) -> np.ndarray:
+                  ) -> tuple[np.ndarray, np.ndarray]:
         """Saturation each lift test's window loses with its channel off (B, J): the test's
-        incremental revenue is beta (revenue per unit of saturation) times this."""
+        incremental revenue is beta (revenue per unit of saturation) times this. Also the
+        saturation lost over every week from the window on (B, J): the window's spend's whole
+        effect, carry-over after the window included."""
         lift = self.lift
         ch = lift.channel
         switched_off = self.design.spend[:, ch] * lift.window  # (T, J): spend cut in the window
@@ -322,7 +324,7 @@ class Evaluator:
         alpha, g = hyper["alpha"][:, ch], inflexion[:, ch]
         delta = (self.saturation.at_inflexion(on, alpha, g)
                  - self.saturation.at_inflexion(on - lost, alpha, g))
-        return (delta * lift.window).sum(axis=1)
+        return (delta * lift.window).sum(axis=1), delta.sum(axis=1)
 
     def calibration(self, unit_lift: np.ndarray, scale: np.ndarray) -> Calibration | None:
         """The lift tests as observations on the standardised coefficients."""
@@ -353,12 +355,14 @@ class Evaluator:
         """Media, design, calibration and the coefficients of every window."""
         adstocked, saturated, inflexion = self.media(hyper)
         X, scale = self.matrix(saturated)
-        unit_lift = self.unit_lift(hyper, adstocked, inflexion) if self.lift else None
-        calibration = self.calibration(unit_lift, scale) if self.lift else None
+        unit_lift = whole_effect = calibration = None
+        if self.lift is not None:
+            unit_lift, whole_effect = self.unit_lift(hyper, adstocked, inflexion)
+            calibration = self.calibration(unit_lift, scale)
         fold_coef, coef = self.fit_windows(X, hyper["lam"], calibration)
         return FitState(adstocked, saturated, inflexion, X, scale, unit_lift, calibration,
                         fold_coef, coef, hyper["lam"],
-                        self.lift.channel if self.lift is not None else None)
+                        self.lift.channel if self.lift is not None else None, whole_effect)
 
     def score(self, hyper: Hyper) -> Scores:
         design = self.design
@@ -370,11 +374,43 @@ class Evaluator:
                                      state.coef)
         rssd = decomp_rssd(contrib, self.spend_share)
         objective = nrmse + self.spec.weight_rssd * rssd
+        roi = contrib / self.total_spend
         lift_mape = np.full(len(nrmse), np.nan)
         if self.lift is not None:
             lift_mape = self.lift_errors(state.incremental(design.y_scale)).mean(axis=1)
-            objective = objective + self.spec.weight_lift * lift_mape
-        return Scores(objective, nrmse, rssd, lift_mape, contrib / self.total_spend, state.coef)
+            objective = (objective + self.spec.weight_lift * lift_mape
+                         + self.spec.weight_lift_roi * self.tested_roi_gap(state, roi))
+        return Scores(objective, nrmse, rssd, lift_mape, roi, state.coef)
+
+    def tested_roi_gap(self, state: FitState, roi: np.ndarray) -> np.ndarray:
+        """How far tested channels' ROIs (B, C) stray from what their tests imply (B,): the
+        mean over tested channels of |ROI / implied - 1|, less `lift_roi_tolerance`.
+
+        Among shapes that meet the tests, those that extrapolate least win: a candidate whose
+        ROI over all weeks is far from its tests' says the untested weeks returned much more
+        (or less) per dollar than the tested ones, a curve shape the tests did not see and
+        the weekly data supplied, and weekly data are where a confounder lives (mmm README,
+        "What limits TV, and a confounded channel")."""
+        channels, implied = self.implied_roi(state)
+        gap = np.abs(roi[:, channels] / np.where(implied > 0, implied, np.nan) - 1.0)
+        gap = np.maximum(np.nan_to_num(gap, nan=1.0) - self.spec.lift_roi_tolerance, 0.0)
+        return gap.mean(axis=1)
+
+    def implied_roi(self, state: FitState) -> tuple[np.ndarray, np.ndarray]:
+        """The tested channels (K,) and the ROI their tests imply under each candidate (B, K).
+
+        A go-dark test measures the channel's return inside its window at the spend it ran
+        with. Scaled by the candidate's own carry-over (the window's spend's whole effect over
+        its in-window effect) it is that spend's return per dollar; over a channel's tests,
+        their implied revenue over their spend."""
+        lift = self.lift
+        inside = state.unit_lift
+        carry = np.where(inside > 0, state.whole_effect / np.where(inside > 0, inside, 1.0), 1.0)
+        revenue = lift.target * carry  # (B, J): scaled to the model's spend, like the target
+        spend = (self.design.spend[:, lift.channel] * lift.window).sum(axis=0)  # (J,)
+        channels, group = np.unique(lift.channel, return_inverse=True)
+        onehot = np.eye(len(channels))[group]  # (J, K)
+        return channels, (revenue @ onehot) / np.maximum(spend @ onehot, 1e-12)
 
 
 @dataclass
@@ -392,6 +428,7 @@ class FitState:
     coef: np.ndarray  # (B, p)
     lam: np.ndarray  # (B,)
     lift_channel: np.ndarray | None  # (J,) channel index of each lift test
+    whole_effect: np.ndarray | None = None  # (B, J) saturation lost from the window on
 
     def beta(self, y_scale: float) -> np.ndarray:
         """Revenue per unit of saturation per week (B, C)."""

@@ -348,9 +348,10 @@ def _assemble(data: MMMData, spec: MMMSpec, evaluator: Evaluator, hyper: dict,
 
 def _lift_report(evaluator: Evaluator, state: FitState) -> pd.DataFrame:
     """Each lift test beside the model's incremental revenue for its window, both in the
-    test's own terms (scaled back to the test's spend where it names one)."""
+    test's own terms (scaled back to the test's spend where it names one), and the ROI its
+    channel's tests imply with the model's carry-over (the search holds ROI near it)."""
     columns = ["channel", "start_date", "end_date", "measured", "std_error", "predicted",
-               "abs_pct_error", "z_score", "discount", "reconciled"]
+               "abs_pct_error", "z_score", "discount", "reconciled", "implied_channel_roi"]
     lift = evaluator.lift
     if lift is None:
         return pd.DataFrame(columns=columns)
@@ -362,11 +363,13 @@ def _lift_report(evaluator: Evaluator, state: FitState) -> pd.DataFrame:
     cal = state.calibration
     discount = cal.discount[0] if cal is not None and cal.discount is not None else \
         np.ones(lift.count)
+    tested, implied = evaluator.implied_roi(state)
+    implied_by_test = implied[0][np.searchsorted(tested, lift.channel)]
     return pd.DataFrame({
         "channel": lift.rows["channel"].to_numpy(),
         "start_date": lift.rows["start_date"].astype(str).to_numpy(),
         "end_date": lift.rows["end_date"].astype(str).to_numpy(),
         "measured": lift.measured, "std_error": se, "predicted": predicted,
         "abs_pct_error": errors, "z_score": z, "discount": discount,
-        "reconciled": np.abs(z) <= CONFLICT_Z,
+        "reconciled": np.abs(z) <= CONFLICT_Z, "implied_channel_roi": implied_by_test,
     })

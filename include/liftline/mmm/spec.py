@@ -63,6 +63,8 @@ class MMMSpec:
     batch: int
     weight_rssd: float
     weight_lift: float
+    weight_lift_roi: float
+    lift_roi_tolerance: float
     lift_calibration_weight: float
     lift_default_relative_se: float
     stable_within: float
@@ -197,6 +199,8 @@ def spec_from_dict(raw: Mapping[str, Any], source: str = "<dict>") -> MMMSpec:
         batch=r.integer("search.batch", 1),
         weight_rssd=r.number("search.objective.decomp_rssd", 0.0, 100.0),
         weight_lift=r.number("search.objective.lift", 0.0, 100.0),
+        weight_lift_roi=r.number("search.objective.lift_roi", 0.0, 100.0),
+        lift_roi_tolerance=r.number("search.objective.lift_roi_tolerance", 0.0, 10.0),
         lift_calibration_weight=r.number("calibration.weight", 0.0, 1e6),
         lift_default_relative_se=r.number("calibration.default_relative_se", 0.001, 10.0),
         stable_within=r.number("search.stable_within", 0.0, 10.0),

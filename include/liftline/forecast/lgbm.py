@@ -54,7 +54,7 @@ class LightGBMForecaster(Forecaster):
     is_global = True
 
     def __init__(self, horizon_days: int = 56, train_origin_step_days: int = 7,
-                 num_leaves: int = 15, learning_rate: float = 0.05, n_estimators: int = 400,
+                 num_leaves: int = 15, learning_rate: float = 0.1, n_estimators: int = 200,
                  min_child_samples: int = 40, subsample: float = 0.8,
                  colsample_bytree: float = 0.5, objective: str = "l2", seed: int = 17,
                  n_jobs: int = 1, max_bin: int = 255, drop_features: tuple[str, ...] = (),

@@ -44,8 +44,13 @@ def test_days_after_holidays_equals_the_pandas_reference():
 
 def _category_forecast_reference(store_forecast, category_days, category_exposure, origin,
                                  share_weeks, uplift):
-    from liftline.forecast.category import (_base_shares, _seasonal_moves, _week_start,
-                                            _with_promotions, series_key)
+    from liftline.forecast.category import (
+        _base_shares,
+        _seasonal_moves,
+        _week_start,
+        _with_promotions,
+        series_key,
+    )
 
     days = store_forecast.rename(columns={"series_key": "store_id"})
     shares = _base_shares(category_days, category_exposure, origin, share_weeks, uplift)
@@ -69,8 +74,7 @@ def _category_forecast_reference(store_forecast, category_days, category_exposur
 
 
 def test_one_category_split_per_origin_serves_every_candidate_as_before():
-    from liftline.forecast.category import (category_forecast, category_fractions,
-                                            split_by_category)
+    from liftline.forecast.category import category_forecast, category_fractions, split_by_category
 
     rng = np.random.default_rng(5)
     dates = pd.date_range("2023-01-02", periods=500, freq="D")
@@ -100,3 +104,26 @@ def test_one_category_split_per_origin_serves_every_candidate_as_before():
                                                         True, 0.4), expected)
         store_total = forecast.groupby("series_key")["yhat"].sum()
         np.testing.assert_allclose(expected.groupby("store_id")["yhat"].sum(), store_total)
+
+
+def test_residual_quantiles_per_row_equal_the_row_by_row_reading():
+    from liftline.forecast.conformal import GRID, ResidualQuantiles
+
+    rng = np.random.default_rng(11)
+    rows = 3 * 4 * 56
+    series = np.repeat([f"ST-{i}" for i in range(12)], 56)
+    horizon = np.tile(np.arange(1, 57), 12)
+    yhat = rng.gamma(20.0, 10.0, rows)
+    y = yhat * (1 + rng.normal(0, 0.1, rows)) * np.repeat(rng.uniform(0.8, 1.2, 12), 56)
+    origin = np.repeat(np.arange(3), rows // 3)
+    fitted = ResidualQuantiles.fit(pd.Series(y), pd.Series(yhat), pd.Series(horizon),
+                                   [7, 14, 28, 56], 0.9, series=pd.Series(series),
+                                   origin=pd.Series(origin))
+    new_series = np.where(np.arange(rows) % 5 == 0, "unseen", series)  # scale 1
+    for p in (0.05, 0.5, 0.95):
+        reference = ResidualQuantiles.from_dict(fitted.to_dict())
+        expected = np.array([float(np.interp(p, GRID, grid))
+                             for grid in reference._rows(horizon, new_series)])
+        found = ResidualQuantiles.from_dict(fitted.to_dict()).quantile(horizon, p, new_series)
+        np.testing.assert_array_equal(found, expected)
+    assert len(fitted.quantile(np.array([], dtype="int64"), 0.5, np.array([]))) == 0

@@ -20,8 +20,8 @@ Liftline's row is its store x day champion; its 90% interval is the conformal in
 backtest calibrates, each origin's taken from the other origins (what `train_forecasts` reports
 as coverage). Coverage counts open days (Liftline's closed days are 0 for sure). Width is the
 mean interval width over the mean forecast. Wall time: Liftline's is the whole
-`train_forecasts` in units (every candidate incl. Prophet, both grains, three origins); a peer's is its
-fit + predict at the three origins. `Liftline / peer` is the ratio of WAPEs (< 1: Liftline
+`train_forecasts` in units (every candidate incl. Prophet, both grains, three origins); a
+peer's is its fit + predict at the three origins. `Liftline / peer` is the ratio of WAPEs (< 1: Liftline
 more accurate) and of wall times (< 1: Liftline faster).
 
     python benchmarks/peers/bench_forecast_peers.py                  # synthetic world + Walmart

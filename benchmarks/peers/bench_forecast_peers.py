@@ -63,7 +63,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42, help="seed of a new world")
     parser.add_argument("--stores", type=int, default=45, help="Walmart: first N stores")
     parser.add_argument("--keep", type=Path, help="keep the work folder here")
+    parser.add_argument("--warehouse", type=Path,
+                        help="one data set only: its warehouse.db as built by an earlier run "
+                             "(bench_forecast.py --keep DIR makes DIR/warehouse.db)")
     args = parser.parse_args()
+    if args.warehouse is not None and ("," in args.data or not args.warehouse.is_file()):
+        parser.error("--warehouse needs one --data set and an existing warehouse.db file")
     warnings.filterwarnings("ignore")
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench_forecast_peers_"))
     work.mkdir(parents=True, exist_ok=True)
@@ -71,8 +76,11 @@ def main() -> None:
     rows = []
     try:
         for name in args.data.split(","):
-            extracts, label = _extracts(name.strip(), work, args)
-            rows += compare(label, extracts, work / name)
+            if args.warehouse is not None:
+                extracts, label = None, f"{name.strip()} (warehouse {args.warehouse})"
+            else:
+                extracts, label = _extracts(name.strip(), work, args)
+            rows += compare(label, extracts, work / name, args.warehouse)
             print_table(pd.DataFrame(rows))  # so far, in case a later data set is stopped
     finally:
         if args.keep is None:
@@ -99,13 +107,18 @@ def _extracts(name: str, work: Path, args: argparse.Namespace) -> tuple[Path, st
 # --- one data set -----------------------------------------------------------------------------
 
 
-def compare(label: str, extracts: Path, work: Path) -> list[dict]:
+def compare(label: str, extracts: Path | None, work: Path, warehouse: Path | None = None
+            ) -> list[dict]:
     """Liftline's backtest, then each peer at the same origins; one result row per model."""
     from liftline.forecast import load_dataset, load_spec
+    from liftline.warehouse import get_engine
 
     work.mkdir(parents=True, exist_ok=True)
     print(f"\n=== {label}")
-    engine = bench_forecast.prepare_warehouse(extracts, work / "warehouse.db")
+    if warehouse is not None:
+        engine = get_engine(f"sqlite:///{warehouse}")
+    else:
+        engine = bench_forecast.prepare_warehouse(extracts, work / "warehouse.db")
     started, cpu = time.perf_counter(), cpu_seconds()
     # Units only: the peers forecast the one measure compared (the shipped spec adds revenue).
     result = bench_forecast.timed_training(engine, measures=("units",))

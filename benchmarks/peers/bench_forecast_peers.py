@@ -148,19 +148,20 @@ def compare(label: str, extracts: Path | None, work: Path, warehouse: Path | Non
 
 
 def held_out_intervals(rows: pd.DataFrame, spec) -> tuple[np.ndarray, np.ndarray]:
-    """Each origin's 90% interval calibrated on the other origins' residuals (as the backtest
-    measures coverage), so the width reported is the one whose coverage is reported."""
-    from liftline.forecast import ResidualQuantiles
+    """Each origin's 90% interval calibrated on the other origins' open days by the training's
+    own rule (`backtest.calibrate`: horizon buckets, series scales, the origin shock), as
+    `train_forecasts` measures coverage, so the width reported is the one whose coverage is."""
+    from liftline.forecast.backtest import calibrate
 
     lower = np.full(len(rows), np.nan)
     upper = np.full(len(rows), np.nan)
+    opened = (rows["yhat"] > 0).to_numpy()
     for origin in rows["origin"].unique():
         held = (rows["origin"] == origin).to_numpy()
-        others = rows.loc[~held]
-        calibration = ResidualQuantiles.fit(others["y"], others["yhat"], others["horizon"],
-                                            spec.buckets, spec.level)
+        calibration = calibrate(rows.loc[~held & opened], spec)
         lower[held], upper[held] = calibration.interval(rows.loc[held, "yhat"],
-                                                        rows.loc[held, "horizon"])
+                                                        rows.loc[held, "horizon"],
+                                                        rows.loc[held, "series_key"])
     return lower, upper
 
 

@@ -20,8 +20,8 @@ Liftline's row is its store x day champion; its 90% interval is the conformal in
 backtest calibrates, each origin's taken from the other origins (what `train_forecasts` reports
 as coverage). Coverage counts open days (Liftline's closed days are 0 for sure). Width is the
 mean interval width over the mean forecast. Wall time: Liftline's is the whole
-`train_forecasts` (every candidate incl. Prophet, both grains, three origins); a peer's is its
-fit + predict at the three origins. `Liftline / peer` is the ratio of WAPEs (< 1: Liftline
+`train_forecasts` in units (every candidate incl. Prophet, both grains, three origins); a
+peer's is its fit + predict at the three origins. `Liftline / peer` is the ratio of WAPEs (< 1: Liftline
 more accurate) and of wall times (< 1: Liftline faster).
 
     python benchmarks/peers/bench_forecast_peers.py                  # synthetic world + Walmart
@@ -63,7 +63,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42, help="seed of a new world")
     parser.add_argument("--stores", type=int, default=45, help="Walmart: first N stores")
     parser.add_argument("--keep", type=Path, help="keep the work folder here")
+    parser.add_argument("--warehouse", type=Path,
+                        help="one data set only: its warehouse.db as built by an earlier run "
+                             "(bench_forecast.py --keep DIR makes DIR/warehouse.db)")
     args = parser.parse_args()
+    if args.warehouse is not None and ("," in args.data or not args.warehouse.is_file()):
+        parser.error("--warehouse needs one --data set and an existing warehouse.db file")
     warnings.filterwarnings("ignore")
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench_forecast_peers_"))
     work.mkdir(parents=True, exist_ok=True)
@@ -71,8 +76,11 @@ def main() -> None:
     rows = []
     try:
         for name in args.data.split(","):
-            extracts, label = _extracts(name.strip(), work, args)
-            rows += compare(label, extracts, work / name)
+            if args.warehouse is not None:
+                extracts, label = None, f"{name.strip()} (warehouse {args.warehouse})"
+            else:
+                extracts, label = _extracts(name.strip(), work, args)
+            rows += compare(label, extracts, work / name, args.warehouse)
             print_table(pd.DataFrame(rows))  # so far, in case a later data set is stopped
     finally:
         if args.keep is None:
@@ -99,15 +107,21 @@ def _extracts(name: str, work: Path, args: argparse.Namespace) -> tuple[Path, st
 # --- one data set -----------------------------------------------------------------------------
 
 
-def compare(label: str, extracts: Path, work: Path) -> list[dict]:
+def compare(label: str, extracts: Path | None, work: Path, warehouse: Path | None = None
+            ) -> list[dict]:
     """Liftline's backtest, then each peer at the same origins; one result row per model."""
     from liftline.forecast import load_dataset, load_spec
+    from liftline.warehouse import get_engine
 
     work.mkdir(parents=True, exist_ok=True)
     print(f"\n=== {label}")
-    engine = bench_forecast.prepare_warehouse(extracts, work / "warehouse.db")
+    if warehouse is not None:
+        engine = get_engine(f"sqlite:///{warehouse}")
+    else:
+        engine = bench_forecast.prepare_warehouse(extracts, work / "warehouse.db")
     started, cpu = time.perf_counter(), cpu_seconds()
-    result = bench_forecast.timed_training(engine)
+    # Units only: the peers forecast the one measure compared (the shipped spec adds revenue).
+    result = bench_forecast.timed_training(engine, measures=("units",))
     seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     spec = load_spec()
     champion = result["grains"]["store_day"]["champion"]
@@ -134,19 +148,20 @@ def compare(label: str, extracts: Path, work: Path) -> list[dict]:
 
 
 def held_out_intervals(rows: pd.DataFrame, spec) -> tuple[np.ndarray, np.ndarray]:
-    """Each origin's 90% interval calibrated on the other origins' residuals (as the backtest
-    measures coverage), so the width reported is the one whose coverage is reported."""
-    from liftline.forecast import ResidualQuantiles
+    """Each origin's 90% interval calibrated on the other origins' open days by the training's
+    own rule (`backtest.calibrate`: horizon buckets, series scales, the origin shock), as
+    `train_forecasts` measures coverage, so the width reported is the one whose coverage is."""
+    from liftline.forecast.backtest import calibrate
 
     lower = np.full(len(rows), np.nan)
     upper = np.full(len(rows), np.nan)
+    opened = (rows["yhat"] > 0).to_numpy()
     for origin in rows["origin"].unique():
         held = (rows["origin"] == origin).to_numpy()
-        others = rows.loc[~held]
-        calibration = ResidualQuantiles.fit(others["y"], others["yhat"], others["horizon"],
-                                            spec.buckets, spec.level)
+        calibration = calibrate(rows.loc[~held & opened], spec)
         lower[held], upper[held] = calibration.interval(rows.loc[held, "yhat"],
-                                                        rows.loc[held, "horizon"])
+                                                        rows.loc[held, "horizon"],
+                                                        rows.loc[held, "series_key"])
     return lower, upper
 
 

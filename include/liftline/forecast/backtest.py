@@ -17,7 +17,13 @@ import numpy as np
 import pandas as pd
 
 from .base import Log
-from .category import category_actuals, category_forecast, promo_uplift
+from .category import (
+    category_actuals,
+    category_fractions,
+    category_history_start,
+    promo_uplift,
+    split_by_category,
+)
 from .conformal import ResidualQuantiles
 from .dataset import Dataset
 from .frames import KEY, TARGET
@@ -54,6 +60,9 @@ def run_backtest(spec: ForecastSpec, data: Dataset, names: list[str], keys: list
                  log: Log = print) -> Backtest:
     origins = backtest_origins(spec, pd.Timestamp(data.as_of), data.first_date(), log)
     store_parts, category_parts = [], []
+    # The category split reads a year back from the earliest origin: one read serves them all.
+    since = category_history_start(origins[0], int(
+        spec.grain("store_category_week").get("share_weeks", 8))) if origins else None
     for number, origin in enumerate(origins, start=1):
         started = time.perf_counter()
         log(f"backtest origin {number}/{len(origins)} ({origin.date()}): fitting "
@@ -64,11 +73,12 @@ def run_backtest(spec: ForecastSpec, data: Dataset, names: list[str], keys: list
         forecasts = predict_candidates(spec, names, history, future, keys, log,
                                        quiet=number > 1)
         uplift = promo_uplift(history.loc[history[KEY].isin(keys)])
+        categories = _CategoryGrain(spec, data, origin, uplift, forecasts.values(), since)
         for name, forecast in forecasts.items():
             rows = forecast.merge(actual, on=[KEY, "date"], how="inner")
             store_parts.append(rows.assign(origin=origin, candidate=name))
-            category_parts.append(_category_rows(spec, data, forecast, origin, uplift)
-                                  .assign(origin=origin, candidate=name))
+            category_parts.append(categories.rows(forecast).assign(origin=origin,
+                                                                   candidate=name))
         log(f"backtest origin {number}/{len(origins)} done in "
             f"{time.perf_counter() - started:.1f} s")
     return Backtest(origins, _concat(store_parts), _concat(category_parts))
@@ -84,20 +94,32 @@ def split_at(frame: pd.DataFrame, origin: pd.Timestamp, horizon: int
     return history, future
 
 
-def _category_rows(spec: ForecastSpec, data: Dataset, forecast: pd.DataFrame,
-                   origin: pd.Timestamp, uplift: float) -> pd.DataFrame:
-    categories = data.category_days()
-    if categories.empty:
-        return pd.DataFrame()
-    known = categories.loc[categories["date"] <= origin]
-    grain = spec.grain("store_category_week")
-    weekly = category_forecast(forecast, known, data.category_exposure_at(origin), origin,
-                               int(grain.get("share_weeks", 8)),
-                               bool(grain.get("seasonal_share", True)), uplift)
-    actual = category_actuals(categories, origin, origin + pd.Timedelta(days=spec.horizon_days))
-    out = weekly.merge(actual, on=[KEY, "date"], how="left")
-    out["y"] = out["y"].fillna(0.0)
-    return out
+class _CategoryGrain:
+    """One origin's category split and weekly actuals, shared by every candidate's forecast
+    (the split depends on the days forecast, not on the forecast)."""
+
+    def __init__(self, spec: ForecastSpec, data: Dataset, origin: pd.Timestamp, uplift: float,
+                 forecasts, since: pd.Timestamp) -> None:  # noqa: ANN001
+        grain = spec.grain("store_category_week")
+        categories = data.category_days(since)
+        self.fractions = pd.DataFrame()
+        if categories.empty:
+            return
+        days = pd.concat([f[[KEY, "date"]] for f in forecasts], ignore_index=True)
+        self.fractions = category_fractions(
+            days, categories.loc[categories["date"] <= origin],
+            data.category_exposure_at(origin), origin, int(grain.get("share_weeks", 8)),
+            bool(grain.get("seasonal_share", True)), uplift)
+        self.actual = category_actuals(categories, origin,
+                                       origin + pd.Timedelta(days=spec.horizon_days))
+
+    def rows(self, forecast: pd.DataFrame) -> pd.DataFrame:
+        if self.fractions.empty:
+            return pd.DataFrame()
+        out = split_by_category(forecast, self.fractions).merge(self.actual, on=[KEY, "date"],
+                                                                how="left")
+        out["y"] = out["y"].fillna(0.0)
+        return out
 
 
 def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:

@@ -33,16 +33,37 @@ def promo_uplift(history: pd.DataFrame) -> float:
         return 0.0
 
 
+def category_history_start(origin: pd.Timestamp, share_weeks: int = 8) -> pd.Timestamp:
+    """The earliest day the split reads for a forecast from `origin` (last year's weeks before
+    it, with a week to spare): older category history need not be read."""
+    return pd.Timestamp(origin) - YEAR - pd.Timedelta(days=7 * (share_weeks + 1))
+
+
 def category_forecast(store_forecast: pd.DataFrame, category_days: pd.DataFrame,
                       category_exposure: pd.DataFrame, origin: pd.Timestamp,
                       share_weeks: int = 8, seasonal_share: bool = True,
                       uplift: float = 0.0) -> pd.DataFrame:
     """Weekly category forecasts (series_key "store|category") from a store-day forecast."""
-    columns = [KEY, "store_id", "category", "date", "period_days", "closed_days", "horizon",
-               "yhat"]
+    fractions = category_fractions(store_forecast, category_days, category_exposure, origin,
+                                   share_weeks, seasonal_share, uplift)
+    return split_by_category(store_forecast, fractions)
+
+
+def category_fractions(store_forecast: pd.DataFrame, category_days: pd.DataFrame,
+                       category_exposure: pd.DataFrame, origin: pd.Timestamp,
+                       share_weeks: int = 8, seasonal_share: bool = True,
+                       uplift: float = 0.0) -> pd.DataFrame:
+    """Each category's fraction of its store's forecast on each store-day of `store_forecast`
+    (`store_id, category, date, week_start, fraction`).
+
+    It depends on the days forecast, not on the forecast: computed once per origin, it splits
+    every candidate's forecast (`split_by_category`).
+    """
+    columns = ["store_id", "category", "date", "week_start", "fraction"]
     if store_forecast.empty or category_days.empty:
         return pd.DataFrame(columns=columns)
-    days = store_forecast.rename(columns={KEY: "store_id"})
+    days = store_forecast.rename(columns={KEY: "store_id"})[["store_id", "date"]]
+    days = days.drop_duplicates()
     shares = _base_shares(category_days, category_exposure, origin, share_weeks, uplift)
     daily = days.merge(shares, on="store_id", how="inner")
     daily["week_start"] = _week_start(daily["date"])
@@ -56,7 +77,19 @@ def category_forecast(store_forecast: pd.DataFrame, category_days: pd.DataFrame,
     daily = _with_promotions(daily, category_exposure, uplift)
     weight = daily["share"] * daily["move"] * daily["promo"]
     total = weight.groupby([daily["store_id"], daily["date"]]).transform("sum")
-    daily["yhat"] = daily["yhat"] * (weight / total.where(total > 0)).fillna(0.0)
+    daily["fraction"] = (weight / total.where(total > 0)).fillna(0.0)
+    return daily[columns]
+
+
+def split_by_category(store_forecast: pd.DataFrame, fractions: pd.DataFrame) -> pd.DataFrame:
+    """A store-day forecast split by `category_fractions` and summed to Monday weeks."""
+    columns = [KEY, "store_id", "category", "date", "period_days", "closed_days", "horizon",
+               "yhat"]
+    if store_forecast.empty or fractions.empty:
+        return pd.DataFrame(columns=columns)
+    days = store_forecast.rename(columns={KEY: "store_id"})
+    daily = days.merge(fractions, on=["store_id", "date"], how="inner")
+    daily["yhat"] = daily["yhat"] * daily["fraction"]
     weekly = daily.groupby(["store_id", "category", "week_start"], as_index=False).agg(
         yhat=("yhat", "sum"), period_days=("date", "size"),
         closed_days=("closed", "sum"), horizon=("horizon", "max"))

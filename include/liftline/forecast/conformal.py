@@ -91,9 +91,22 @@ class ResidualQuantiles:
                         dtype="float64")
 
     def quantile(self, horizon, p: float, series=None) -> np.ndarray:
-        """The relative residual quantile at probability `p` for each row."""
-        return np.array([float(np.interp(p, GRID, grid)) for grid in self._rows(horizon, series)],
-                        dtype="float64")
+        """The relative residual quantile at probability `p` for each row.
+
+        Rows share a few (bucket, scale) pairs: each pair's quantile is read once, in the
+        order the rows first show it (the grid cache fills as it did row by row).
+        """
+        bucket = bucket_of(np.asarray(horizon, dtype="int64"), self.buckets)
+        scale = np.broadcast_to(self.scale(series), bucket.shape)
+        if not bucket.size:
+            return np.empty(0, dtype="float64")
+        pairs, first, inverse = np.unique(np.column_stack([bucket, scale]), axis=0,
+                                          return_index=True, return_inverse=True)
+        values = np.empty(len(pairs), dtype="float64")
+        for k in np.argsort(first, kind="stable"):
+            grid = self._grid(int(pairs[k, 0]), float(pairs[k, 1]))
+            values[k] = float(np.interp(p, GRID, grid))
+        return values[inverse.reshape(-1)]
 
     def value_quantile(self, yhat, horizon, p: float, series=None) -> np.ndarray:
         """The forecast distribution's `p` quantile (units), never below 0."""

@@ -32,6 +32,8 @@ class Dataset:
     measure: str = "units"
     _weights: dict = field(default_factory=dict)
     _categories: pd.DataFrame | None = None
+    _categories_since: pd.Timestamp | None = None
+    _economics: dict = field(default_factory=dict)
 
     @property
     def stores(self) -> pd.DataFrame:
@@ -48,7 +50,8 @@ class Dataset:
         if measure == self.measure:
             return self
         frame = self.store_days.assign(units=self.store_days[measure])
-        return replace(self, store_days=frame, measure=measure, _weights={}, _categories=None)
+        return replace(self, store_days=frame, measure=measure, _weights={}, _categories=None,
+                       _categories_since=None)
 
     def measured_store_ids(self, keys: list[str]) -> list[str]:
         """Those of `keys` that sold something in the measure. (A revenue-only store's units
@@ -81,18 +84,30 @@ class Dataset:
             return pd.DataFrame(columns=["store_id", "category", "date", *EXPOSURE_COLUMNS])
         return exposure(self.cells, self.weights(origin), by_category=True)
 
-    def category_days(self) -> pd.DataFrame:
-        if self._categories is None:
-            first = self.first_date().date()
-            self._categories = category_days(self.engine, self.store_ids(), first, self.as_of,
-                                             self.measure)
-        return self._categories
+    def category_days(self, since: pd.Timestamp | None = None) -> pd.DataFrame:
+        """Store x category x day sales from `since` (default: the first day) to as-of.
+
+        Read once; a later call that needs no older days reuses the read (on Walmart the whole
+        history is 3.6 million SKU rows).
+        """
+        first = self.first_date() if since is None else max(pd.Timestamp(since),
+                                                             self.first_date())
+        if self._categories is None or first < self._categories_since:
+            self._categories = category_days(self.engine, self.store_ids(), first.date(),
+                                             self.as_of, self.measure)
+            self._categories_since = first
+        if self._categories.empty:
+            return self._categories
+        return self._categories.loc[self._categories["date"] >= first]
 
     def economics(self, stores: list[str]) -> pd.DataFrame:
         """Per-unit stocking costs; none for revenue (no stocking decision: median plan)."""
         if self.measure != "units":
             return pd.DataFrame()
-        return unit_economics(self.engine, stores, self.as_of)
+        key = tuple(stores)
+        if key not in self._economics:  # one read serves both grains
+            self._economics[key] = unit_economics(self.engine, stores, self.as_of)
+        return self._economics[key]
 
 
 def measured_stores(data: Dataset, keys: list[str], where: str, log: Log) -> list[str]:

@@ -96,18 +96,24 @@ def days_after_holidays(named: dict[pd.Timestamp, list[str]], dates) -> dict[str
     """Per holiday name, for each of `dates`: days since the name last fell on or before it (0
     on the day), or -1 beyond HOLIDAY_AFTER. A holiday week's days are all 0, the days after it
     1, 2, 3: the shopping weekend after Black Friday carries no name of its own."""
-    dates = pd.DatetimeIndex(dates)
+    day = _day_numbers(dates)
     by_name: dict[str, list[pd.Timestamp]] = {}
-    for day, names in named.items():
+    for when, names in named.items():
         for name in names:
-            by_name.setdefault(name, []).append(day)
+            by_name.setdefault(name, []).append(when)
     out = {}
     for name, days in by_name.items():
-        since = np.full(len(dates), -1)
+        named_day = np.unique(_day_numbers(days))
+        since = np.full(len(day), -1)
         for offset in range(HOLIDAY_AFTER, -1, -1):  # the nearest offset is written last, wins
-            since[(dates - pd.Timedelta(days=offset)).isin(days)] = offset
+            since[np.isin(day - offset, named_day)] = offset
         out[name] = since
     return out
+
+
+def _day_numbers(dates) -> np.ndarray:
+    """Days since the epoch as integers: day arithmetic without Timestamp objects."""
+    return pd.DatetimeIndex(dates).to_numpy(dtype="datetime64[D]").astype("int64")
 
 
 def dense_days(frame: pd.DataFrame) -> pd.DataFrame:

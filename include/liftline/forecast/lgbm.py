@@ -54,11 +54,11 @@ class LightGBMForecaster(Forecaster):
     is_global = True
 
     def __init__(self, horizon_days: int = 56, train_origin_step_days: int = 7,
-                 num_leaves: int = 15, learning_rate: float = 0.05, n_estimators: int = 400,
+                 num_leaves: int = 15, learning_rate: float = 0.1, n_estimators: int = 200,
                  min_child_samples: int = 40, subsample: float = 0.8,
                  colsample_bytree: float = 0.5, objective: str = "l2", seed: int = 17,
-                 n_jobs: int = 1, drop_features: tuple[str, ...] = (), base: str = "season",
-                 bags: int = 1,
+                 n_jobs: int = 1, max_bin: int = 255, drop_features: tuple[str, ...] = (),
+                 base: str = "season", bags: int = 1,
                  calibration: ResidualQuantiles | None = None) -> None:
         super().__init__(calibration)
         self.horizon_days = horizon_days
@@ -72,6 +72,7 @@ class LightGBMForecaster(Forecaster):
         self.objective = objective
         self.seed = seed
         self.n_jobs = n_jobs
+        self.max_bin = max_bin
         self.drop_features = tuple(drop_features)
         self.base = base
         self.bags = bags
@@ -100,7 +101,8 @@ class LightGBMForecaster(Forecaster):
                 learning_rate=self.learning_rate, num_leaves=self.num_leaves,
                 min_child_samples=self.min_child_samples, subsample=self.subsample,
                 subsample_freq=1, colsample_bytree=self.colsample_bytree,
-                random_state=self.seed + bag, n_jobs=self.n_jobs, deterministic=True,
+                random_state=self.seed + bag, n_jobs=self.n_jobs, max_bin=self.max_bin,
+                deterministic=True,
                 force_row_wise=True, verbose=-1,
             )
             model.fit(train[self.features_], train["target"], sample_weight=train["base"])

@@ -153,10 +153,17 @@ def _panel(key: str, rows: pd.DataFrame) -> Panel:
         since=rows["days_since_promo"].to_numpy(dtype="float64"),
         events=rows["event_count"].fillna(0).to_numpy(dtype="float64"),
         holiday=rows["is_holiday"].to_numpy(dtype=bool),
-        names=[holiday_names(v) for v in rows["holiday_name"].fillna("")],
+        names=_parsed_names(rows["holiday_name"].fillna("").to_numpy()),
         spend=np.where(rows["_future"].to_numpy(dtype=bool), np.nan,
                        rows["media_spend"].to_numpy(dtype="float64")),
         fmt=str(rows["format"].iloc[-1]),
         country=str(rows["country"].iloc[-1]),
         last_history=int(history_index[-1]) if len(history_index) else -1,
     )
+
+
+def _parsed_names(values: np.ndarray) -> list[list[str]]:
+    """Each day's holiday and event names, each distinct string parsed once (a panel holds
+    years of days and a few dozen distinct strings)."""
+    parsed = {value: holiday_names(value) for value in set(values)}
+    return [parsed[value] for value in values]

@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from .artifacts import calibration_of, load_champion
 from .backtest import candidate_metrics, run_backtest, split_at
 from .base import Log
-from .category import category_forecast, promo_uplift
+from .category import category_forecast, category_history_start, promo_uplift
 from .conformal import ResidualQuantiles
 from .dataset import Dataset, load_dataset, measured_stores
 from .drops import compare_with_last_year, flag_drops, record_drop_alerts
@@ -220,10 +220,11 @@ def _category_rows(spec: ForecastSpec, data: Dataset, assignments: list[Assignme
                    forecasts: dict[str, pd.DataFrame], young: set[str],
                    history: pd.DataFrame, origin: pd.Timestamp, pricing: Pricing
                    ) -> pd.DataFrame:
-    categories = data.category_days()
+    grain = spec.grain("store_category_week")
+    categories = data.category_days(category_history_start(
+        origin, int(grain.get("share_weeks", 8))))
     if categories.empty:
         return pd.DataFrame()
-    grain = spec.grain("store_category_week")
     exposure = data.category_exposure_at(origin)
     parts = []
     for a in assignments:

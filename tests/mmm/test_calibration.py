@@ -106,13 +106,26 @@ def test_the_roi_a_channels_tests_imply_and_the_searchs_distance_from_it(confoun
     c = design.channels.index(channel)
     hyper["theta"][:, c] = [0.0, 0.5]
     state = evaluator.fit(hyper)
-    tested, implied = evaluator.implied_roi(state)
+    tested, implied, relative_se = evaluator.implied_roi(state)
     assert list(tested) == [c]
-    per_dollar = tests["incremental_revenue"].sum() / tests["spend"].sum()
-    assert implied[0, 0] == pytest.approx(per_dollar, rel=1e-9)
-    assert implied[1, 0] > 1.2 * per_dollar  # half of each week's effect comes later
+    revenue = tests["incremental_revenue"].sum()
+    assert implied[0, 0] == pytest.approx(revenue / tests["spend"].sum(), rel=1e-9)
+    assert relative_se[0, 0] == pytest.approx(np.hypot.reduce(tests["std_error"]) / revenue,
+                                              rel=1e-9)
+    assert implied[1, 0] > 1.2 * implied[0, 0]  # half of each week's effect comes later
     roi = np.ones((2, design.n_channels))
     roi[:, c] = [implied[0, 0], 2.0 * implied[1, 0]]
     assert evaluator.tested_roi_gap(state, roi) == pytest.approx([0.0, 1.0])
     tolerant = Evaluator(design, replace(spec, lift_roi_tolerance=0.15), evaluator.lift)
     assert tolerant.tested_roi_gap(state, roi) == pytest.approx([0.0, 0.85])
+    # Tests four times vaguer than the default precision hold the channel a sixteenth as much.
+    revenue = tests["incremental_revenue"].sum()
+    vague = tests.assign(std_error=4 * spec.lift_default_relative_se * revenue
+                         / np.sqrt(len(tests)))
+    loose = Evaluator(design, spec, place_lift_tests(vague, design, spec, []))
+    vague_state = loose.fit(hyper)
+    vague_roi = roi.copy()
+    vague_roi[:, c] = 2.0 * loose.implied_roi(vague_state)[1][:, 0]
+    gap = loose.tested_roi_gap(vague_state, vague_roi)
+    assert gap[0] == pytest.approx(1 / 16, rel=1e-6)  # no carry-over: exactly
+    assert gap[1] == pytest.approx(1 / 16, rel=0.1)

@@ -384,33 +384,43 @@ class Evaluator:
 
     def tested_roi_gap(self, state: FitState, roi: np.ndarray) -> np.ndarray:
         """How far tested channels' ROIs (B, C) stray from what their tests imply (B,): the
-        mean over tested channels of |ROI / implied - 1|, less `lift_roi_tolerance`.
+        mean over tested channels of |ROI / implied - 1|, less `lift_roi_tolerance`, each
+        weighted by how precisely its tests imply it.
 
         Among shapes that meet the tests, those that extrapolate least win: a candidate whose
         ROI over all weeks is far from its tests' says the untested weeks returned much more
         (or less) per dollar than the tested ones, a curve shape the tests did not see and
         the weekly data supplied, and weekly data are where a confounder lives (mmm README,
-        "What limits TV, and a confounded channel")."""
-        channels, implied = self.implied_roi(state)
+        "What limits TV, and a confounded channel"). Tests at the default precision
+        (`calibration.default_relative_se`) or better hold their channel fully; a vaguer
+        one in proportion to its precision, so one noisy test cannot drag the ROI."""
+        channels, implied, relative_se = self.implied_roi(state)
         gap = np.abs(roi[:, channels] / np.where(implied > 0, implied, np.nan) - 1.0)
         gap = np.maximum(np.nan_to_num(gap, nan=1.0) - self.spec.lift_roi_tolerance, 0.0)
-        return gap.mean(axis=1)
+        reference = self.spec.lift_default_relative_se
+        precision = np.minimum(1.0, (reference / np.maximum(relative_se, 1e-12)) ** 2)
+        return (precision * gap).mean(axis=1)
 
-    def implied_roi(self, state: FitState) -> tuple[np.ndarray, np.ndarray]:
-        """The tested channels (K,) and the ROI their tests imply under each candidate (B, K).
+    def implied_roi(self, state: FitState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The tested channels (K,), the ROI their tests imply under each candidate (B, K) and
+        its relative standard error (B, K).
 
         A go-dark test measures the channel's return inside its window at the spend it ran
         with. Scaled by the candidate's own carry-over (the window's spend's whole effect over
-        its in-window effect) it is that spend's return per dollar; over a channel's tests,
-        their implied revenue over their spend."""
+        its in-window effect) it is that spend's return per dollar; a channel's tests combine
+        as their revenue over their spend (not by inverse variance: a test's error grows with
+        its measurement, so that would favour the tests that measured low)."""
         lift = self.lift
         inside = state.unit_lift
         carry = np.where(inside > 0, state.whole_effect / np.where(inside > 0, inside, 1.0), 1.0)
-        revenue = lift.target * carry  # (B, J): scaled to the model's spend, like the target
         spend = (self.design.spend[:, lift.channel] * lift.window).sum(axis=0)  # (J,)
         channels, group = np.unique(lift.channel, return_inverse=True)
         onehot = np.eye(len(channels))[group]  # (J, K)
-        return channels, (revenue @ onehot) / np.maximum(spend @ onehot, 1e-12)
+        revenue = (lift.target * carry) @ onehot  # (B, K), in the model's terms like the target
+        implied = revenue / np.maximum(spend @ onehot, 1e-12)
+        relative_se = np.sqrt(((lift.target_se * carry) ** 2) @ onehot) / np.maximum(
+            np.abs(revenue), 1e-12)
+        return channels, implied, relative_se
 
 
 @dataclass

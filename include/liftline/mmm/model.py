@@ -363,7 +363,7 @@ def _lift_report(evaluator: Evaluator, state: FitState) -> pd.DataFrame:
     cal = state.calibration
     discount = cal.discount[0] if cal is not None and cal.discount is not None else \
         np.ones(lift.count)
-    tested, implied = evaluator.implied_roi(state)
+    tested, implied, _ = evaluator.implied_roi(state)
     implied_by_test = implied[0][np.searchsorted(tested, lift.channel)]
     return pd.DataFrame({
         "channel": lift.rows["channel"].to_numpy(),

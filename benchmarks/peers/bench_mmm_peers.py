@@ -31,14 +31,29 @@ Columns: ROI MAPE over channels (absolute error / true ROI), 90% coverage of the
 wall time of the fit (Liftline: `MarketingMixModel.fit` incl. its search, CV and bootstrap;
 PyMC-Marketing: build + sampling), Liftline / peer ratios (< 1: Liftline better / faster).
 
+Peer cache: PyMC-Marketing's column does not depend on Liftline's code, and each of its fits
+takes minutes of sampling. Every peer fit is stored in `--peer-cache FILE` (default
+~/.cache/liftline/bench_mmm_peers.json, outside the repository), keyed by the sampler settings,
+the peer model's configuration, the pymc-marketing release and a hash of the exact frame, target
+and lift tests it is given. A later run with the same inputs reuses the cached ROI, interval and
+wall time (and says so, with the date and load average of the measurement) and fits only
+Liftline; `--cached-peer-only` never samples (a fit missing from the cache is left out), and
+`--refit-peer` samples again and replaces the cached fit.
+
     python benchmarks/peers/bench_mmm_peers.py --draws 500 --tune 500 --chains 2
     python benchmarks/peers/bench_mmm_peers.py --world /tmp/world --world /tmp/confounded \\
         --no-pymc-example --countries ALL --lift both
+    # later, Liftline's column again beside the cached peer fits (seconds, not minutes):
+    python benchmarks/peers/bench_mmm_peers.py --world /tmp/world --world /tmp/confounded \\
+        --draws 500 --tune 500 --chains 2 --cached-peer-only
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import hashlib
+import json
 import logging
 import os
 import shutil
@@ -85,7 +100,19 @@ def main() -> None:
     parser.add_argument("--tune", type=int, default=500)
     parser.add_argument("--chains", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1, help="sampler seed")
+    parser.add_argument("--peer-cache", type=Path, default=DEFAULT_PEER_CACHE,
+                        help="JSON file of PyMC-Marketing fits to reuse and add to "
+                             f"(default: {DEFAULT_PEER_CACHE})")
+    parser.add_argument("--no-peer-cache", action="store_true",
+                        help="neither read nor write the peer cache")
+    parser.add_argument("--cached-peer-only", action="store_true",
+                        help="never sample PyMC-Marketing: use cached fits, leave out the rest")
+    parser.add_argument("--refit-peer", action="store_true",
+                        help="sample PyMC-Marketing even when a cached fit exists, and replace it")
     args = parser.parse_args()
+    if args.cached_peer_only and (args.no_peer_cache or args.refit_peer):
+        parser.error("--cached-peer-only needs the cache: drop --no-peer-cache / --refit-peer")
+    cache = None if args.no_peer_cache else PeerCache(args.peer_cache)
     warnings.filterwarnings("ignore")
     logging.getLogger("pymc").setLevel(logging.ERROR)
     logging.getLogger("pytensor").setLevel(logging.ERROR)
@@ -97,9 +124,11 @@ def main() -> None:
         for world in args.world:
             problems += world_problems(world, work, args)
         print(f"PyMC-Marketing sampling: {args.chains} chains x {args.draws} draws after "
-              f"{args.tune} tuning steps")
+              f"{args.tune} tuning steps; peer cache: "
+              f"{'off' if cache is None else cache.path}; load average "
+              f"{_load_average()}")
         for problem in problems:
-            rows += compare(problem, args)
+            rows += compare(problem, args, cache)
             print_table(pd.DataFrame(rows), args)  # so far, in case a later fit is stopped
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -196,15 +225,32 @@ def world_problems(world: Path, work: Path, args: argparse.Namespace) -> list[Pr
 # --- the two models ---------------------------------------------------------------------------
 
 
-def compare(problem: Problem, args: argparse.Namespace) -> list[dict]:
+def compare(problem: Problem, args: argparse.Namespace, cache: PeerCache | None) -> list[dict]:
     print(f"\n=== {problem.data}, {problem.lift} lift tests")
     ours, weeks, seconds = fit_liftline(problem)
     true_roi = problem.truth(weeks)
     rows = [score(problem, "liftline", ours, true_roi, seconds)]
-    started = time.perf_counter()
-    theirs = fit_pymc_marketing(problem, weeks, args)
-    rows.append(score(problem, "pymc-marketing", theirs, true_roi,
-                      time.perf_counter() - started))
+    peer = pymc_inputs(problem, weeks)
+    key = peer_cache_key(peer, args)
+    cached = None if cache is None or args.refit_peer else cache.get(key)
+    if cached is not None:
+        print(f"  pymc-marketing: CACHED fit measured {cached['measured']} (load average "
+              f"{cached['load_average']}), {cached['weeks']} weeks, {cached['lift_tests']} lift "
+              f"tests, {cached['divergences']} divergences, {cached['seconds']:.0f} s")
+        theirs, seconds = pd.DataFrame(cached["roi"]), cached["seconds"]
+    elif args.cached_peer_only:
+        print("  pymc-marketing: no cached fit for these inputs and settings in "
+              f"{cache.path}; left out (--cached-peer-only). Run without it to sample.")
+        return rows
+    else:
+        started = time.perf_counter()
+        theirs, stats = fit_pymc_marketing(peer, args)
+        seconds = time.perf_counter() - started
+        if cache is not None:
+            cache.put(key, problem, theirs, seconds, stats)
+            print(f"  pymc-marketing: fit stored in {cache.path}")
+    rows.append(score(problem, "pymc-marketing", theirs, true_roi, seconds,
+                      measured=cached["measured"][:10] if cached else ""))
     return rows
 
 
@@ -222,29 +268,51 @@ def fit_liftline(problem: Problem) -> tuple[pd.DataFrame, pd.DatetimeIndex, floa
     return table, pd.DatetimeIndex(fit.design.weeks), seconds
 
 
-def fit_pymc_marketing(problem: Problem, weeks: pd.DatetimeIndex,
-                       args: argparse.Namespace) -> pd.DataFrame:
-    from pymc_marketing.mmm import GeometricAdstock, LogisticSaturation
-    from pymc_marketing.mmm.multidimensional import MMM
+@dataclass
+class PeerInputs:
+    """Exactly what PyMC-Marketing is given for one fit (the cache key hashes all of it)."""
+    X: pd.DataFrame
+    y: pd.Series
+    channels: list[str]
+    controls: list[str]
+    lift_tests: pd.DataFrame
 
+
+def pymc_inputs(problem: Problem, weeks: pd.DatetimeIndex) -> PeerInputs:
     X, y = pymc_frame(problem.inputs, weeks, problem.trend)
     channels = list(problem.inputs.spend.columns)
     controls = [c for c in X.columns if c not in ("date", *channels)]
+    return PeerInputs(X, y, channels, controls, pymc_lift_tests(problem.inputs.lift_tests,
+                                                                channels))
+
+
+# The peer model as fit_pymc_marketing builds it; part of the cache key, so change it with it.
+PEER_MODEL = ("multidimensional.MMM GeometricAdstock(l_max=8) LogisticSaturation() "
+              "default priors yearly_seasonality=2 channel ROI = contribution / spend, "
+              "mean and 5%..95%")
+
+
+def fit_pymc_marketing(peer: PeerInputs, args: argparse.Namespace) -> tuple[pd.DataFrame, dict]:
+    """(channel, roi, roi_lower, roi_upper) and the fit's facts worth keeping in the cache."""
+    from pymc_marketing.mmm import GeometricAdstock, LogisticSaturation
+    from pymc_marketing.mmm.multidimensional import MMM
+
+    X, y, channels = peer.X, peer.y, peer.channels
     model = MMM(date_column="date", channel_columns=channels, target_column="y",
-                control_columns=controls or None, adstock=GeometricAdstock(l_max=8),
+                control_columns=peer.controls or None, adstock=GeometricAdstock(l_max=8),
                 saturation=LogisticSaturation(), yearly_seasonality=2)
     model.build_model(X, y)
     model.add_original_scale_contribution_variable(var=["channel_contribution"])
-    tests = pymc_lift_tests(problem.inputs.lift_tests, channels)
-    if len(tests):
-        model.add_lift_test_measurements(tests)
+    if len(peer.lift_tests):
+        model.add_lift_test_measurements(peer.lift_tests)
     started = time.perf_counter()
     model.fit(X, y, draws=args.draws, tune=args.tune, chains=args.chains,
               cores=min(args.chains, 2), random_seed=args.seed, progressbar=False)
+    sampling = time.perf_counter() - started
     posterior = model.idata.posterior
     divergences = int(model.idata.sample_stats["diverging"].sum())
-    print(f"  pymc-marketing: {len(X)} weeks, sampled in {time.perf_counter() - started:.0f} s, "
-          f"{len(tests)} lift tests, {divergences} divergences")
+    print(f"  pymc-marketing: {len(X)} weeks, sampled in {sampling:.0f} s, "
+          f"{len(peer.lift_tests)} lift tests, {divergences} divergences")
     contribution = posterior["channel_contribution_original_scale"].sum("date")
     spend = X[channels].sum()
     rows = []
@@ -253,7 +321,9 @@ def fit_pymc_marketing(problem: Problem, weeks: pd.DatetimeIndex,
         rows.append({"channel": channel, "roi": float(roi.mean()),
                      "roi_lower": float(np.quantile(roi, 0.05)),
                      "roi_upper": float(np.quantile(roi, 0.95))})
-    return pd.DataFrame(rows)
+    stats = {"weeks": len(X), "lift_tests": len(peer.lift_tests), "divergences": divergences,
+             "sampling_seconds": round(sampling, 1)}
+    return pd.DataFrame(rows), stats
 
 
 def pymc_frame(inputs, weeks: pd.DatetimeIndex, trend: bool) -> tuple[pd.DataFrame, pd.Series]:
@@ -287,11 +357,68 @@ def pymc_lift_tests(tests: pd.DataFrame, channels: list[str]) -> pd.DataFrame:
                          "sigma": (tests["std_error"] / weeks).to_numpy()})
 
 
+# --- the peer cache ---------------------------------------------------------------------------
+
+
+DEFAULT_PEER_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") \
+    / "liftline" / "bench_mmm_peers.json"
+
+
+def peer_cache_key(peer: PeerInputs, args: argparse.Namespace) -> str:
+    """A hash of everything a peer fit's result depends on: its exact inputs (frame, target,
+    lift tests; floats written in full), the sampler settings, the model and the release."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256()
+    for frame in (peer.X, peer.y.to_frame(), peer.lift_tests):
+        digest.update(frame.to_csv(index=False, float_format="%.17g").encode())
+    settings = {"draws": args.draws, "tune": args.tune, "chains": args.chains,
+                "seed": args.seed, "model": PEER_MODEL,
+                "pymc_marketing": version("pymc-marketing"), "inputs": digest.hexdigest()}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:24]
+
+
+class PeerCache:
+    """PyMC-Marketing fits by cache key in one JSON file, rewritten whole after each fit (so an
+    interrupted run keeps the fits it finished)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def _read(self) -> dict:
+        if not self.path.is_file():
+            return {}
+        try:
+            return json.loads(self.path.read_text())
+        except json.JSONDecodeError as error:
+            raise SystemExit(f"peer cache {self.path} is not valid JSON ({error}): move it "
+                             "away or pass another --peer-cache") from None
+
+    def get(self, key: str) -> dict | None:
+        return self._read().get(key)
+
+    def put(self, key: str, problem: Problem, roi: pd.DataFrame, seconds: float,
+            stats: dict) -> None:
+        entries = self._read()
+        entries[key] = {"data": problem.data, "lift": problem.lift,
+                        "measured": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                        "load_average": _load_average(), "seconds": round(seconds, 1),
+                        **stats, "roi": roi.to_dict(orient="records")}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_suffix(".json.partial")
+        partial.write_text(json.dumps(entries, indent=1))
+        partial.replace(self.path)
+
+
+def _load_average() -> str:
+    return " ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
 # --- scores and the table ---------------------------------------------------------------------
 
 
 def score(problem: Problem, model: str, table: pd.DataFrame, true_roi: pd.Series,
-          seconds: float) -> dict:
+          seconds: float, measured: str = "") -> dict:
     merged = table.set_index("channel").join(true_roi.rename("true_roi"), how="inner")
     merged = merged.loc[merged["true_roi"].notna() & (merged["true_roi"] != 0)]
     inside = (merged["roi_lower"] <= merged["true_roi"]) & (merged["true_roi"] <= merged["roi_upper"])
@@ -302,7 +429,8 @@ def score(problem: Problem, model: str, table: pd.DataFrame, true_roi: pd.Series
               f"{'in' if inside[channel] else 'OUT'}")
     return {"data": problem.data, "lift": problem.lift, "model": model,
             "mape": float(error.abs().mean()), "worst": float(error.abs().max()),
-            "coverage": float(inside.mean()), "channels": len(merged), "seconds": seconds}
+            "coverage": float(inside.mean()), "channels": len(merged), "seconds": seconds,
+            "measured": measured}
 
 
 def print_table(table: pd.DataFrame, args: argparse.Namespace) -> None:
@@ -315,10 +443,12 @@ def print_table(table: pd.DataFrame, args: argparse.Namespace) -> None:
         for row in group.itertuples():
             ratio = "" if row.model == "liftline" else \
                 f"{ours.mape / row.mape:20.2f}{ours.seconds / row.seconds:8.3f}"
+            cached = f"  cached, measured {row.measured}" if row.measured else ""
             print(f"  {row.data:<22}{row.lift:<11}{row.model:<16}{row.mape:9.1%}"
-                  f"{row.worst:8.1%}{row.coverage:7.0%}{row.seconds:9.1f}{ratio}")
+                  f"{row.worst:8.1%}{row.coverage:7.0%}{row.seconds:9.1f}{ratio}{cached}")
     print("  (ROI MAPE: mean |ROI - true| / true over channels; worst: the largest; cover: "
-          "share of channels whose true ROI is inside the 90% interval)")
+          "share of channels whose true ROI is inside the 90% interval; a cached peer row is "
+          "an earlier fit on identical inputs and settings, its wall time as measured then)")
 
 
 if __name__ == "__main__":

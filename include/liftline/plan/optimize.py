@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
+from threadpoolctl import threadpool_limits
 
 from .types import (
     BASE_COLUMNS,
@@ -409,9 +410,12 @@ class PlanProblem:
                 (self.pair_upper - totals @ x) / self.budget]),
              "jac": lambda x: np.vstack([totals, -totals]) / self.budget},
         ]
-        result = minimize(objective, x0, jac=True, method="SLSQP",
-                          bounds=[(0.0, 1.0)] * x0.size, constraints=constraints,
-                          options=SLSQP_OPTIONS)
+        # One BLAS thread: SLSQP's matrices are a few hundred wide, and on shared cores an
+        # OpenBLAS team waiting for its threads stalled it for seconds per iteration.
+        with threadpool_limits(limits=1, user_api="blas"):
+            result = minimize(objective, x0, jac=True, method="SLSQP",
+                              bounds=[(0.0, 1.0)] * x0.size, constraints=constraints,
+                              options=SLSQP_OPTIONS)
         found = self._feasible(result.x.reshape(n_pairs, n_weeks) * unit[:, None])
         if found is None or (country_values(found.ravel() / flat_unit).sum()
                              <= country_values(x0).sum()):

@@ -19,6 +19,7 @@ and reaches at least 85% of the oracle's incremental margin over business as usu
 
     python benchmarks/bench_plan.py --scale small
     python benchmarks/bench_plan.py --home /path/to/LIFTLINE_HOME --scale small --seed 42
+        (works on a copy of that home's warehouse and registry)
     python benchmarks/bench_plan.py --scale medium --timing-only --repeat 3
 """
 
@@ -26,6 +27,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -51,10 +54,10 @@ GOAL_SHARE_OF_ORACLE = 0.85
 def prepared_home(args: argparse.Namespace) -> Path:
     """A LIFTLINE_HOME holding a pipeline run on the world of (scale, seed)."""
     if args.home:
-        home = Path(args.home).resolve()
-        if not (home / "warehouse.db").exists():
-            sys.exit(f"bench_plan: {home} holds no warehouse.db: run the pipeline there first")
-        return home
+        source = Path(args.home).resolve()
+        if not (source / "warehouse.db").exists():
+            sys.exit(f"bench_plan: {source} holds no warehouse.db: run the pipeline there first")
+        return copied_home(source)
     home = Path(tempfile.mkdtemp(prefix=f"liftline-plan-{args.scale}-"))
     print(f"generating the {args.scale} world (seed {args.seed}) and running the pipeline in "
           f"{home} ...", flush=True)
@@ -68,6 +71,19 @@ def prepared_home(args: argparse.Namespace) -> Path:
     return home
 
 
+def copied_home(source: Path) -> Path:
+    """A copy of the home's warehouse and registry: the plans are written there, not into
+    `source` (a demo home others read)."""
+    home = Path(tempfile.mkdtemp(prefix="liftline-plan-copy-"))
+    with sqlite3.connect(source / "warehouse.db") as live, \
+            sqlite3.connect(home / "warehouse.db") as copy:
+        live.backup(copy)  # consistent even with a write-ahead log beside it
+    if (source / "registry").exists():
+        shutil.copytree(source / "registry", home / "registry")
+    print(f"working on a copy of {source} in {home}", flush=True)
+    return home
+
+
 def true_margin(plan: Plan, request: PlanRequest, truth: TrueResponses, scale: str, seed: int
                 ) -> tuple[float, float]:
     """(margin, revenue) of the plan in the world: simulated sales, less spend and cost."""
@@ -78,11 +94,13 @@ def true_margin(plan: Plan, request: PlanRequest, truth: TrueResponses, scale: s
     return margin, float(sold["revenue"].sum())
 
 
-def timed_plan(engine, request: PlanRequest, repeat: int) -> list[float]:  # noqa: ANN001
+def timed_plan(engine, request: PlanRequest, repeat: int, challengers: bool  # noqa: ANN001
+               ) -> list[float]:
     seconds = []
     for i in range(repeat):
         started = time.perf_counter()
-        plan_quarter(engine, request, run_id=f"bench_plan_{i}", log=lambda _m: None)
+        plan_quarter(engine, request, run_id=f"bench_plan_{i}", log=lambda _m: None,
+                     challengers=challengers)
         seconds.append(time.perf_counter() - started)
     return seconds
 
@@ -108,8 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     request = PlanRequest(start=plan_start(engine), weeks=args.weeks)
     print(f"plan: {args.weeks} weeks from {request.start} ({args.scale} world, seed {args.seed})")
 
-    seconds = timed_plan(engine, request, args.repeat)
-    print(f"plan_quarter (load models, optimise, write): median {statistics.median(seconds):.1f} s "
+    seconds = timed_plan(engine, request, args.repeat, challengers=not args.champions_only)
+    models = "champions only" if args.champions_only else "challengers where no champion"
+    print(f"plan_quarter ({models}; load models, optimise, write): median {statistics.median(seconds):.1f} s "
           f"of {len(seconds)} ({', '.join(f'{s:.1f}' for s in seconds)})")
     if args.timing_only:
         return 0

@@ -104,7 +104,7 @@ class FittedStandIn(ToyResponses):
     notes = ["stand-in responses"]
 
     @classmethod
-    def from_warehouse(cls, engine, req, log=print):  # noqa: ANN001, ARG003
+    def from_warehouse(cls, engine, req, log=print, challengers=False):  # noqa: ANN001, ARG003
         return cls()
 
 

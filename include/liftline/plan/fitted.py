@@ -38,7 +38,7 @@ from .bau import (
     last_year_cells,
 )
 from .fitted_base import expected_sales, remove_media_and_promotions, unit_costs
-from .fitted_media import MediaResponse, load_media_response
+from .fitted_media import MediaEvaluator, MediaResponse, load_media_response
 from .fitted_promotions import (
     CostModel,
     PromotionResponse,
@@ -167,6 +167,19 @@ class FittedResponses:
         grid["uplift"] = np.divide(contribution.to_numpy(), revenue.to_numpy(),
                                    out=np.zeros(len(grid)), where=revenue.to_numpy() > 0)
         return grid[list(UPLIFT_COLUMNS)]
+
+    def media_evaluator(self, pairs: list[tuple[str, str]], countries: list[str]
+                        ) -> MediaEvaluator:
+        """`media_uplift` for spend laid out as (pair, week) over the plan's weeks, pairs being
+        (country, channel), as (country, week) arrays in `countries` order, with its gradient:
+        what the optimiser calls thousands of times, precomputed once."""
+        weeks = self.request.week_starts
+        revenue = (self._base.groupby(["country", "week_start"])["revenue"].sum()
+                   .unstack("week_start").reindex(index=countries, columns=weeks).fillna(0.0))
+        if self._media is None:
+            return MediaEvaluator(parts=[], shape=(len(countries), len(weeks)),
+                                  n_pairs=len(pairs))
+        return self._media.evaluator(pairs, countries, revenue.to_numpy(float))
 
     def promotion_increments(self, promotions: pd.DataFrame) -> pd.DataFrame:
         """INCREMENT_COLUMNS per row of `promotions` (PROMOTION_COLUMNS), in order."""

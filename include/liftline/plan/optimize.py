@@ -9,9 +9,10 @@ gross margin of base plus chosen increments and U its media uplift. The optimise
 sum; `evaluate_plan` computes the store x week detail.
 
 Media: weekly spend per country x channel, optimised with SLSQP (scipy) on the weekly vector.
-The uplift is a black box (adstock and saturation), so its gradient is a forward difference;
-one difference moves one channel-week in every country at once, because a country's uplift
-depends only on its own spend (one mix model per country). Constraints: the total equals the
+Responses with a `media_evaluator` (the fitted ones) give the uplift in numpy and its exact
+gradient; otherwise the uplift is a black box and its gradient a forward difference, one
+difference moving one channel-week in every country at once when a country's uplift depends
+only on its own spend (one mix model per country). Constraints: the total equals the
 budget (the request's, else business as usual's); each country x channel's quarter total stays
 within `media_bounds` of its business-as-usual total (scaled to the budget when one is given);
 spend >= 0; a week's spend at most WEEKLY_CAP_MULTIPLE x the pair's largest business-as-usual
@@ -40,6 +41,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
+from threadpoolctl import threadpool_limits
 
 from .types import (
     BASE_COLUMNS,
@@ -314,6 +316,10 @@ class PlanProblem:
         self.week_cap = np.maximum(WEEKLY_CAP_MULTIPLE * largest,
                                    self.pair_upper / max(len(self.weeks), 1))
         self.pair_country = np.array([self._country_index[c] for c, _ in self.pairs], dtype=int)
+        # Responses that offer it answer the optimiser in numpy, with an exact gradient.
+        make_evaluator = getattr(self.responses, "media_evaluator", None)
+        self._evaluator = (make_evaluator(self.pairs, self.countries)
+                           if make_evaluator is not None and self.pairs else None)
         n_weeks = len(self.weeks)
         self._media_template = pd.DataFrame({
             "country": np.repeat([c for c, _ in self.pairs], n_weeks),
@@ -339,6 +345,8 @@ class PlanProblem:
         if not self.pairs:
             return out
         self.uplift_calls += 1
+        if self._evaluator is not None:
+            return self._evaluator.uplift(np.asarray(spend, dtype=float))
         uplift = self.responses.media_uplift(self.media_frame(spend))
         # Plain lookups: this runs thousands of times per plan, on a few dozen rows.
         rows = np.array([self._country_index.get(c, -1) for c in uplift["country"]], dtype=int)
@@ -360,8 +368,6 @@ class PlanProblem:
         unit = np.maximum(self.week_cap, 1e-12)  # each pair's variables in units of its cap
         flat_unit = np.repeat(unit, n_weeks)
         norm = max(self.budget, 1.0)
-        independent = self._countries_independent(start)
-        groups = self._gradient_groups(n_weeks, independent)
 
         def country_values(x: np.ndarray) -> np.ndarray:
             """Each country's media margin: sum over weeks W x U - its spend."""
@@ -370,7 +376,13 @@ class PlanProblem:
                                     minlength=len(self.countries))
             return (weights * self.uplift_matrix(spend)).sum(axis=1) - own_spend
 
-        def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
+        def exact(x: np.ndarray) -> tuple[float, np.ndarray]:
+            spend = x.reshape(n_pairs, n_weeks) * unit[:, None]
+            value = (weights * self.uplift_matrix(spend)).sum() - spend.sum()
+            grad = (self._evaluator.gradient(spend, weights) - 1.0) * unit[:, None]
+            return -value / norm, -grad.ravel() / norm
+
+        def differenced(x: np.ndarray) -> tuple[float, np.ndarray]:
             here = country_values(x)
             grad = np.zeros_like(x)
             for idx, countries in groups:
@@ -381,6 +393,12 @@ class PlanProblem:
                 grad[idx] = (change[countries] if independent else change.sum()) / GRADIENT_STEP
             return -here.sum() / norm, -grad / norm
 
+        if self._evaluator is not None:
+            objective = exact
+        else:
+            independent = self._countries_independent(start)
+            groups = self._gradient_groups(n_weeks, independent)
+            objective = differenced
         x0 = start.ravel() / flat_unit
         totals = np.kron(np.eye(n_pairs), np.ones(n_weeks)) * flat_unit
         budget_row = flat_unit / self.budget
@@ -392,9 +410,12 @@ class PlanProblem:
                 (self.pair_upper - totals @ x) / self.budget]),
              "jac": lambda x: np.vstack([totals, -totals]) / self.budget},
         ]
-        result = minimize(objective, x0, jac=True, method="SLSQP",
-                          bounds=[(0.0, 1.0)] * x0.size, constraints=constraints,
-                          options=SLSQP_OPTIONS)
+        # One BLAS thread: SLSQP's matrices are a few hundred wide, and on shared cores an
+        # OpenBLAS team waiting for its threads stalled it for seconds per iteration.
+        with threadpool_limits(limits=1, user_api="blas"):
+            result = minimize(objective, x0, jac=True, method="SLSQP",
+                              bounds=[(0.0, 1.0)] * x0.size, constraints=constraints,
+                              options=SLSQP_OPTIONS)
         found = self._feasible(result.x.reshape(n_pairs, n_weeks) * unit[:, None])
         if found is None or (country_values(found.ravel() / flat_unit).sum()
                              <= country_values(x0).sum()):
@@ -447,7 +468,9 @@ class PlanProblem:
     def _setup_promotions(self, bau_promotions: pd.DataFrame, candidates: pd.DataFrame) -> None:
         candidates = plan_promotions(candidates, self.request)
         pool = pd.concat([bau_promotions, candidates], ignore_index=True)
-        categories = pool.dropna(subset=["category"]) if "category" in pool else pool.iloc[:0]
+        if "category" not in pool:  # no promotion of known category (or none at all)
+            pool["category"] = pd.Series(dtype=object)
+        categories = pool.dropna(subset=["category"])
         category_of = dict(zip(categories["sku"], categories["category"], strict=False))
         pool["category"] = pool["sku"].map(category_of)
         pool["category"] = pool["category"].where(pool["category"].notna(), "sku:" + pool["sku"])

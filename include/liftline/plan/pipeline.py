@@ -69,12 +69,15 @@ def plan_id_for(request: PlanRequest, run_id: str, mode: str = "joint") -> str:
 
 
 def plan_quarter(engine: Engine, request: PlanRequest, run_id: str, log: Log = print,
-                 mode: str = "joint") -> PlanResult:
-    """Optimise, evaluate against business as usual, write the plan's rows; its result."""
+                 mode: str = "joint", challengers: bool = False) -> PlanResult:
+    """Optimise, evaluate against business as usual, write the plan's rows; its result.
+
+    `challengers`: a model without a champion answers with its latest challenger (benchmarks;
+    `liftline plan` plans with champions only)."""
     from .bau import business_as_usual
     from .fitted import promotion_candidates
 
-    responses = fitted_responses(engine, request, log=log)
+    responses = fitted_responses(engine, request, log=log, challengers=challengers)
     missing = list(getattr(responses, "missing", []) or [])
     if missing:
         log(f"plan: no {', '.join(missing)} in the warehouse; planning what the others allow")
@@ -89,11 +92,12 @@ def plan_quarter(engine: Engine, request: PlanRequest, run_id: str, log: Log = p
     return result
 
 
-def fitted_responses(engine: Engine, request: PlanRequest, log: Log = print) -> Responses:
+def fitted_responses(engine: Engine, request: PlanRequest, log: Log = print,
+                     challengers: bool = False) -> Responses:
     """The responses of the warehouse's champion models (liftline.plan.fitted)."""
     from .fitted import FittedResponses
 
-    return FittedResponses.from_warehouse(engine, request, log=log)
+    return FittedResponses.from_warehouse(engine, request, log=log, challengers=challengers)
 
 
 def plan_next_quarter(engine: Engine, run_id: str, as_of: date | str | None = None,

@@ -75,3 +75,7 @@ class Responses(Protocol):
     def promotion_increments(self, promotions: pd.DataFrame) -> pd.DataFrame:
         """INCREMENT_COLUMNS, one row per candidate promotion (PROMOTION_COLUMNS) on its own,
         measured on `base` (no media): net of its dip and of cannibalised siblings."""
+
+    # Optional: `media_evaluator(pairs, countries)` -> an object with `uplift(spend)` and
+    # `gradient(spend, weights)` on (pair, week) arrays (see fitted_media.MediaEvaluator). The
+    # optimiser uses it when present; otherwise it differences `media_uplift`.

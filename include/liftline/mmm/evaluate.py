@@ -407,19 +407,27 @@ class Evaluator:
 
         A go-dark test measures the channel's return inside its window at the spend it ran
         with. Scaled by the candidate's own carry-over (the window's spend's whole effect over
-        its in-window effect) it is that spend's return per dollar; a channel's tests combine
-        as their revenue over their spend (not by inverse variance: a test's error grows with
-        its measurement, so that would favour the tests that measured low)."""
+        its in-window effect) it is that spend's return per dollar. A channel's tests combine
+        as revenue over spend, each weighted also by its relative precision (se / measured):
+        tests of equal precision give their total revenue over their total spend, and one
+        vague test, however large its measurement, counts little. (Weights by absolute
+        variance would favour the tests that measured low, since a test's error grows with
+        what it measures.)"""
         lift = self.lift
         inside = state.unit_lift
         carry = np.where(inside > 0, state.whole_effect / np.where(inside > 0, inside, 1.0), 1.0)
-        spend = (self.design.spend[:, lift.channel] * lift.window).sum(axis=0)  # (J,)
+        spend = np.maximum((self.design.spend[:, lift.channel] * lift.window).sum(axis=0),
+                           1e-12)  # (J,) the model's spend in each window
+        revenue = lift.target * carry  # (B, J), in the model's terms like the target
+        relative = lift.target_se / np.maximum(np.abs(lift.target), 1e-12)  # (J,)
+        weight = spend / np.maximum(relative, 1e-6) ** 2  # per dollar of each test
         channels, group = np.unique(lift.channel, return_inverse=True)
         onehot = np.eye(len(channels))[group]  # (J, K)
-        revenue = (lift.target * carry) @ onehot  # (B, K), in the model's terms like the target
-        implied = revenue / np.maximum(spend @ onehot, 1e-12)
-        relative_se = np.sqrt(((lift.target_se * carry) ** 2) @ onehot) / np.maximum(
-            np.abs(revenue), 1e-12)
+        weighted = revenue / spend * weight  # (B, J)
+        total = weighted @ onehot  # (B, K)
+        implied = total / (weight @ onehot)
+        relative_se = np.sqrt(((weighted * relative) ** 2) @ onehot) / np.maximum(
+            np.abs(total), 1e-12)
         return channels, implied, relative_se
 
 

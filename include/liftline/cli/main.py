@@ -113,12 +113,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def non_negative_int(text: str) -> int:
+    return _at_least_zero(text, int, "a whole number")
+
+
+def _at_least_zero(text: str, kind: type, what: str) -> int | float:
+    """`text` as a `kind` >= 0, else an argparse error "'x' is not <what> >= 0"."""
     try:
-        value = int(text)
+        value = kind(text)
     except ValueError:
         value = -1
     if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0")
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what} >= 0")
     return value
 
 
@@ -133,13 +138,7 @@ def non_negative(what: str):  # noqa: ANN201 - an argparse type
     """An argparse type: a number >= 0, else "'x' is not <what> >= 0"."""
 
     def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = -1.0
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what} >= 0")
-        return value
+        return _at_least_zero(text, float, what)
 
     return parse
 

@@ -202,8 +202,7 @@ class Calibration:
         1) for which the channel's tests reach their expected chi-square in the full-sample
         fit G (B, p, p), c (B, p). Fixed point: while the regression dominates, the miss
         shrinks in proportion to the discount, so multiplying it by the rms z lands near 1."""
-        channels, group = np.unique(self.column, return_inverse=True)
-        onehot = np.eye(len(channels))[group]  # (J, K)
+        _, group, onehot = channel_groups(self.column)
         count = onehot.sum(axis=0)
         self.discount = np.ones(self.slope.shape)
         everything = np.ones(len(self.column), bool)
@@ -421,8 +420,7 @@ class Evaluator:
         revenue = lift.target * carry  # (B, J), in the model's terms like the target
         relative = lift.target_se / np.maximum(np.abs(lift.target), 1e-12)  # (J,)
         weight = spend / np.maximum(relative, 1e-6) ** 2  # per dollar of each test
-        channels, group = np.unique(lift.channel, return_inverse=True)
-        onehot = np.eye(len(channels))[group]  # (J, K)
+        channels, _, onehot = channel_groups(lift.channel)
         weighted = revenue / spend * weight  # (B, J)
         total = weighted @ onehot  # (B, K)
         implied = total / (weight @ onehot)
@@ -456,6 +454,13 @@ class FitState:
     def incremental(self, y_scale: float) -> np.ndarray:
         """The model's incremental revenue in each lift test's window (B, J)."""
         return self.beta(y_scale)[:, self.lift_channel] * self.unit_lift
+
+
+def channel_groups(channel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct channels (K,) of per-test channel indices (J,), each test's group (J,) and
+    the (J, K) one-hot matrix that sums per-test values by channel."""
+    channels, group = np.unique(channel, return_inverse=True)
+    return channels, group, np.eye(len(channels))[group]
 
 
 def decomp_rssd(contrib: np.ndarray, spend_share: np.ndarray) -> np.ndarray:

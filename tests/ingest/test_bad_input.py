@@ -346,3 +346,19 @@ def test_a_run_that_stopped_before_filing_is_finished_by_the_next(home, engine, 
     alerts = clean_rows(engine, "ops_alerts")
     assert len(alerts) == (1 if bad else 0)
     assert len(clean_rows(engine, "clean_pos")) == (0 if bad else 2)
+
+
+def test_a_lift_tests_post_period_ending_before_its_window_rejects_the_row(home, engine):
+    """measured_until (optional) is loaded where given; one before end_date rejects its row."""
+    tests = ("channel,start_date,end_date,incremental_revenue,spend,measured_until\n"
+             + "".join(f"tv,2024-01-{i + 1:02d},2024-02-{i + 1:02d},{1000 + i},800,"
+                       f"{f'2024-04-{i + 1:02d}' if i % 6 == 1 else ''}\n" for i in range(24))
+             + "tv,2024-07-01,2024-07-28,900,800,2024-07-14\n")
+    deliver(home, "lift_tests", "lift_tests.csv", tests)
+    outcome = only_outcome(ingest(home, engine, "lift_tests"))
+    assert (outcome.status, outcome.rows_rejected) == ("partial", 1)
+    document = reason_of(home, outcome)
+    assert document["row_checks_failed"][0]["check"] == "measured_until_not_before_end_date"
+    loaded = clean_rows(engine, "clean_lift_tests")
+    assert pd.to_datetime(loaded.measured_until).notna().sum() == 4
+    assert_reconciles(engine)

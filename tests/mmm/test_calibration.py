@@ -139,3 +139,32 @@ def test_the_roi_a_channels_tests_imply_and_the_searchs_distance_from_it(confoun
     dragged = Evaluator(design, spec, place_lift_tests(outlier, design, spec, []))
     moved = dragged.implied_roi(dragged.fit(hyper))[1][0, 0] / implied[0, 0]
     assert 1.0 < moved < 1.05
+
+
+def test_a_post_period_measures_the_carry_over_the_decay_would_otherwise_decide(confounded):
+    """A test that keeps counting after its window measures the carry-over itself: the ROI
+    its channel's tests imply hardly depends on the candidate's decay, where a window-only
+    test's implied ROI rises with it; the model's incremental is summed over the counted weeks."""
+    data, truth, channel = confounded
+    spec = small_spec()
+    design = build_design(data, spec, quiet)
+    window_only = lift_tests(data, truth, channel, STARTS, 0.1, seed=1)
+    counted = lift_tests(data, truth, channel, STARTS, 0.1, seed=1, post_weeks=12)
+    assert (counted["incremental_revenue"] > window_only["incremental_revenue"]).all()
+    c = design.channels.index(channel)
+    implied, incremental = {}, {}
+    for name, tests in (("window", window_only), ("post", counted)):
+        lift = place_lift_tests(tests, design, spec, [])
+        assert (lift.window.sum(axis=0) == 4).all()
+        assert (lift.counted.sum(axis=0) == (16 if name == "post" else 4)).all()
+        evaluator = Evaluator(design, spec, lift)
+        hyper = evaluator.space.decode(np.full((2, evaluator.space.dimension), 0.5))
+        hyper["theta"][:, c] = [0.0, 0.5]
+        state = evaluator.fit(hyper)
+        implied[name] = evaluator.implied_roi(state)[1][:, 0]
+        incremental[name] = state.unit_lift
+    assert implied["window"][1] > 1.2 * implied["window"][0]
+    assert implied["post"][1] == pytest.approx(implied["post"][0], rel=0.02)
+    # With no decay nothing lingers: the counted weeks add nothing to the window's loss.
+    assert incremental["post"][0] == pytest.approx(incremental["window"][0], rel=1e-9)
+    assert (incremental["post"][1] > 1.1 * incremental["window"][1]).all()

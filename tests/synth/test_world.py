@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from lift_truth import recomputed
 
 from liftline.contract import CRM_STAGES, SOURCES
 from liftline.synth import GenerateError, generate
@@ -221,6 +222,36 @@ def test_lift_tests_are_noisy_truth(truth):
     assert len(tests) >= 6 and tests.channel.nunique() == 6
     z = (tests.incremental_revenue - tests.true_incremental_revenue) / tests.std_error
     assert (np.abs(z) < 4).all()
+
+
+def test_reach_channels_tests_count_a_post_period_and_their_truth_adds_up(world, truth):
+    """TV, OOH and online video tests keep counting 8 weeks after their 4 dark weeks (their
+    carry-over), digital ones do not; each test's truth is the loss over the weeks it counts."""
+    tests = truth("lift_tests.csv")
+    extract = read_source(world, "lift_tests")
+    assert "measured_until" in extract.columns and len(extract) == len(tests)
+    reach = tests.channel.isin(["tv", "ooh", "online_video"])
+    post = pd.to_datetime(tests.measured_until) - pd.to_datetime(tests.end_date)
+    assert (post[reach] == pd.Timedelta(weeks=8)).all() and tests.measured_until[~reach].isna().all()
+    params = truth("channels.csv").set_index(["country", "channel"])
+    weekly = truth("media_weekly.csv")
+    for t in tests.itertuples():
+        lost, spend = recomputed(t, params, weekly)
+        assert lost == pytest.approx(t.true_incremental_revenue, rel=1e-4)
+        assert spend == pytest.approx(t.spend, abs=0.05)
+    # A post-period adds carry-over a window-only test misses.
+    window_only = [recomputed(t._replace(measured_until=np.nan), params, weekly)[0]
+                   for t in tests[reach].itertuples()]
+    assert (tests[reach].true_incremental_revenue.to_numpy() > np.array(window_only)).all()
+
+
+def test_lift_post_weeks_0_counts_the_dark_weeks_only(tmp_path):
+    out = tmp_path / "w"
+    generate(out, scale="small", seed=7, start=date(2023, 1, 2), days=400, progress=False,
+             lift_post_weeks=0)
+    assert pd.read_csv(out / "_truth" / "lift_tests.csv").measured_until.isna().all()
+    with pytest.raises(GenerateError, match="--lift-post-weeks 30 is out of range"):
+        generate(tmp_path / "bad", scale="small", lift_post_weeks=30, progress=False)
 
 
 def test_a_slice_is_the_same_world(world, tmp_path):

@@ -119,7 +119,8 @@ def test_a_version_1_warehouse_is_migrated_to_the_current_version(engine):
     the feature tables (v3), the mix-model outputs keyed by fit (v4), the forecast's
     grain and plan columns (v5), the promotion-lift columns (v6), the append-only audit
     log (v7), the customer models' columns and tables (v8), the forecast's measure (v9), the
-    next-experiment table (v10) and the quarter planner's tables (v11)."""
+    next-experiment table (v10), the quarter planner's tables (v11) and the lift tests'
+    post-period (v12)."""
     create_schema(engine)
     with engine.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE ops_alerts DROP COLUMN state")
@@ -132,6 +133,8 @@ def test_a_version_1_warehouse_is_migrated_to_the_current_version(engine):
         conn.exec_driver_sql("DROP TABLE ml_experiment_recommendations")
         conn.exec_driver_sql("ALTER TABLE ml_sales_forecast DROP COLUMN measure")
         conn.exec_driver_sql("DROP TABLE ml_plan_weekly")
+        conn.exec_driver_sql("ALTER TABLE clean_lift_tests DROP COLUMN measured_until")
+        conn.exec_driver_sql("ALTER TABLE raw_lift_tests DROP COLUMN measured_until")
         conn.exec_driver_sql("INSERT INTO ml_sales_forecast (run_id, model_name, model_version, "
                              "series_key, date) VALUES ('old', 'm', 'v', 'ST-1', '2026-01-01')")
         conn.execute(meta_schema_version.delete())
@@ -140,7 +143,7 @@ def test_a_version_1_warehouse_is_migrated_to_the_current_version(engine):
                 version=1, applied_at=dt.datetime(2026, 11, 1), description="initial schema"
             )
         )
-    assert create_schema(engine) == SCHEMA_VERSION == 11
+    assert create_schema(engine) == SCHEMA_VERSION == 12
     inspector = inspect(engine)
     assert "state" in {c["name"] for c in inspector.get_columns("ops_alerts")}
     assert "baseline_method" in {c["name"] for c in inspector.get_columns("ml_promo_lift")}
@@ -150,7 +153,9 @@ def test_a_version_1_warehouse_is_migrated_to_the_current_version(engine):
     assert inspector.has_table("ml_customer_profiles")
     assert inspector.has_table("ml_experiment_recommendations")
     assert inspector.has_table("ml_plan_weekly")
-    assert [version for version, _ in _versions(engine)] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+    for layer in ("raw_lift_tests", "clean_lift_tests"):
+        assert "measured_until" in {c["name"] for c in inspector.get_columns(layer)}
+    assert [version for version, _ in _versions(engine)] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
     with engine.connect() as conn:  # a forecast written before the measure existed is units
         assert conn.exec_driver_sql("SELECT measure FROM ml_sales_forecast").scalars().all() == [
             "units"]

@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--scenario", default="standard", choices=["standard", "confounded"],
                      help="confounded: a hidden demand driver moves sales and the planners' "
                           "spend; lift tests from geo experiments (_truth/demand_driver.csv)")
+    gen.add_argument("--lift-post-weeks", type=int, metavar="WEEKS",
+                     help="weeks a reach channel's lift test (TV, OOH, online video) keeps "
+                          "counting after its dark weeks (default 8; 0: the dark weeks only)")
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
     gen.set_defaults(func=cmd_generate)
 
@@ -181,7 +184,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     summary = generate(args.out, scale=args.scale, seed=args.seed, start=args.start,
                        days=args.days, faults=args.faults, fmt=args.fmt,
-                       progress=not args.quiet and sys.stderr.isatty(), scenario=args.scenario)
+                       progress=not args.quiet and sys.stderr.isatty(), scenario=args.scenario,
+                       lift_post_weeks=args.lift_post_weeks)
     print(summary.text())
     return 0
 

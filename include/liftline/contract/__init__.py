@@ -205,7 +205,9 @@ SOURCES: dict[str, Source] = {
                 "end_date": DATE,
                 "incremental_revenue": FLOAT,
             },
-            {"spend": FLOAT, "std_error": FLOAT, "country": STRING},
+            # Additive to contract v1: measured_until, the last day the experiment counted
+            # revenue (a post-period after the channel came back measures its carry-over).
+            {"spend": FLOAT, "std_error": FLOAT, "country": STRING, "measured_until": DATE},
             ("channel", "start_date", "end_date", "country"),
         ),
     ]

@@ -19,7 +19,7 @@ from .spec import MMMSpec
 
 Log = Callable[[str], None]
 LIFT_TEST_COLUMNS = ("channel", "start_date", "end_date", "incremental_revenue", "spend",
-                     "std_error")
+                     "std_error", "measured_until")
 
 
 class MMMInputError(ValueError):

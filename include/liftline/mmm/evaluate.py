@@ -85,8 +85,9 @@ class LiftTests:
     """
 
     channel: np.ndarray  # (J,) channel index
-    window: np.ndarray  # (T, J) bool: weeks of the test
-    last_week: np.ndarray  # (J,) index of the window's last week
+    window: np.ndarray  # (T, J) bool: weeks of the test (the channel switched off)
+    counted: np.ndarray  # (T, J) bool: weeks whose revenue the test counts (window + post-period)
+    last_week: np.ndarray  # (J,) index of the last counted week
     first_week: np.ndarray
     measured: np.ndarray  # (J,) incremental revenue as reported
     factor: np.ndarray  # (J,) test spend / modelled spend in the window (1: unscaled)
@@ -105,16 +106,17 @@ def place_lift_tests(tests: pd.DataFrame, design: Design, spec: MMMSpec, notes: 
     if tests is None or tests.empty:
         return None
     weeks = design.weeks
-    used, channels, windows = [], [], []
+    used, channels, windows, counted = [], [], [], []
     for row in tests.itertuples(index=False):
         start, end = pd.Timestamp(row.start_date), pd.Timestamp(row.end_date)
+        until = measured_until(row)
         label = f"lift test {row.channel} {start.date()}..{end.date()}"
         if row.channel not in design.channels:
             notes.append(f"{label}: channel not modelled; not used")
             continue
         first = start - pd.Timedelta(days=start.dayofweek)
         window = np.asarray((weeks >= first) & (weeks <= end))
-        if not window.any() or start < weeks[0] or end > weeks[-1] + pd.Timedelta(days=6):
+        if not window.any() or start < weeks[0] or until > weeks[-1] + pd.Timedelta(days=6):
             notes.append(f"{label}: outside the modelled weeks; not used")
             continue
         if not np.isfinite(row.incremental_revenue) or row.incremental_revenue == 0:
@@ -123,10 +125,12 @@ def place_lift_tests(tests: pd.DataFrame, design: Design, spec: MMMSpec, notes: 
         used.append(row)
         channels.append(design.channels.index(row.channel))
         windows.append(window)
+        counted.append(np.asarray((weeks >= first) & (weeks <= until)))
     if not used:
         return None
     frame = pd.DataFrame(used)
     channel, window = np.array(channels), np.stack(windows, axis=1)
+    counted = np.stack(counted, axis=1)
     measured = frame["incremental_revenue"].to_numpy(float)
     test_spend = _column(frame, "spend")
     model_spend = (design.spend[:, channel] * window).sum(axis=0)
@@ -139,9 +143,17 @@ def place_lift_tests(tests: pd.DataFrame, design: Design, spec: MMMSpec, notes: 
     # error of its own (the channel's curve differs between places): add it.
     se = np.where(scaled & (np.abs(factor - 1.0) > 1e-6), np.hypot(se, relative), se)
     positions = np.arange(len(weeks))[:, None]
-    return LiftTests(channel, window, np.where(window, positions, -1).max(axis=0),
-                     np.where(window, positions, len(weeks)).min(axis=0), measured, factor,
+    return LiftTests(channel, window, counted, np.where(counted, positions, -1).max(axis=0),
+                     np.where(counted, positions, len(weeks)).min(axis=0), measured, factor,
                      measured / factor, se / factor, frame)
+
+
+def measured_until(row) -> pd.Timestamp:
+    """The last day a test counted revenue: its `measured_until` (a post-period after the
+    channel came back), else its end date."""
+    until = getattr(row, "measured_until", None)
+    end = pd.Timestamp(row.end_date)
+    return end if until is None or pd.isna(until) else max(pd.Timestamp(until), end)
 
 
 def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
@@ -310,10 +322,10 @@ class Evaluator:
 
     def unit_lift(self, hyper: Hyper, adstocked: np.ndarray, inflexion: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray]:
-        """Saturation each lift test's window loses with its channel off (B, J): the test's
-        incremental revenue is beta (revenue per unit of saturation) times this. Also the
-        saturation lost over every week from the window on (B, J): the window's spend's whole
-        effect, carry-over after the window included."""
+        """Saturation each lift test loses over the weeks it counts with its channel off in
+        its window (B, J): the test's incremental revenue is beta (revenue per unit of
+        saturation) times this. Also the saturation lost over every week from the window on
+        (B, J): the window's spend's whole effect, carry-over after the counted weeks included."""
         lift = self.lift
         ch = lift.channel
         switched_off = self.design.spend[:, ch] * lift.window  # (T, J): spend cut in the window
@@ -323,7 +335,7 @@ class Evaluator:
         alpha, g = hyper["alpha"][:, ch], inflexion[:, ch]
         delta = (self.saturation.at_inflexion(on, alpha, g)
                  - self.saturation.at_inflexion(on - lost, alpha, g))
-        return (delta * lift.window).sum(axis=1), delta.sum(axis=1)
+        return (delta * lift.counted).sum(axis=1), delta.sum(axis=1)
 
     def calibration(self, unit_lift: np.ndarray, scale: np.ndarray) -> Calibration | None:
         """The lift tests as observations on the standardised coefficients."""
@@ -404,9 +416,11 @@ class Evaluator:
         """The tested channels (K,), the ROI their tests imply under each candidate (B, K) and
         its relative standard error (B, K).
 
-        A go-dark test measures the channel's return inside its window at the spend it ran
-        with. Scaled by the candidate's own carry-over (the window's spend's whole effect over
-        its in-window effect) it is that spend's return per dollar. A channel's tests combine
+        A go-dark test measures the channel's return over the weeks it counts (its window,
+        and a post-period if it had one) at the spend it ran with. Scaled by the candidate's
+        own carry-over beyond them (the window's spend's whole effect over its counted effect)
+        it is that spend's return per dollar: the longer the post-period, the less the
+        candidate's decay decides. A channel's tests combine
         as revenue over spend, each weighted also by its relative precision (se / measured):
         tests of equal precision give their total revenue over their total spend, and one
         vague test, however large its measurement, counts little. (Weights by absolute

@@ -88,7 +88,7 @@ def load_lift_tests(bind: Bind, country: str) -> pd.DataFrame:
     compared per unit of spend, see evaluate.LiftTests)."""
     frame = read_lift_tests(bind, LIFT_TEST_COLUMNS,
                             country=None if country == ALL_COUNTRIES else country)
-    for column in ("start_date", "end_date"):
+    for column in ("start_date", "end_date", "measured_until"):
         frame[column] = pd.to_datetime(frame[column])
     return frame.astype({c: float for c in ("incremental_revenue", "spend", "std_error")})
 

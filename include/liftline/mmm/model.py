@@ -19,7 +19,14 @@ from liftline.modeling import Estimator
 from .bootstrap import block_indices, percentile_interval
 from .curves import CurveDraws, ResponseCurve, curve_table
 from .design import Design, MMMData, base_controls, build_design
-from .evaluate import Calibration, Evaluator, FitState, decomp_rssd, place_lift_tests
+from .evaluate import (
+    Calibration,
+    Evaluator,
+    FitState,
+    decomp_rssd,
+    measured_until,
+    place_lift_tests,
+)
 from .optimizer import allocate_budget, target_efficiency
 from .ridge import add_penalty, normal_equations, solve_nonneg
 from .search import Stability, Trial, choose_stable, near_optimal, run_trials
@@ -347,11 +354,11 @@ def _assemble(data: MMMData, spec: MMMSpec, evaluator: Evaluator, hyper: dict,
 
 
 def _lift_report(evaluator: Evaluator, state: FitState) -> pd.DataFrame:
-    """Each lift test beside the model's incremental revenue for its window, both in the
+    """Each lift test beside the model's incremental revenue over the weeks it counted, both in the
     test's own terms (scaled back to the test's spend where it names one), and the ROI its
     channel's tests imply with the model's carry-over (the search holds ROI near it)."""
-    columns = ["channel", "start_date", "end_date", "measured", "std_error", "predicted",
-               "abs_pct_error", "z_score", "discount", "reconciled", "implied_channel_roi"]
+    columns = ["channel", "start_date", "end_date", "measured_until", "measured", "std_error",
+               "predicted", "abs_pct_error", "z_score", "discount", "reconciled", "implied_channel_roi"]
     lift = evaluator.lift
     if lift is None:
         return pd.DataFrame(columns=columns)
@@ -369,6 +376,7 @@ def _lift_report(evaluator: Evaluator, state: FitState) -> pd.DataFrame:
         "channel": lift.rows["channel"].to_numpy(),
         "start_date": lift.rows["start_date"].astype(str).to_numpy(),
         "end_date": lift.rows["end_date"].astype(str).to_numpy(),
+        "measured_until": [str(measured_until(r).date()) for r in lift.rows.itertuples()],
         "measured": lift.measured, "std_error": se, "predicted": predicted,
         "abs_pct_error": errors, "z_score": z, "discount": discount,
         "reconciled": np.abs(z) <= CONFLICT_Z, "implied_channel_roi": implied_by_test,

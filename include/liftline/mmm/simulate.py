@@ -83,9 +83,10 @@ def simulate(weeks: int = 156, channels: int = 8, seed: int = 0, noise: float = 
 
 
 def true_incremental(data: MMMData, truth: pd.DataFrame, channel: str, first: int,
-                     weeks: int = 4) -> float:
-    """Revenue the channel truly brought in weeks first..first+weeks-1: its contribution with
-    spend switched off in those weeks subtracted (carry-over after the window excluded)."""
+                     weeks: int = 4, post_weeks: int = 0) -> float:
+    """Revenue the channel truly brought in weeks first..first+weeks-1 and the `post_weeks`
+    after them: its contribution with spend switched off in the window subtracted
+    (carry-over after the counted weeks excluded)."""
     row = truth.set_index("channel").loc[channel]
     x = data.spend[channel].to_numpy(float)
     off = x.copy()
@@ -99,22 +100,26 @@ def true_incremental(data: MMMData, truth: pd.DataFrame, channel: str, first: in
         a = adstock**row.alpha
         return row.beta * a / (a + row.inflexion**row.alpha)
 
-    return float((contribution(x) - contribution(off))[first: first + weeks].sum())
+    return float((contribution(x) - contribution(off))[first: first + weeks + post_weeks].sum())
 
 
 def lift_tests(data: MMMData, truth: pd.DataFrame, channel: str, starts: list[int],
-               relative_se: float = 0.1, seed: int = 0, bias: float = 1.0) -> pd.DataFrame:
+               relative_se: float = 0.1, seed: int = 0, bias: float = 1.0,
+               post_weeks: int = 0) -> pd.DataFrame:
     """4-week lift tests of `channel` starting at week indices `starts`: the true incremental
-    (times `bias`, to make a test that is wrong) plus an error of `relative_se`, stated."""
+    (times `bias`, to make a test that is wrong) plus an error of `relative_se`, stated;
+    counted `post_weeks` beyond the window when given (`measured_until`)."""
     rng = np.random.default_rng(seed)
     weeks = data.spend.index
     rows = []
     for first in starts:
-        measured = bias * true_incremental(data, truth, channel, first) * (
+        measured = bias * true_incremental(data, truth, channel, first, post_weeks=post_weeks) * (
             1.0 + relative_se * rng.standard_normal())
+        last_counted = weeks[first + 3 + post_weeks] + pd.Timedelta(days=6)
         rows.append({"channel": channel, "start_date": weeks[first],
                      "end_date": weeks[first + 3] + pd.Timedelta(days=6),
                      "incremental_revenue": measured,
                      "spend": float(data.spend[channel].iloc[first: first + 4].sum()),
-                     "std_error": relative_se * abs(measured)})
+                     "std_error": relative_se * abs(measured),
+                     "measured_until": last_counted if post_weeks else pd.NaT})
     return pd.DataFrame(rows)

@@ -151,6 +151,10 @@ class Scenario:
     Search follows organic demand in every world, so it follows the hidden driver too. The
     world's lift tests are geo experiments on `tested_channels` only, each with a stated
     standard error of `lift_relative_se` of its estimate.
+
+    In every world a test of a reach channel (bought in flights or monthly: TV, OOH, online
+    video) keeps counting lost revenue `lift_post_weeks` after its 4 dark weeks
+    (`measured_until`), as experimenters do for media whose effect lingers.
     """
 
     name: str
@@ -160,6 +164,7 @@ class Scenario:
     tested_channels: tuple[str, ...] = ()  # () = every channel (standard lift tests)
     lift_relative_se: float = 0.0
     lift_tests_per_channel: int = 2
+    lift_post_weeks: int = 8
 
 
 SCENARIOS: dict[str, Scenario] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -131,8 +131,11 @@ def prepare_out_dir(out: Path) -> None:
 
 def generate(out: Path | str, scale: str = "small", seed: int = 42, start: date | None = None,
              days: int | None = None, faults: bool = False, fmt: str = "csv",
-             progress: bool = True, scenario: str = "standard") -> Summary:
-    """Write a slice of the world as extracts in out/<source>/ and its truth in out/_truth/."""
+             progress: bool = True, scenario: str = "standard",
+             lift_post_weeks: int | None = None) -> Summary:
+    """Write a slice of the world as extracts in out/<source>/ and its truth in out/_truth/.
+
+    `lift_post_weeks` overrides the scenario's post-period of reach channels' lift tests."""
     t_start = time.perf_counter()
     if scale not in SCALES:
         raise GenerateError(f"unknown --scale {scale!r}: choose small, medium or large")
@@ -141,12 +144,18 @@ def generate(out: Path | str, scale: str = "small", seed: int = 42, start: date 
                             f"{' or '.join(SCENARIOS)}")
     if fmt not in FORMATS:
         raise GenerateError(f"unknown --format {fmt!r}: choose csv, csv.gz or parquet")
+    if lift_post_weeks is not None and not 0 <= lift_post_weeks <= 26:
+        raise GenerateError(f"--lift-post-weeks {lift_post_weeks} is out of range: "
+                            "give 0 (the test's window only) to 26 weeks")
+    world_scenario = SCENARIOS[scenario]
+    if lift_post_weeks is not None:
+        world_scenario = replace(world_scenario, lift_post_weeks=lift_post_weeks)
     sc = SCALES[scale]
     window = resolve_window(sc, start, days)
     out = Path(out)
     prepare_out_dir(out)
 
-    world = build_world(sc, seed, SCENARIOS[scenario])
+    world = build_world(sc, seed, world_scenario)
     writer = ExtractWriter(out, fmt)
     truth = out / TRUTH_DIR
     truth.mkdir(parents=True, exist_ok=True)
@@ -221,9 +230,11 @@ def build_world(sc: Scale, seed: int, scenario: Scenario = SCENARIOS["standard"]
                                          ignore_index=True))
     if scenario.tested_channels:
         tests = geo_lift_tests(media, sc.history_days, days, seed, scenario.tested_channels,
-                               scenario.lift_tests_per_channel, scenario.lift_relative_se)
+                               scenario.lift_tests_per_channel, scenario.lift_relative_se,
+                               scenario.lift_post_weeks)
     else:
-        tests = lift_tests(media, sc.history_days, days, seed)
+        tests = lift_tests(media, sc.history_days, days, seed,
+                           post_weeks=scenario.lift_post_weeks)
     return World(sc, seed, days, dims, macro, promos, ctx, media, funnel, folks, invoices, tests,
                  scenario, driver)
 
@@ -429,7 +440,12 @@ def write_small_sources(world: World, w: Window, writer: ExtractWriter) -> None:
     writer.write("macro", macro, first, last)
     tests = world.lift_tests
     if not tests.empty:
-        writer.write("lift_tests", tests[in_window(tests.end_date)], first, last)
+        writer.write("lift_tests", tests[in_window(reported_on(tests))], first, last)
+
+
+def reported_on(tests: pd.DataFrame) -> pd.Series:
+    """The day each lift test's result is known: the end of its post-period, else its end."""
+    return tests["measured_until"].where(tests["measured_until"].notna(), tests["end_date"])
 
 
 def _events(world: World, first: date, last: date) -> pd.DataFrame:
@@ -468,7 +484,8 @@ def write_truth(world: World, w: Window, truth: Path) -> dict[str, object]:
                     "repeat_contact", "days_late_before", "opened_at"]], truth / "service.csv")
     tests = world.lift_tests
     if not tests.empty:
-        tests = tests[(tests.end_date >= w.first) & (tests.end_date <= w.last)]
+        reported = reported_on(tests)
+        tests = tests[(reported >= w.first) & (reported <= w.last)]
     _write_csv(tests, truth / "lift_tests.csv")
     if world.driver is not None:
         _write_csv(_driver_truth(world, w), truth / "demand_driver.csv")
@@ -564,9 +581,11 @@ def _world_facts(world: World, w: Window) -> dict:
 
 
 def _scenario_facts(scenario: Scenario) -> dict:
+    post_period = {"lift_test_post_weeks": scenario.lift_post_weeks,
+                   "lift_test_post_period_channels": "reach media (bought in flights or monthly)"}
     if scenario.name == "standard":
-        return {"name": "standard"}
-    return {
+        return {"name": "standard", **post_period}
+    return {**post_period,
         "name": scenario.name,
         "hidden_demand_driver": {
             "model": "AR(1) on log organic demand per country-week, in no extract "

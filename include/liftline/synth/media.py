@@ -233,21 +233,51 @@ def _daily_spend(country: str, ch: Channel, spend_w: np.ndarray, days: pd.Dateti
 
 
 
-def dark_weeks_incremental(p, spend_w: np.ndarray, w0: int, weeks: int = 4) -> float:
-    """True revenue a channel (params `p`) brings over weeks w0..w0+weeks: its contribution
-    with the planned spend minus with the channel dark in those weeks."""
+def dark_weeks_incremental(p, spend_w: np.ndarray, w0: int, weeks: int = 4,
+                           post_weeks: int = 0) -> float:
+    """True revenue a channel (params `p`) brings over weeks w0..w0+weeks, and the
+    `post_weeks` after them: its contribution with the planned spend minus with the channel
+    dark in weeks w0..w0+weeks."""
     off = spend_w.copy()
     off[w0 : w0 + weeks] = 0
     with_ch = p.beta * hill(geometric_adstock(spend_w, p.theta), p.alpha, p.gamma)
     without = p.beta * hill(geometric_adstock(off, p.theta), p.alpha, p.gamma)
-    return float((with_ch - without)[w0 : w0 + weeks].sum())
+    return float((with_ch - without)[w0 : w0 + weeks + post_weeks].sum())
+
+
+REACH_FLIGHTING = ("flights", "monthly")  # broadcast, outdoor, video: slow to decay
+
+
+def post_period_weeks(channel: str, post_weeks: int) -> int:
+    """Weeks a test of `channel` keeps counting after its window: `post_weeks` for reach
+    media (an experimenter expects their carry-over), none for digital channels."""
+    flighting = {c.name: c.flighting for c in CHANNELS}.get(channel)
+    return post_weeks if flighting in REACH_FLIGHTING else 0
+
+
+def _test_row(p, spend_w: np.ndarray, days: pd.DatetimeIndex, w0: int, post: int,
+              estimate: float, se: float, true_inc: float) -> dict:
+    """One lift_tests row: 4 dark weeks from week w0, counted `post` weeks beyond them."""
+    end = days[w0 * 7 + 27].date()
+    return {
+        "channel": p.channel,
+        "start_date": days[w0 * 7].date(),
+        "end_date": end,
+        "incremental_revenue": round(estimate, 2),
+        "spend": round(float(spend_w[w0 : w0 + 4].sum()), 2),
+        "std_error": round(se, 2),
+        "country": p.country,
+        "measured_until": days[(w0 + 4 + post) * 7 - 1].date() if post else None,
+        "true_incremental_revenue": round(true_inc, 2),
+    }
 
 def lift_tests(media: MediaWorld, history_days: int, days: pd.DatetimeIndex, seed: int,
-               per_channel: int = 2) -> pd.DataFrame:
+               per_channel: int = 2, post_weeks: int = 0) -> pd.DataFrame:
     """Geo/holdout experiment results derived from the truth, with honest noise.
 
     incremental_revenue is the POS revenue the channel's contribution would have lost had its
-    spend been switched off during the 4-week window (carry-over after the window excluded).
+    spend been switched off during the 4-week window, counted over the window and, for reach
+    media, the `post_weeks` after it (`measured_until`; carry-over after that excluded).
     """
     rows = []
     hist_weeks = history_days // 7
@@ -255,33 +285,24 @@ def lift_tests(media: MediaWorld, history_days: int, days: pd.DatetimeIndex, see
         rng = rng_for(seed, "lift_tests", p.country, p.channel)
         wk = media.weekly[(media.weekly.country == p.country) & (media.weekly.channel == p.channel)]
         spend_w = wk.spend.to_numpy()
+        post = post_period_weeks(p.channel, post_weeks)
         # An experiment runs while the channel is live: at least half of its weeks have spend.
-        candidates = [w for w in range(4, hist_weeks - 4) if (spend_w[w : w + 4] > 0).sum() >= 2]
+        candidates = [w for w in range(4, hist_weeks - 4 - post)
+                      if (spend_w[w : w + 4] > 0).sum() >= 2]
         if not candidates:
             continue
         for w0 in sorted(rng.choice(candidates, size=min(per_channel, len(candidates)),
                                     replace=False)):
-            true_inc = dark_weeks_incremental(p, spend_w, w0)
+            true_inc = dark_weeks_incremental(p, spend_w, w0, post_weeks=post)
             se = 0.12 * true_inc + 50.0
-            start = days[w0 * 7].date()
-            rows.append(
-                {
-                    "channel": p.channel,
-                    "start_date": start,
-                    "end_date": days[w0 * 7 + 27].date(),
-                    "incremental_revenue": round(true_inc + rng.normal(0, se), 2),
-                    "spend": round(float(spend_w[w0 : w0 + 4].sum()), 2),
-                    "std_error": round(se, 2),
-                    "country": p.country,
-                    "true_incremental_revenue": round(true_inc, 2),
-                }
-            )
+            rows.append(_test_row(p, spend_w, days, w0, post, true_inc + rng.normal(0, se), se,
+                                  true_inc))
     return pd.DataFrame(rows)
 
 
 def geo_lift_tests(media: MediaWorld, history_days: int, days: pd.DatetimeIndex, seed: int,
-                   channels: tuple[str, ...], per_channel: int, relative_se: float
-                   ) -> pd.DataFrame:
+                   channels: tuple[str, ...], per_channel: int, relative_se: float,
+                   post_weeks: int = 0) -> pd.DataFrame:
     """Geo experiments on `channels`: in each, the channel goes dark for 4 weeks in a random
     half of the country's regions, and the lift read from treated against control regions,
     scaled to the country, is the truth's incremental POS revenue plus the experiment's error;
@@ -293,19 +314,13 @@ def geo_lift_tests(media: MediaWorld, history_days: int, days: pd.DatetimeIndex,
         rng = rng_for(seed, "geo_lift_tests", p.country, p.channel)
         wk = media.weekly[(media.weekly.country == p.country) & (media.weekly.channel == p.channel)]
         spend_w = wk.spend.to_numpy()
-        candidates = [w for w in range(4, hist_weeks - 4) if (spend_w[w : w + 4] > 0).all()]
+        post = post_period_weeks(p.channel, post_weeks)
+        candidates = [w for w in range(4, hist_weeks - 4 - post)
+                      if (spend_w[w : w + 4] > 0).all()]
         for w0 in sorted(rng.choice(candidates, size=min(per_channel, len(candidates)),
                                     replace=False)):
-            true_inc = dark_weeks_incremental(p, spend_w, w0)
+            true_inc = dark_weeks_incremental(p, spend_w, w0, post_weeks=post)
             estimate = true_inc * (1.0 + relative_se * rng.standard_normal())
-            rows.append({
-                "channel": p.channel,
-                "start_date": days[w0 * 7].date(),
-                "end_date": days[w0 * 7 + 27].date(),
-                "incremental_revenue": round(estimate, 2),
-                "spend": round(float(spend_w[w0 : w0 + 4].sum()), 2),
-                "std_error": round(relative_se * abs(estimate), 2),
-                "country": p.country,
-                "true_incremental_revenue": round(true_inc, 2),
-            })
+            rows.append(_test_row(p, spend_w, days, w0, post, estimate,
+                                  relative_se * abs(estimate), true_inc))
     return pd.DataFrame(rows)

@@ -53,7 +53,8 @@ RANGES = {
 }
 ORDERED_PAIRS = {  # (later, earlier, severity)
     "promotions": [("end_date", "start_date", "critical")],
-    "lift_tests": [("end_date", "start_date", "critical")],
+    "lift_tests": [("end_date", "start_date", "critical"),
+                   ("measured_until", "end_date", "critical")],
     "service": [("closed_at", "opened_at", "warning")],
     "crm": [("close_date", "created_date", "warning")],
 }

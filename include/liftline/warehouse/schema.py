@@ -8,6 +8,7 @@ from collections.abc import Callable
 from sqlalchemy import Connection, Engine, func, insert, inspect, select, text
 
 from .audit import guard_audit_log
+from .columns import add_missing_columns
 from .customer_tables import add_customer_columns
 from .engine import write_transaction
 from .experiment_tables import add_experiment_tables
@@ -15,7 +16,14 @@ from .forecast_tables import add_forecast_columns, add_forecast_measure
 from .model_tables import add_model_status_columns
 from .plan_tables import add_plan_tables
 from .promo_tables import add_promo_columns
-from .tables import SCHEMA_VERSION, meta_schema_version, metadata, ops_alerts
+from .tables import (
+    SCHEMA_VERSION,
+    clean_table,
+    meta_schema_version,
+    metadata,
+    ops_alerts,
+    raw_table,
+)
 
 
 # version -> function that changes a warehouse at version-1 into one at `version`. Each runs
@@ -59,6 +67,12 @@ def _v7_audit_log(conn: Connection) -> None:
     add_model_status_columns(conn)
 
 
+def _v12_lift_test_post_period(conn: Connection) -> None:
+    """lift_tests.measured_until (a test's post-period) in the raw and clean layers"""
+    for layer in (raw_table("lift_tests"), clean_table("lift_tests")):
+        add_missing_columns(conn, layer, ["measured_until"])
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_alert_state,
     3: _v3_feature_tables,
@@ -70,6 +84,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     9: add_forecast_measure,
     10: add_experiment_tables,
     11: add_plan_tables,
+    12: _v12_lift_test_post_period,
 }
 
 # Arbitrary constant: serializes concurrent create_schema calls on one PostgreSQL database.

@@ -196,7 +196,9 @@ def world_problems(world: Path, work: Path, args: argparse.Namespace) -> list[Pr
         from liftline.synth import generate
 
         world = work / "world"
-        generate(world, scale="small", seed=42, progress=False)
+        # Window-only lift tests: PyMC-Marketing's lift-test measurements have no post-period
+        # (measured_until), so both models read the same tests the same way.
+        generate(world, scale="small", seed=42, progress=False, lift_post_weeks=0)
     world, _ = bench_mmm._world_dir(str(world), "small")
     engine, seconds = bench_mmm._warehouse_from_world(world, Path(tempfile.mkdtemp(dir=work)))
     print(f"world {world}: ingested and feature tables built in {seconds:.0f} s")

@@ -105,6 +105,16 @@ def timed_plan(engine, request: PlanRequest, repeat: int, challengers: bool  # n
     return seconds
 
 
+def channel_changes(plans: dict) -> pd.DataFrame:
+    """Each plan's quarter spend per channel (countries summed) as % change from business as
+    usual: where a plan moves the money, beside where the oracle does."""
+    totals = pd.DataFrame({name: plan.media.groupby("channel")["spend"].sum()
+                           for name, plan in plans.items()})
+    usual = totals.pop("business_as_usual")
+    return ((totals.div(usual, axis=0) - 1.0) * 100).round(1).assign(
+        business_as_usual=usual.round(0))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="small", choices=["small", "medium", "large"])
@@ -165,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     table["predicted_incremental_margin"] = table["predicted_margin"] - usual["predicted_margin"]
     table["true_incremental_revenue"] = table["true_revenue"] - usual["true_revenue"]
     print(table.round(0).to_string())
+
+    print("\nmedia spend per channel, change against business as usual:")
+    print(channel_changes(plans).to_string())
 
     joint, oracle = table.loc["joint"], table.loc["oracle"]
     share = (joint["true_incremental_margin"] / oracle["true_incremental_margin"]

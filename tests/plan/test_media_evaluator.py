@@ -163,3 +163,33 @@ def test_the_optimiser_finds_the_same_media_with_the_exact_gradient():
     assert gained[False] > 0
     # The same optimum (the surface is flat near it: the spend may differ a little).
     assert gained[True] == pytest.approx(gained[False], rel=1e-3)
+
+
+def test_countries_sharing_the_whole_business_model_keep_their_usual_split():
+    """FR and IT share the whole-business model, which sees their spend summed: the plan moves
+    tv's money between weeks, never between them; DE, with a model of its own, moves freely."""
+    response = _response()
+    assert response.countries_sharing_a_model() == [["FR", "IT"]]
+    spend = _spend(7)
+    media = pd.DataFrame([(c, ch, w, spend[p, t]) for p, (c, ch) in enumerate(PAIRS)
+                          for t, w in enumerate(REQUEST.week_starts)],
+                         columns=["country", "channel", "week_start", "spend"])
+    promotions = pd.DataFrame(columns=["sku", "store_id", "week_start", "discount_pct",
+                                       "duration_days", "promo_type", "origin", "category"])
+    responses = _Responses(response, fast=True)
+    responses.countries_sharing_a_model = response.countries_sharing_a_model
+    problem = PlanProblem(responses, REQUEST, Plan(media=media, promotions=promotions),
+                          promotions)
+    found = problem.optimise_media(np.zeros_like(problem.base_weights), problem.reference)
+    fr, it = PAIRS.index(("FR", "tv")), PAIRS.index(("IT", "tv"))
+    usual = spend[fr].sum() / (spend[fr].sum() + spend[it].sum())
+    np.testing.assert_allclose(found[fr] / (found[fr] + found[it]), usual, rtol=1e-9)
+    assert np.ptp(found[fr]) > 100.0  # flighting over the weeks is still free
+    totals = found.sum(axis=1)
+    assert found.sum() == pytest.approx(spend.sum(), rel=1e-6)
+    assert (totals >= problem.pair_lower - 1e-6).all() and (totals <= problem.pair_upper + 1e-6
+                                                             ).all()
+    assert (found <= problem.week_cap[:, None] + 1e-6).all()
+    no_promotions = promotions.assign(cost=[])
+    assert problem.margin(found, no_promotions) > problem.margin(problem.reference, no_promotions)
+    assert any("keep their business-as-usual share" in note for note in problem.notes)

@@ -180,7 +180,7 @@ def test_a_solver_answer_slightly_off_its_bounds_is_repaired_onto_them():
     off = problem.reference.copy()
     off[0] *= 0.69  # below its pair's -30%
     off[1, 0] += 37.0  # and the budget no longer met
-    fixed = problem._feasible(off)
+    fixed = problem._feasible(off, problem.week_cap, problem.pair_lower, problem.pair_upper)
     totals = fixed.sum(axis=1)
     assert fixed.sum() == pytest.approx(problem.budget, rel=1e-9)
     assert (totals >= problem.pair_lower - 1e-6).all()

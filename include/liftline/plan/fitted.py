@@ -168,6 +168,11 @@ class FittedResponses:
                                    out=np.zeros(len(grid)), where=revenue.to_numpy() > 0)
         return grid[list(UPLIFT_COLUMNS)]
 
+    def countries_sharing_a_model(self) -> list[list[str]]:
+        """Groups of countries one mix model answers together, seeing their spend summed (the
+        optimiser does not move money between them: it keeps their usual split)."""
+        return [] if self._media is None else self._media.countries_sharing_a_model()
+
     def media_evaluator(self, pairs: list[tuple[str, str]], countries: list[str]
                         ) -> MediaEvaluator:
         """`media_uplift` for spend laid out as (pair, week) over the plan's weeks, pairs being

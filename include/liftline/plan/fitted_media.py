@@ -93,6 +93,12 @@ class MediaResponse:
     before: pd.DataFrame  # SPEND_COLUMNS of the CARRY_WEEKS before the plan
     weeks: pd.DatetimeIndex  # the plan's weeks
 
+    def countries_sharing_a_model(self) -> list[list[str]]:
+        """The countries the whole-business model answers together (two or more): it sees
+        their spend summed."""
+        shared = sorted(c for c, key in self.answered_by.items() if key == ALL)
+        return [shared] if len(shared) > 1 else []
+
     def contributions(self, media: pd.DataFrame) -> pd.DataFrame:
         """Store revenue per country x plan week credited to media (country, week_start,
         contribution) for the plan's spend `media` (MEDIA_COLUMNS), carry-over included."""

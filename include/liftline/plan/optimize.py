@@ -16,7 +16,9 @@ only on its own spend (one mix model per country). Constraints: the total equals
 budget (the request's, else business as usual's); each country x channel's quarter total stays
 within `media_bounds` of its business-as-usual total (scaled to the budget when one is given);
 spend >= 0; a week's spend at most WEEKLY_CAP_MULTIPLE x the pair's largest business-as-usual
-week (flighting is free below that).
+week (flighting is free below that). Countries answered together by one whole-business mix model
+keep business as usual's split of each channel's quarter between them (`_setup_ties`): that
+model sees their spend summed, so it can time a channel's money but not place it by country.
 
 Promotions: the increments of every candidate are measured once; a promotion's value in a plan
 is its incremental gross margin x (1 + the uplift of its country and week) - its cost. Planned
@@ -320,6 +322,7 @@ class PlanProblem:
         make_evaluator = getattr(self.responses, "media_evaluator", None)
         self._evaluator = (make_evaluator(self.pairs, self.countries)
                            if make_evaluator is not None and self.pairs else None)
+        self._setup_ties()
         n_weeks = len(self.weeks)
         self._media_template = pd.DataFrame({
             "country": np.repeat([c for c, _ in self.pairs], n_weeks),
@@ -330,6 +333,39 @@ class PlanProblem:
         if budget is not None:
             self.notes.append(f"media budget {self.budget:,.0f} (business as usual "
                               f"{bau_total:,.0f}); channel bounds around its share of it")
+
+    def _setup_ties(self) -> None:
+        """The optimiser's media variables: one per pair and week, except that the pairs of a
+        channel whose countries share one whole-business mix model are one variable per week,
+        split between those countries by their business-as-usual share of the channel's
+        quarter. That model sees their spend summed: it knows when a channel's money works, not
+        in which country, so a plan that moved money between them would follow nothing it
+        knows (on the synthetic world such moves cost more than the rest of the plan gained).
+        The split keeps each pair within its bounds exactly when its channel's total is."""
+        n_pairs = len(self.pairs)
+        self.tie_group = np.arange(n_pairs)
+        self.tie_share = np.ones(n_pairs)
+        shared = getattr(self.responses, "countries_sharing_a_model", None)
+        # Ties need the exact gradient; a black-box response is differenced pair by pair.
+        if shared is None or self._evaluator is None or not n_pairs:
+            return
+        model_of = {c: i for i, group in enumerate(shared()) for c in group}
+        keys: dict[tuple, int] = {}
+        for p, (country, channel) in enumerate(self.pairs):
+            key = ("shared", model_of[country], channel) if country in model_of else (
+                "own", country, channel)
+            self.tie_group[p] = keys.setdefault(key, len(keys))
+        if len(keys) == n_pairs:
+            return
+        totals = self.reference.sum(axis=1)
+        group_totals = np.bincount(self.tie_group, totals, minlength=len(keys))[self.tie_group]
+        sizes = np.bincount(self.tie_group, minlength=len(keys))[self.tie_group]
+        self.tie_share = np.where(group_totals > 0, totals / np.where(group_totals > 0,
+                                                                      group_totals, 1.0),
+                                  1.0 / sizes)
+        self.notes.append("media: countries that share a whole-business mix model keep their "
+                          "business-as-usual share of each channel's quarter; the plan moves "
+                          "each channel's money between weeks, not between those countries")
 
     def media_frame(self, spend: np.ndarray) -> pd.DataFrame:
         """MEDIA_COLUMNS of a (pair, week) spend matrix."""
@@ -364,23 +400,32 @@ class PlanProblem:
         if not self.pairs or self.budget <= 0:
             return start
         weights = self.base_weights + promotion_weights
-        n_pairs, n_weeks = start.shape
-        unit = np.maximum(self.week_cap, 1e-12)  # each pair's variables in units of its cap
+        n_weeks = start.shape[1]
+        group, share = self.tie_group, self.tie_share  # variables: see _setup_ties
+        n_vars = int(group.max()) + 1
+        cap = np.full(n_vars, np.inf)
+        np.minimum.at(cap, group, self.week_cap / share)
+        lower = np.bincount(group, self.pair_lower, minlength=n_vars)
+        upper = np.bincount(group, self.pair_upper, minlength=n_vars)
+        unit = np.maximum(cap, 1e-12)  # each variable in units of its cap
         flat_unit = np.repeat(unit, n_weeks)
         norm = max(self.budget, 1.0)
 
+        def spend_of(x: np.ndarray) -> np.ndarray:
+            """The (pair, week) spend matrix of the variables."""
+            return (x.reshape(n_vars, n_weeks) * unit[:, None])[group] * share[:, None]
+
         def country_values(x: np.ndarray) -> np.ndarray:
             """Each country's media margin: sum over weeks W x U - its spend."""
-            spend = x.reshape(n_pairs, n_weeks) * unit[:, None]
-            own_spend = np.bincount(self.pair_country, spend.sum(axis=1),
-                                    minlength=len(self.countries))
-            return (weights * self.uplift_matrix(spend)).sum(axis=1) - own_spend
+            return self._country_media_values(spend_of(x), weights)
 
         def exact(x: np.ndarray) -> tuple[float, np.ndarray]:
-            spend = x.reshape(n_pairs, n_weeks) * unit[:, None]
+            spend = spend_of(x)
             value = (weights * self.uplift_matrix(spend)).sum() - spend.sum()
-            grad = (self._evaluator.gradient(spend, weights) - 1.0) * unit[:, None]
-            return -value / norm, -grad.ravel() / norm
+            per_pair = (self._evaluator.gradient(spend, weights) - 1.0) * share[:, None]
+            grad = np.zeros((n_vars, n_weeks))
+            np.add.at(grad, group, per_pair)
+            return -value / norm, -(grad * unit[:, None]).ravel() / norm
 
         def differenced(x: np.ndarray) -> tuple[float, np.ndarray]:
             here = country_values(x)
@@ -399,15 +444,17 @@ class PlanProblem:
             independent = self._countries_independent(start)
             groups = self._gradient_groups(n_weeks, independent)
             objective = differenced
-        x0 = start.ravel() / flat_unit
-        totals = np.kron(np.eye(n_pairs), np.ones(n_weeks)) * flat_unit
+        tied_start = np.zeros((n_vars, n_weeks))
+        np.add.at(tied_start, group, start)
+        x0 = np.minimum(tied_start, cap[:, None]).ravel() / flat_unit
+        totals = np.kron(np.eye(n_vars), np.ones(n_weeks)) * flat_unit
         budget_row = flat_unit / self.budget
         constraints = [
             {"type": "eq", "fun": lambda x: np.array([budget_row @ x - 1.0]),
              "jac": lambda x: budget_row[None, :]},
             {"type": "ineq", "fun": lambda x: np.concatenate([
-                (totals @ x - self.pair_lower) / self.budget,
-                (self.pair_upper - totals @ x) / self.budget]),
+                (totals @ x - lower) / self.budget,
+                (upper - totals @ x) / self.budget]),
              "jac": lambda x: np.vstack([totals, -totals]) / self.budget},
         ]
         # One BLAS thread: SLSQP's matrices are a few hundred wide, and on shared cores an
@@ -416,11 +463,22 @@ class PlanProblem:
             result = minimize(objective, x0, jac=True, method="SLSQP",
                               bounds=[(0.0, 1.0)] * x0.size, constraints=constraints,
                               options=SLSQP_OPTIONS)
-        found = self._feasible(result.x.reshape(n_pairs, n_weeks) * unit[:, None])
-        if found is None or (country_values(found.ravel() / flat_unit).sum()
-                             <= country_values(x0).sum()):
+        found = self._feasible(result.x.reshape(n_vars, n_weeks) * unit[:, None], cap,
+                               lower, upper)
+        if found is None:
+            return start
+        found = found[group] * share[:, None]
+        if (self._country_media_values(found, weights).sum()
+                <= self._country_media_values(start, weights).sum()):
             return start
         return found
+
+    def _country_media_values(self, spend: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Each country's media margin of a (pair, week) spend: sum over weeks W x U - its
+        spend."""
+        own_spend = np.bincount(self.pair_country, spend.sum(axis=1),
+                                minlength=len(self.countries))
+        return (weights * self.uplift_matrix(spend)).sum(axis=1) - own_spend
 
     def _countries_independent(self, spend: np.ndarray) -> bool:
         """Whether a country's uplift depends only on its own spend (one mix model per
@@ -587,30 +645,33 @@ class PlanProblem:
         np.add.at(out, (rows[keep], cols[keep]), frame[column].to_numpy(dtype=float)[keep])
         return out
 
-    def _feasible(self, spend: np.ndarray) -> np.ndarray | None:
-        """The solver's matrix with its rounding removed, or None if it cannot be repaired.
+    def _feasible(self, spend: np.ndarray, week_cap: np.ndarray, lower: np.ndarray,
+                  upper: np.ndarray) -> np.ndarray | None:
+        """The solver's (variable, week) matrix with its rounding removed, or None if it cannot
+        be repaired.
 
-        SLSQP keeps linear constraints only to its tolerance: pair totals are moved into their
-        bounds, then the budget gap is spread over the pairs with room, a few times over.
+        SLSQP keeps linear constraints only to its tolerance: totals are moved into their
+        bounds (`lower`, `upper`), then the budget gap is spread over the variables with room,
+        a few times over.
         """
-        cap = self.week_cap[:, None]
+        cap = week_cap[:, None]
         tolerance = 1e-6 * max(self.budget, 1.0)
         for _ in range(10):
             spend = np.clip(spend, 0.0, cap)
             totals = spend.sum(axis=1)
-            spend = _shift(spend, np.maximum(self.pair_lower - totals, 0.0), cap)
-            spend = _shift(spend, -np.maximum(totals - self.pair_upper, 0.0), cap)
+            spend = _shift(spend, np.maximum(lower - totals, 0.0), cap)
+            spend = _shift(spend, -np.maximum(totals - upper, 0.0), cap)
             totals = spend.sum(axis=1)
             gap = self.budget - totals.sum()
-            room = (np.minimum(self.pair_upper - totals, (cap - spend).sum(axis=1)) if gap > 0
-                    else totals - self.pair_lower)
+            room = (np.minimum(upper - totals, (cap - spend).sum(axis=1)) if gap > 0
+                    else totals - lower)
             room = np.maximum(room, 0.0)
             if abs(gap) > tolerance and room.sum() > 0:
                 spend = _shift(spend, gap * room / room.sum(), cap)
             totals = spend.sum(axis=1)
             if (abs(totals.sum() - self.budget) <= tolerance
-                    and (totals >= self.pair_lower - tolerance).all()
-                    and (totals <= self.pair_upper + tolerance).all()
+                    and (totals >= lower - tolerance).all()
+                    and (totals <= upper + tolerance).all()
                     and (spend >= 0).all() and (spend <= cap + tolerance).all()):
                 return spend
         self.notes.append("media: the solver's answer could not be brought within the bounds; "

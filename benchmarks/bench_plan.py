@@ -62,7 +62,8 @@ def prepared_home(args: argparse.Namespace) -> Path:
     print(f"generating the {args.scale} world (seed {args.seed}) and running the pipeline in "
           f"{home} ...", flush=True)
     world = home / "world"
-    generate(world, scale=args.scale, seed=args.seed, progress=False)
+    generate(world, scale=args.scale, seed=args.seed, progress=False,
+             lift_post_weeks=args.lift_post_weeks)
     deliver_world(world, home / "landing")
     started = time.perf_counter()
     subprocess.run([str(Path(sys.executable).parent / "liftline"), "run"], check=True,
@@ -121,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--home", help="an existing LIFTLINE_HOME with a run on that world")
     parser.add_argument("--weeks", type=int, default=13)
+    parser.add_argument("--lift-post-weeks", type=int,
+                        help="without --home: the world's lift-test post-period (liftline "
+                             "generate --lift-post-weeks; default the generator's)")
     parser.add_argument("--repeat", type=int, default=1, help="timings of `liftline plan`")
     parser.add_argument("--champions-only", action="store_true",
                         help="plan with champions only, as `liftline plan` does (default: a model "

@@ -14,7 +14,13 @@ from liftline.alerts import latest_alert_state
 from liftline.mmm import MarketingMixModel
 from liftline.mmm.design import build_design
 from liftline.mmm.evaluate import Evaluator, place_lift_tests
-from liftline.mmm.outputs import CALIBRATION_CONFLICT, model_name, write_mmm_fit
+from liftline.mmm.outputs import (
+    CALIBRATION_CONFLICT,
+    baseline_name,
+    model_name,
+    promotion,
+    write_mmm_fit,
+)
 from liftline.mmm.simulate import lift_tests, simulate
 
 STARTS = [30, 60, 85]  # test windows: 4 weeks each, spread over the 104
@@ -168,3 +174,33 @@ def test_a_post_period_measures_the_carry_over_the_decay_would_otherwise_decide(
     # With no decay nothing lingers: the counted weeks add nothing to the window's loss.
     assert incremental["post"][0] == pytest.approx(incremental["window"][0], rel=1e-9)
     assert (incremental["post"][1] > 1.1 * incremental["window"][1]).all()
+
+
+def test_lift_tests_that_show_media_works_refute_the_no_media_baseline(confounded, calibrated,
+                                                                      uncalibrated):
+    """The no-media regression is the bar a fit must beat, unless the fit's own lift tests put
+    media's incremental revenue 2 standard errors above 0: then a fit within the spec's
+    tolerance of the baseline's CV error passes (media adds variance even where it is real)."""
+    m = calibrated.metrics
+    tests = calibrated.lift_report
+    assert m["lift_evidence_z"] == pytest.approx(
+        tests["measured"].sum() / np.sqrt((tests["std_error"] ** 2).sum()), rel=1e-6)
+    assert m["lift_evidence_z"] > 2 and m["baseline_refuted_by_lift_tests"]
+    tolerance = calibrated.spec.baseline_tolerance_tested
+    assert m["baseline_bar_cv_mape"] == pytest.approx(m["baseline_cv_mape"] * (1 + tolerance))
+    assert not uncalibrated.metrics["baseline_refuted_by_lift_tests"]
+    assert uncalibrated.metrics["baseline_bar_cv_mape"] == uncalibrated.metrics[
+        "baseline_cv_mape"]
+
+    def judged(fit, cv_mape):
+        bar = fit.metrics["baseline_bar_cv_mape"]
+        return promotion(replace(fit, metrics={**fit.metrics, "cv_mape": cv_mape,
+                                               "passes_baseline": cv_mape <= bar}))
+
+    trailing = m["baseline_cv_mape"] * (1 + tolerance / 2)  # worse than the baseline, within
+    assert judged(calibrated, trailing)[0]
+    assert baseline_name(calibrated).startswith("no_media +10% (refuted by 3 lift tests, z ")
+    passes, reason = judged(calibrated, m["baseline_cv_mape"] * (1 + 2 * tolerance))
+    assert not passes and "though its lift tests refute that baseline" in reason
+    passes, reason = judged(uncalibrated, uncalibrated.metrics["baseline_cv_mape"] * 1.05)
+    assert not passes and "does not beat the baseline without media" in reason

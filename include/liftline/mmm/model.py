@@ -23,6 +23,7 @@ from .evaluate import (
     Calibration,
     Evaluator,
     FitState,
+    LiftTests,
     decomp_rssd,
     measured_until,
     place_lift_tests,
@@ -35,6 +36,9 @@ from .transforms import HillSaturation, make_adstock
 
 Log = Callable[[str], None]
 CONFLICT_Z = 2.0  # a lift test the fit misses by more standard errors is a calibration conflict
+# Lift tests whose total incremental revenue is this many standard errors above 0 refute the
+# no-media baseline (its forecast says media brings nothing).
+REFUTES_NO_MEDIA_Z = 2.0
 
 
 @dataclass
@@ -229,6 +233,9 @@ def _quality(evaluator: Evaluator, state: FitState, spec: MMMSpec) -> dict:
     baseline = _baseline_out_of_fold(evaluator, state)
     cv_mape = float(np.mean(np.abs(oof - y_test) / np.abs(y_test)))
     baseline_mape = float(np.mean(np.abs(baseline - y_test) / np.abs(y_test)))
+    evidence = lift_evidence_z(evaluator.lift)
+    refuted = bool(evidence >= REFUTES_NO_MEDIA_Z)
+    bar = baseline_mape * (1.0 + spec.baseline_tolerance_tested) if refuted else baseline_mape
     return {
         "r2": _r2(y, fitted),
         "cv_r2": _r2(y_test, oof),
@@ -237,11 +244,23 @@ def _quality(evaluator: Evaluator, state: FitState, spec: MMMSpec) -> dict:
         "grade": spec.grade(cv_mape),
         "baseline_cv_mape": baseline_mape,
         "beats_baseline": cv_mape <= baseline_mape,
+        "lift_evidence_z": evidence if np.isfinite(evidence) else None,
+        "baseline_refuted_by_lift_tests": refuted,
+        "baseline_bar_cv_mape": bar,
+        "passes_baseline": cv_mape <= bar,
         "cv_folds": len(design.folds),
         "weeks": design.n_weeks,
         "data_start": str(design.weeks[0].date()),
         "data_end": str((design.weeks[-1] + pd.Timedelta(days=6)).date()),
     }
+
+
+def lift_evidence_z(lift: LiftTests | None) -> float:
+    """How many standard errors the fit's lift tests together put media's incremental revenue
+    above 0 (sum of measurements over the root sum of their variances; NaN without tests)."""
+    if lift is None or not lift.count:
+        return float("nan")
+    return float(lift.target.sum() / np.sqrt((lift.target_se**2).sum()))
 
 
 def _baseline_out_of_fold(evaluator: Evaluator, state: FitState) -> np.ndarray:

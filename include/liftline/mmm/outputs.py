@@ -105,15 +105,31 @@ def fit_and_write_all(engine: Engine, run_id: str, spec: MMMSpec | None = None,
 
 def promotion(fit: MMMFit) -> tuple[bool, str]:
     """The stage's own bar: a CV grade of acceptable or better, and beating the no-media
-    baseline. (The registry then compares with the champion.)"""
+    baseline, or coming within the spec's tolerance of it when the fit's lift tests refute
+    it. (The registry then compares with the champion.)"""
     m = fit.metrics
     if m["grade"] not in PROMOTABLE_GRADES:
         return False, f"CV MAPE {m['cv_mape']:.1%} grades {m['grade']}"
-    if not m["beats_baseline"]:
+    if not m["passes_baseline"]:
+        if m["baseline_refuted_by_lift_tests"]:
+            return False, (f"CV MAPE {m['cv_mape']:.1%} is not within "
+                           f"{fit.spec.baseline_tolerance_tested:.0%} of the baseline without "
+                           f"media ({m['baseline_cv_mape']:.1%}), though its lift tests refute "
+                           "that baseline")
         return False, (f"CV MAPE {m['cv_mape']:.1%} does not beat the baseline without "
                        f"media ({m['baseline_cv_mape']:.1%})")
     return True, (f"{len(fit.channels)} channels, media {m['media_share_of_revenue']:.1%} of "
                   f"revenue, ROI spread across trials {m['roi_trial_max_relative_spread']:.0%}")
+
+
+def baseline_name(fit: MMMFit) -> str:
+    """The registry's name for the bar: the no-media regression, and how far a fit may trail
+    it when the fit's lift tests refute it."""
+    m = fit.metrics
+    if not m.get("baseline_refuted_by_lift_tests"):
+        return "no_media"
+    return (f"no_media +{fit.spec.baseline_tolerance_tested:.0%} (refuted by "
+            f"{m.get('lift_tests_used', 0)} lift tests, z {m['lift_evidence_z']:.1f})")
 
 
 def write_mmm_fit(bind: Engine | Connection, run_id: str, fit: MMMFit,
@@ -177,7 +193,7 @@ def register_fit(conn: Connection, run_id: str, fit: MMMFit, log: Log) -> regist
     config = spec_hash({k: v for k, v in vars(fit.spec).items() if k != "source"})
     card = registry.ModelCard(
         model=name, family="mmm", run_id=run_id, metric="cv_mape", score=m.get("cv_mape"),
-        baseline="no_media", baseline_score=m.get("baseline_cv_mape"),
+        baseline=baseline_name(fit), baseline_score=m.get("baseline_bar_cv_mape"),
         backtest_window={"cv_train_weeks": fit.spec.cv_train_weeks,
                          "cv_test_weeks": fit.spec.cv_test_weeks,
                          "weeks": [str(fit.design.weeks[0].date()),

@@ -74,6 +74,7 @@ class MMMSpec:
     grade_excellent: float
     grade_good: float
     grade_acceptable: float
+    baseline_tolerance_tested: float
     bootstrap_resamples: int
     bootstrap_block_weeks: int
     bootstrap_hyperparameters: str
@@ -210,6 +211,7 @@ def spec_from_dict(raw: Mapping[str, Any], source: str = "<dict>") -> MMMSpec:
         grade_excellent=r.number("quality.excellent", 0.0, 10.0),
         grade_good=r.number("quality.good", 0.0, 10.0),
         grade_acceptable=r.number("quality.acceptable", 0.0, 10.0),
+        baseline_tolerance_tested=r.number("quality.baseline_tolerance_when_tested", 0.0, 1.0),
         bootstrap_resamples=r.integer("bootstrap.resamples", 100),
         bootstrap_block_weeks=r.integer("bootstrap.block_weeks", 1),
         bootstrap_hyperparameters=r.choice("bootstrap.hyperparameters",

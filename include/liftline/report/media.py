@@ -126,7 +126,7 @@ def fit_banner(data: MediaData) -> str | None:
              f"{fmt.share(metrics.get('baseline_cv_mape'), 1)} without media)"
              if fmt.known(metrics.get("cv_mape")) else "")
     problems = []
-    if metrics.get("beats_baseline") is False:
+    if metrics.get("passes_baseline", metrics.get("beats_baseline")) is False:
         problems.append("it predicts revenue no better than a model that ignores media "
                         f"spend{error}")
     elif metrics.get("grade") == "poor":

@@ -144,14 +144,20 @@ class _Responses:
         raise AssertionError("no promotions in this case")
 
 
-def test_the_optimiser_finds_the_same_media_with_the_exact_gradient():
-    spend = _spend(7)
+def _usual_plan(spend: np.ndarray) -> Plan:
+    """Business as usual: the (pair, week) spend, no promotions."""
     media = pd.DataFrame([(c, ch, w, spend[p, t]) for p, (c, ch) in enumerate(PAIRS)
                           for t, w in enumerate(REQUEST.week_starts)],
                          columns=["country", "channel", "week_start", "spend"])
     promotions = pd.DataFrame(columns=["sku", "store_id", "week_start", "discount_pct",
                                        "duration_days", "promo_type", "origin", "category"])
-    bau = Plan(media=media, promotions=promotions)
+    return Plan(media=media, promotions=promotions)
+
+
+def test_the_optimiser_finds_the_same_media_with_the_exact_gradient():
+    spend = _spend(7)
+    bau = _usual_plan(spend)
+    promotions = bau.promotions
     gained = {}
     for fast in (False, True):
         problem = PlanProblem(_Responses(_response(), fast), REQUEST, bau, promotions)
@@ -171,15 +177,11 @@ def test_countries_sharing_the_whole_business_model_keep_their_usual_split():
     response = _response()
     assert response.countries_sharing_a_model() == [["FR", "IT"]]
     spend = _spend(7)
-    media = pd.DataFrame([(c, ch, w, spend[p, t]) for p, (c, ch) in enumerate(PAIRS)
-                          for t, w in enumerate(REQUEST.week_starts)],
-                         columns=["country", "channel", "week_start", "spend"])
-    promotions = pd.DataFrame(columns=["sku", "store_id", "week_start", "discount_pct",
-                                       "duration_days", "promo_type", "origin", "category"])
+    bau = _usual_plan(spend)
+    promotions = bau.promotions
     responses = _Responses(response, fast=True)
     responses.countries_sharing_a_model = response.countries_sharing_a_model
-    problem = PlanProblem(responses, REQUEST, Plan(media=media, promotions=promotions),
-                          promotions)
+    problem = PlanProblem(responses, REQUEST, bau, promotions)
     found = problem.optimise_media(np.zeros_like(problem.base_weights), problem.reference)
     fr, it = PAIRS.index(("FR", "tv")), PAIRS.index(("IT", "tv"))
     usual = spend[fr].sum() / (spend[fr].sum() + spend[it].sum())

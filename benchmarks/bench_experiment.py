@@ -76,7 +76,7 @@ def simulate_test(row: pd.Series, design, panel, model, truth: pd.DataFrame,  # 
     return {"channel": row.channel, "start_date": start,
             "end_date": start + pd.Timedelta(days=7 * weeks - 1),
             "incremental_revenue": measured, "spend": float(spend[s: s + weeks].sum()),
-            "std_error": design.area_se(weeks),
+            "std_error": design.area_se(weeks), "measured_until": pd.NaT,  # a go-dark window only
             "true_incremental_revenue": true_treated / design.treated_share}
 
 

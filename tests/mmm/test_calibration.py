@@ -204,3 +204,27 @@ def test_lift_tests_that_show_media_works_refute_the_no_media_baseline(confounde
     assert not passes and "though its lift tests refute that baseline" in reason
     passes, reason = judged(uncalibrated, uncalibrated.metrics["baseline_cv_mape"] * 1.05)
     assert not passes and "does not beat the baseline without media" in reason
+
+
+def test_a_vague_tests_miss_steers_the_search_in_proportion_to_its_precision(confounded):
+    """The search's lift term counts a test's miss fully at the default precision or better,
+    and (default / its relative se)^2 of it otherwise: four times vaguer, a sixteenth."""
+    data, truth, channel = confounded
+    tests = lift_tests(data, truth, channel, STARTS, 0.1, seed=1)
+    # Tests only in the search's lift term: no likelihood, no ROI term, so both fits agree.
+    spec = replace(small_spec(), lift_calibration_weight=0.0, weight_lift_roi=0.0)
+    design = build_design(data, spec, quiet)
+    vague = tests.assign(std_error=4 * spec.lift_default_relative_se
+                         * tests["incremental_revenue"].abs())
+    scores = {}
+    for name, frame in (("precise", tests), ("vague", vague)):
+        evaluator = Evaluator(design, spec, place_lift_tests(frame, design, spec, []))
+        hyper = evaluator.space.decode(np.full((1, evaluator.space.dimension), 0.5))
+        scores[name] = evaluator.score(hyper)
+        expected = 1.0 if name == "precise" else 1 / 16
+        assert evaluator.lift_precision == pytest.approx(np.full(len(tests), expected))
+    precise, loose = scores["precise"], scores["vague"]
+    assert loose.lift_mape == pytest.approx(precise.lift_mape) and precise.lift_mape[0] > 0.01
+    term = spec.weight_lift * precise.lift_mape[0]
+    assert precise.objective[0] - precise.nrmse[0] == pytest.approx(term, rel=1e-9)
+    assert loose.objective[0] - loose.nrmse[0] == pytest.approx(term / 16, rel=1e-9)

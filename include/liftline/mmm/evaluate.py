@@ -250,6 +250,11 @@ class Evaluator:
         self.total_spend = design.spend.sum(axis=0)
         self.spend_share = self.total_spend / self.total_spend.sum()
         self.lift_weight = None
+        if lift is not None:
+            # How fully each test's miss counts in the search objective (see test_precision).
+            self.lift_precision = test_precision(
+                lift.target_se / np.maximum(np.abs(lift.target), 1e-12),
+                spec.lift_default_relative_se)
         if lift is not None and spec.lift_calibration_weight > 0:
             # The Gaussian likelihood of each test relative to the regression's: its
             # precision 1/se^2 against the weekly residual variance.
@@ -388,8 +393,10 @@ class Evaluator:
         roi = contrib / self.total_spend
         lift_mape = np.full(len(nrmse), np.nan)
         if self.lift is not None:
-            lift_mape = self.lift_errors(state.incremental(design.y_scale)).mean(axis=1)
-            objective = (objective + self.spec.weight_lift * lift_mape
+            errors = self.lift_errors(state.incremental(design.y_scale))
+            lift_mape = errors.mean(axis=1)
+            objective = (objective
+                         + self.spec.weight_lift * (errors * self.lift_precision).mean(axis=1)
                          + self.spec.weight_lift_roi * self.tested_roi_gap(state, roi))
         return Scores(objective, nrmse, rssd, lift_mape, roi, state.coef)
 
@@ -408,8 +415,7 @@ class Evaluator:
         channels, implied, relative_se = self.implied_roi(state)
         gap = np.abs(roi[:, channels] / np.where(implied > 0, implied, np.nan) - 1.0)
         gap = np.maximum(np.nan_to_num(gap, nan=1.0) - self.spec.lift_roi_tolerance, 0.0)
-        reference = self.spec.lift_default_relative_se
-        precision = np.minimum(1.0, (reference / np.maximum(relative_se, 1e-12)) ** 2)
+        precision = test_precision(relative_se, self.spec.lift_default_relative_se)
         return (precision * gap).mean(axis=1)
 
     def implied_roi(self, state: FitState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -468,6 +474,14 @@ class FitState:
     def incremental(self, y_scale: float) -> np.ndarray:
         """The model's incremental revenue in each lift test's window (B, J)."""
         return self.beta(y_scale)[:, self.lift_channel] * self.unit_lift
+
+
+def test_precision(relative_se: np.ndarray, reference: float) -> np.ndarray:
+    """How fully a lift test (or a channel's tests) counts in the search objective: fully at
+    the `reference` relative standard error or better, else (reference / relative_se)^2, its
+    share of the information. A vague test then steers the search little; the likelihood
+    still weighs it by its own standard error."""
+    return np.minimum(1.0, (reference / np.maximum(relative_se, 1e-12)) ** 2)
 
 
 def channel_groups(channel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -99,6 +99,11 @@ class LiftTests:
     def count(self) -> int:
         return len(self.channel)
 
+    @property
+    def relative_se(self) -> np.ndarray:
+        """(J,) each test's standard error over its measurement."""
+        return self.target_se / np.maximum(np.abs(self.target), 1e-12)
+
 
 def place_lift_tests(tests: pd.DataFrame, design: Design, spec: MMMSpec, notes: list[str]
                      ) -> LiftTests | None:
@@ -252,9 +257,8 @@ class Evaluator:
         self.lift_weight = None
         if lift is not None:
             # How fully each test's miss counts in the search objective (see test_precision).
-            self.lift_precision = test_precision(
-                lift.target_se / np.maximum(np.abs(lift.target), 1e-12),
-                spec.lift_default_relative_se)
+            self.lift_precision = test_precision(lift.relative_se,
+                                                 spec.lift_default_relative_se)
         if lift is not None and spec.lift_calibration_weight > 0:
             # The Gaussian likelihood of each test relative to the regression's: its
             # precision 1/se^2 against the weekly residual variance.
@@ -438,7 +442,7 @@ class Evaluator:
         spend = np.maximum((self.design.spend[:, lift.channel] * lift.window).sum(axis=0),
                            1e-12)  # (J,) the model's spend in each window
         revenue = lift.target * carry  # (B, J), in the model's terms like the target
-        relative = lift.target_se / np.maximum(np.abs(lift.target), 1e-12)  # (J,)
+        relative = lift.relative_se  # (J,)
         weight = spend / np.maximum(relative, 1e-6) ** 2  # per dollar of each test
         channels, _, onehot = channel_groups(lift.channel)
         weighted = revenue / spend * weight  # (B, J)

@@ -258,11 +258,10 @@ def post_period_weeks(channel: str, post_weeks: int) -> int:
 def _test_row(p, spend_w: np.ndarray, days: pd.DatetimeIndex, w0: int, post: int,
               estimate: float, se: float, true_inc: float) -> dict:
     """One lift_tests row: 4 dark weeks from week w0, counted `post` weeks beyond them."""
-    end = days[w0 * 7 + 27].date()
     return {
         "channel": p.channel,
         "start_date": days[w0 * 7].date(),
-        "end_date": end,
+        "end_date": days[w0 * 7 + 27].date(),
         "incremental_revenue": round(estimate, 2),
         "spend": round(float(spend_w[w0 : w0 + 4].sum()), 2),
         "std_error": round(se, 2),

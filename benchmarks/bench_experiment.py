@@ -12,8 +12,9 @@ recommendations (liftline.plan.experiment), then per draw: simulate the recommen
 world (the true in-window incremental revenue of the channel dark for its weeks in the treated
 units, from the world's true response, plus noise at the predicted standard error), add it to
 the fit's lift tests, refit and compare the channel's actual interval narrowing with the
-predicted one; the same for the same design on a randomly chosen other channel. The windows are
-drawn among the modelled weeks in which the channel spent every week. The noise floor is the
+predicted one; the same for the same design on a randomly chosen other channel. Each test runs in
+the window the recommender simulated it in (the channel's most recent window with spend in
+every week), so the draws differ by the test's noise only. The noise floor is the
 median |1 - width after / width before| of the channels no test touched in the refits.
 
 Goals: the recommended channel's actual narrowing within +-25% of the predicted (median over
@@ -53,13 +54,15 @@ def true_dark_incremental(truth: pd.DataFrame, media: pd.DataFrame, country: str
 
 
 def simulate_test(row: pd.Series, design, panel, model, truth: pd.DataFrame,  # noqa: ANN001
-                  media: pd.DataFrame, rng: np.random.Generator) -> dict:
-    """One lift_tests row: the recommended design run in a random eligible window."""
+                  media: pd.DataFrame, rng: np.random.Generator, settings) -> dict:
+    """One lift_tests row: the design run in the window the recommender simulated it in (the
+    channel's most recent window with spend in every week), with noise at its se."""
+    from liftline.plan.experiment import dark_windows
+
     c = model.channels.index(row.channel)
     weeks = int(row.weeks)
     spend = model.spend[:, c]
-    starts = [s for s in range(len(spend) - weeks + 1) if (spend[s: s + weeks] > 0).all()]
-    s = int(rng.choice(starts))
+    s = dark_windows(model, c, weeks, settings)[-1]
     start = model.weeks[s]
     revenue = panel.revenue.sum(axis=0)
     true_treated = 0.0
@@ -97,6 +100,7 @@ def bench_fit(engine, country: str, args, truth, media) -> list[dict]:  # noqa: 
     from liftline.plan.experiment import (
         ExperimentSettings,
         MixModel,
+        check_by_refit,
         designs,
         evaluate_designs,
         store_panel,
@@ -109,21 +113,29 @@ def bench_fit(engine, country: str, args, truth, media) -> list[dict]:  # noqa: 
     data = load_mmm_data(engine, spec, country=country)
     if args.no_lift_tests:
         data = replace(data, lift_tests=data.lift_tests.iloc[0:0])
+    def refit(tests: pd.DataFrame):  # noqa: ANN202 - an MMMFit
+        return MarketingMixModel(spec, log=_quiet).fit(replace(data, lift_tests=tests)).fit_
+
     started = time.perf_counter()
-    fit = MarketingMixModel(spec, log=_quiet).fit(data).fit_
+    fit = refit(data.lift_tests)
     print(f"\n{country}: fitted in {time.perf_counter() - started:.0f} s, "
           f"{len(data.lift_tests)} lift tests, CV MAPE {fit.metrics['cv_mape']:.1%}")
-    settings = ExperimentSettings()
+    settings = ExperimentSettings(refit_channels=args.refit_channels)
     model = MixModel.from_fit(fit, "bench")
     panel = store_panel(engine, country, model.weeks[-1], settings)
-    table = evaluate_designs(model, panel, settings)
     found = designs(panel, settings)
+    started = time.perf_counter()
+    table = check_by_refit(evaluate_designs(model, panel, settings), model, found,
+                           data.lift_tests, refit, settings, log=lambda line: print(f"  {line}"),
+                           base=fit)
+    print(f"  screen checked by refitting in {time.perf_counter() - started:.0f} s")
     _print_table(table)
     best = table.iloc[0]
     design = found[int(best.design) - 1]
     print(f"  recommended: {best.channel}, {best.weeks} weeks dark in {best.treatment} "
           f"(control {best.control}, {best.treated_share:.0%} of revenue); predicted "
-          f"narrowing {best.expected_interval_narrowing:.1%}, power {best.power:.0%}, "
+          f"narrowing {best.expected_interval_narrowing:.1%} ({best.narrowing_method}; "
+          f"screen {best.screen_interval_narrowing:.1%}), power {best.power:.0%}, "
           f"se {best.test_se:,.0f}")
     results = []
     rng = np.random.default_rng(args.seed)
@@ -135,7 +147,7 @@ def bench_fit(engine, country: str, args, truth, media) -> list[dict]:  # noqa: 
         outcome = {"draw": draw, "country": country}
         untouched = []
         for label, row in (("recommended", best), ("random", same)):
-            test = simulate_test(row, design, panel, model, truth, media, rng)
+            test = simulate_test(row, design, panel, model, truth, media, rng, settings)
             refit_data = replace(data, lift_tests=pd.concat(
                 [data.lift_tests, pd.DataFrame([test])[data.lift_tests.columns.tolist()
                                                        or list(test)]], ignore_index=True))
@@ -165,11 +177,12 @@ def bench_fit(engine, country: str, args, truth, media) -> list[dict]:  # noqa: 
 def _print_table(table: pd.DataFrame) -> None:
     best = (table.sort_values("rank").groupby("channel", sort=False).head(1)
             .sort_values("rank"))
-    print(f"  {'channel':<14}{'rank':>5}{'weeks':>6}{'share':>7}{'narrow':>8}{'power':>7}"
-          f"{'mde':>10}{'cost':>9}{'ok':>4}  ROI now")
+    print(f"  {'channel':<14}{'rank':>5}{'weeks':>6}{'share':>7}{'narrow':>8}{'screen':>8}"
+          f"{'power':>7}{'mde':>10}{'cost':>9}{'ok':>4}  ROI now")
     for r in best.itertuples():
         print(f"  {r.channel:<14}{r.rank:5d}{r.weeks:6d}{r.treated_share:7.0%}"
-              f"{r.expected_interval_narrowing:8.1%}{r.power:7.0%}{r.mde:10,.0f}"
+              f"{r.expected_interval_narrowing:8.1%}{r.screen_interval_narrowing:8.1%}"
+              f"{r.power:7.0%}{r.mde:10,.0f}"
               f"{r.test_cost:9,.0f}{'yes' if r.cost_acceptable else 'no':>4}  {r.roi_now:.2f} "
               f"[{r.roi_lower_now:.2f}, {r.roi_upper_now:.2f}]")
 
@@ -202,6 +215,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--budget", type=int, default=2000)
     parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument("--refit-channels", type=int, default=3,
+                        help="channels whose best design is checked by refitting (0: screen only)")
     parser.add_argument("--no-lift-tests", action="store_true",
                         help="fit without the world's own lift tests (wider intervals)")
     parser.add_argument("--override", default="{}",

@@ -4,19 +4,25 @@ its mde and power, the matched design, and the table it writes."""
 from __future__ import annotations
 
 from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import select
 
+from liftline.mmm import load_spec
 from liftline.plan.experiment import (
+    REFIT,
+    SCREEN,
     SKIPPED,
     WRITTEN,
     Design,
     ExperimentSettings,
     MixModel,
     StorePanel,
+    check_by_refit,
+    dark_windows,
     designs,
     evaluate_designs,
     interval_sd,
@@ -25,6 +31,8 @@ from liftline.plan.experiment import (
     posterior_narrowing,
     power_two_sided,
     recommend_experiments,
+    saturation_lost,
+    simulated_results,
 )
 from liftline.warehouse import read_frame, replace_partition, table
 
@@ -154,6 +162,80 @@ def test_a_test_that_would_not_show_is_not_recommended():
     assert not frame["recommended"].any() and frame["rank"].min() == 1
 
 
+# --- the screen checked by refitting ------------------------------------------------------------
+
+
+def test_simulated_results_are_the_models_own_window_one_se_either_side():
+    model, settings = _model(), ExperimentSettings(max_cost_share=1.0)
+    frame = evaluate_designs(model, _panel(), settings)
+    row = frame[frame["channel"] == "tv"].iloc[0]
+    design = designs(_panel(), settings)[int(row["design"]) - 1]
+    results = simulated_results(model, row, design, settings)
+    weeks = int(row["weeks"])
+    s = dark_windows(model, 1, weeks, settings)[-1]
+    # the most recent window with tv on every week and the carry-over's weeks after it
+    assert (model.spend[s: s + weeks, 1] > 0).all()
+    assert s + weeks + settings.tail_weeks <= len(WEEKS)
+    off = model.spend.copy()
+    off[s: s + weeks, 1] = 0.0
+    lost = (model.saturation(model.spend) - model.saturation(off))[s: s + weeks, 1].sum()
+    se = design.area_se(weeks)
+    assert results["incremental_revenue"].tolist() == pytest.approx(
+        [model.beta[1] * lost + z * se for z in (-1, 0, 1)])
+    assert (results["std_error"] == se).all()
+    assert (results["spend"] == model.spend[s: s + weeks, 1].sum()).all()
+    assert (results["start_date"] == WEEKS[s]).all()
+    assert np.allclose(saturation_lost(model, 1, s, weeks)[s: s + weeks].sum(), lost)
+
+
+def _refit_that_reads_the_test(model: MixModel, expected: dict[str, float],
+                               spread: dict[str, float]):
+    """A stand-in mix model: a channel's interval is 2 wide without a test of it; with one,
+    width 1 at the result `expected` and `spread` wider per unit of result above it."""
+    def refit(tests: pd.DataFrame) -> SimpleNamespace:
+        widths = []
+        for channel in model.channels:
+            own = tests[tests["channel"] == channel]
+            if own.empty:
+                widths.append(2.0)
+            else:
+                ratio = own["incremental_revenue"].iloc[-1] / expected[channel] - 1
+                widths.append(1.0 + spread[channel] * ratio)
+        return SimpleNamespace(channels=model.channels, roi_lower=np.zeros(len(widths)),
+                               roi_upper=np.array(widths))
+    return refit
+
+
+def test_the_refit_check_predicts_the_median_and_ranks_by_the_least():
+    model, panel = _model(), _panel()
+    settings = ExperimentSettings(max_cost_share=1.0, refit_channels=2)
+    found = designs(panel, settings)
+    frame = evaluate_designs(model, panel, settings)
+    expected = {}
+    for channel in model.channels:
+        row = frame[frame["channel"] == channel].iloc[0]
+        results = simulated_results(model, row, found[int(row["design"]) - 1],
+                                    replace(settings, refit_outcomes=(0.0,)))
+        expected[channel] = results["incremental_revenue"].item()
+    # search's interval is steady whatever its test finds; tv's widens with a high result
+    refit = _refit_that_reads_the_test(model, expected, {"search": 0.0, "tv": 50.0})
+    lines: list[str] = []
+    checked = check_by_refit(frame, model, found, pd.DataFrame(columns=["channel"]), refit,
+                             settings, log=lines.append)
+    first = checked.groupby("channel").head(1).set_index("channel")
+    assert (first["narrowing_method"] == REFIT).all()
+    assert first["expected_interval_narrowing"].tolist() == pytest.approx([0.5, 0.5])
+    assert first.loc["search", "least_interval_narrowing"] == pytest.approx(0.5)
+    assert first.loc["tv", "least_interval_narrowing"] < 0  # one se high: wider than now
+    assert checked.iloc[0]["channel"] == "search" and bool(checked.iloc[0]["recommended"])
+    assert np.allclose(first["score"], first["spend_share"] * first["least_interval_narrowing"])
+    # the screen's figure stays beside it, and unchecked designs rank after the checked
+    assert (checked["screen_interval_narrowing"] > 0).all()
+    unchecked = checked["narrowing_method"] == SCREEN
+    assert unchecked.any() and checked.loc[unchecked, "rank"].min() > 2
+    assert sum("by refitting" in line for line in lines) == 2
+
+
 # --- the warehouse ------------------------------------------------------------------------------
 
 
@@ -176,9 +258,12 @@ def _seed_warehouse(engine) -> None:  # noqa: ANN001
         "data_end": (WEEKS[-1] + pd.Timedelta(days=6)).date(), "model_status": "challenger"})
     replace_partition(engine, table("ml_mmm_channel_results"), channels,
                       {"run_id": "train-1", "country": "DE", "segment": "all"})
+    # Revenue as the model says, plus noise: the refit check fits the mix model to it.
+    revenue = 50_000 + model.saturation(model.spend) @ model.beta \
+        + np.random.default_rng(5).normal(0, 100, len(WEEKS))
     weekly = pd.DataFrame([{"week_start": w.date(), "channel": c, "spend": model.spend[t, i],
-                            "campaigns": 1, "revenue_pos": 1.0, "revenue_erp": 0.0,
-                            "revenue": 1.0}
+                            "campaigns": 1, "revenue_pos": revenue[t], "revenue_erp": 0.0,
+                            "revenue": revenue[t]}
                            for t, w in enumerate(WEEKS) for i, c in enumerate(model.channels)])
     replace_partition(engine, table("feat_mmm_weekly"), _fill_required("feat_mmm_weekly", weekly),
                       {"country": "DE", "segment": "all"})
@@ -198,20 +283,45 @@ def _rows(engine, run_id: str) -> pd.DataFrame:  # noqa: ANN001
     return frame.sort_values(["country", "channel", "weeks", "design"]).reset_index(drop=True)
 
 
+# A quick search: the refit check's logic, not the mix model's accuracy, is under test.
+SMALL = {"search": {"budget": 100, "trials": 2}, "bootstrap": {"resamples": 100}}
+
+
 def test_the_table_is_rewritten_idempotently(warehouse):
     _seed_warehouse(warehouse)
     lines: list[str] = []
-    first = recommend_experiments(warehouse, "score-1", log=lines.append)
+    spec, settings = load_spec(overrides=SMALL), ExperimentSettings(refit_channels=1)
+    first = recommend_experiments(warehouse, "score-1", settings, spec, log=lines.append)
     assert first.status == WRITTEN and first.rows > 0
     assert any("no champion mix model" in line for line in lines)
     rows = _rows(warehouse, "score-1")
     assert len(rows) == first.rows and rows["recommended"].sum() == 1
     assert set(rows["model_run_id"]) == {"train-1"}
-    again = recommend_experiments(warehouse, "score-1", log=lines.append)
+    assert (rows["narrowing_method"] == REFIT).sum() == 1
+    assert sum("by refitting the mix model 3 times" in line for line in lines) == 1
+    again = recommend_experiments(warehouse, "score-1", settings, spec, log=lines.append)
     assert again.rows == first.rows
     pd.testing.assert_frame_equal(_rows(warehouse, "score-1"), rows)
-    recommend_experiments(warehouse, "score-2", log=lines.append)
+    lines.clear()
+    recommend_experiments(warehouse, "score-2", settings, spec, log=lines.append)
     assert len(_rows(warehouse, "score-1")) == len(rows)  # another run leaves these alone
+    # the same mix model: score-2 reuses score-1's checks instead of refitting
+    assert any("reusing the refit checks of scoring run score-1" in line for line in lines)
+    assert not any("by refitting" in line for line in lines)
+    pd.testing.assert_frame_equal(_rows(warehouse, "score-2").drop(columns="run_id"),
+                                  rows.drop(columns="run_id"))
+
+
+def test_without_the_mix_models_inputs_the_screen_stands_unchecked(warehouse):
+    _seed_warehouse(warehouse)
+    with warehouse.begin() as conn:
+        conn.exec_driver_sql("UPDATE feat_mmm_weekly SET revenue = 1.0, revenue_pos = 1.0")
+    lines: list[str] = []
+    outcome = recommend_experiments(warehouse, "score-1", ExperimentSettings(),
+                                    load_spec(overrides=SMALL), log=lines.append)
+    assert outcome.status == WRITTEN
+    assert (_rows(warehouse, "score-1")["narrowing_method"] == SCREEN).all()
+    assert any("kept unchecked: revenue of DE/all is constant" in line for line in lines)
 
 
 def test_the_fitted_curves_are_rebuilt_from_the_results_table(warehouse):

@@ -119,8 +119,8 @@ def test_a_version_1_warehouse_is_migrated_to_the_current_version(engine):
     the feature tables (v3), the mix-model outputs keyed by fit (v4), the forecast's
     grain and plan columns (v5), the promotion-lift columns (v6), the append-only audit
     log (v7), the customer models' columns and tables (v8), the forecast's measure (v9), the
-    next-experiment table (v10), the quarter planner's tables (v11) and the lift tests'
-    post-period (v12)."""
+    next-experiment table (v10), the quarter planner's tables (v11), the lift tests'
+    post-period (v12) and how the next experiment's narrowing was found (v13)."""
     create_schema(engine)
     with engine.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE ops_alerts DROP COLUMN state")
@@ -143,7 +143,7 @@ def test_a_version_1_warehouse_is_migrated_to_the_current_version(engine):
                 version=1, applied_at=dt.datetime(2026, 11, 1), description="initial schema"
             )
         )
-    assert create_schema(engine) == SCHEMA_VERSION == 12
+    assert create_schema(engine) == SCHEMA_VERSION == 13
     inspector = inspect(engine)
     assert "state" in {c["name"] for c in inspector.get_columns("ops_alerts")}
     assert "baseline_method" in {c["name"] for c in inspector.get_columns("ml_promo_lift")}
@@ -155,13 +155,33 @@ def test_a_version_1_warehouse_is_migrated_to_the_current_version(engine):
     assert inspector.has_table("ml_plan_weekly")
     for layer in ("raw_lift_tests", "clean_lift_tests"):
         assert "measured_until" in {c["name"] for c in inspector.get_columns(layer)}
-    assert [version for version, _ in _versions(engine)] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
+    assert [version for version, _ in _versions(engine)] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]
     with engine.connect() as conn:  # a forecast written before the measure existed is units
         assert conn.exec_driver_sql("SELECT measure FROM ml_sales_forecast").scalars().all() == [
             "units"]
     append_audit(engine, "rollback", "m", after={}, run_id="r")
     with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
         conn.exec_driver_sql("DELETE FROM ops_audit_log")
+
+
+def test_a_version_12_experiment_table_keeps_its_rows_and_gains_the_narrowing_method(engine):
+    create_schema(engine)
+    with engine.begin() as conn:
+        for column in ("narrowing_method", "screen_interval_narrowing",
+                       "least_interval_narrowing"):
+            conn.exec_driver_sql(f"ALTER TABLE ml_experiment_recommendations DROP COLUMN {column}")
+        conn.exec_driver_sql("INSERT INTO ml_experiment_recommendations (run_id, country, "
+                             "channel, weeks, design, recommended) "
+                             "VALUES ('old', 'ALL', 'tv', 8, 1, TRUE)")
+        conn.execute(meta_schema_version.delete())
+        conn.execute(insert(meta_schema_version).values(
+            version=12, applied_at=dt.datetime(2026, 12, 6), description="lift tests"))
+    assert create_schema(engine) == SCHEMA_VERSION
+    columns = {c["name"] for c in inspect(engine).get_columns("ml_experiment_recommendations")}
+    assert {"narrowing_method", "screen_interval_narrowing", "least_interval_narrowing"} <= columns
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT channel, narrowing_method FROM "
+                                    "ml_experiment_recommendations").all() == [("tv", None)]
 
 
 def _old_channel_results() -> Table:

@@ -50,10 +50,16 @@ from liftline.mmm import (
     ALL_COUNTRIES,
     ALL_SEGMENTS,
     HillSaturation,
+    MarketingMixModel,
+    MMMData,
+    MMMFit,
+    MMMInputError,
     MMMSpec,
+    load_mmm_data,
     load_spec,
     make_adstock,
 )
+from liftline.mmm.design import LIFT_TEST_COLUMNS
 from liftline.warehouse import (
     create_schema,
     read_frame,
@@ -66,6 +72,7 @@ Log = Callable[[str], None]
 Bind = Engine | Connection
 TABLE = "ml_experiment_recommendations"
 WRITTEN, SKIPPED = "written", "skipped"
+SCREEN, REFIT = "screen", "refit"  # how expected_interval_narrowing was found
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,10 @@ class ExperimentSettings:
     tail_weeks: int = 13  # weeks after the window whose lost carry-over counts in the cost
     alpha: float = 0.05  # two-sided
     power: float = 0.8
+    refit_channels: int = 3  # the best design of this many channels is checked by refitting
+    # The simulated results of a checked design, in its standard errors from the model's own
+    # expectation: the result it expects and one either side (each one refit).
+    refit_outcomes: tuple[float, ...] = (-1.0, 0.0, 1.0)
 
     @property
     def detectable_multiplier(self) -> float:
@@ -339,23 +350,36 @@ class DarkWeeks:
     roi_per_incremental: float  # ROI units per unit of in-window incremental revenue
 
 
+def dark_windows(model: MixModel, channel: int, weeks: int, settings: ExperimentSettings
+                 ) -> list[int]:
+    """Start weeks of the most recent year's windows in which the channel spent every one of
+    `weeks` weeks, leaving `tail_weeks` after each for the carry-over."""
+    active = model.spend[:, channel] > 0
+    last_start = len(model.spend) - weeks - settings.tail_weeks
+    return [s for s in range(max(last_start + 1, 0)) if active[s: s + weeks].all()][-52:]
+
+
+def saturation_lost(model: MixModel, channel: int, start: int, weeks: int,
+                    on: np.ndarray | None = None) -> np.ndarray:
+    """(T,) the channel's saturation lost in every week when it goes dark for `weeks` weeks
+    from week `start` (times beta: revenue); `on` is its saturation as spent, if known."""
+    on = model.saturation(model.spend)[:, channel] if on is None else on
+    off = model.spend.copy()
+    off[start: start + weeks, channel] = 0.0
+    return on - model.saturation(off)[:, channel]
+
+
 def dark_weeks(model: MixModel, channel: int, weeks: int, settings: ExperimentSettings
                ) -> DarkWeeks | None:
     """None when the channel never spent `weeks` weeks running (no window to test in)."""
     spend = model.spend
-    T = len(spend)
-    active = spend[:, channel] > 0
-    last_start = T - weeks - settings.tail_weeks
-    starts = [s for s in range(max(last_start + 1, 0)) if active[s: s + weeks].all()]
+    starts = dark_windows(model, channel, weeks, settings)
     if not starts:
         return None
-    starts = starts[-52:]  # the most recent year of windows
     on = model.saturation(spend)[:, channel]
     incremental, lost, window_spend = [], [], []
     for s in starts:
-        off = spend.copy()
-        off[s: s + weeks, channel] = 0.0
-        delta = on - model.saturation(off)[:, channel]
+        delta = saturation_lost(model, channel, s, weeks, on)
         incremental.append(delta[s: s + weeks].sum())
         lost.append(delta[s: s + weeks + settings.tail_weeks].sum())
         window_spend.append(spend[s: s + weeks, channel].sum())
@@ -379,6 +403,14 @@ def posterior_narrowing(sd_now: float, sd_test: float) -> float:
     if sd_now <= 0 or sd_test <= 0:
         return 1.0 if sd_test <= 0 else 0.0
     return 1.0 - sd_test / float(np.hypot(sd_now, sd_test))
+
+
+def expected_interval(roi: float, lower: float, upper: float, narrowing: float
+                      ) -> dict[str, float]:
+    """The interval after the test: the current one's centre and asymmetry, `narrowing`
+    narrower."""
+    return {"expected_roi_lower": roi - (roi - lower) * (1 - narrowing),
+            "expected_roi_upper": roi + (upper - roi) * (1 - narrowing)}
 
 
 def power_two_sided(effect: float, se: float, alpha: float) -> float:
@@ -415,12 +447,12 @@ def evaluate_designs(model: MixModel, panel: StorePanel, settings: ExperimentSet
                     "expected_incremental": dark.incremental,
                     "power": power_two_sided(dark.incremental, se, settings.alpha),
                     "expected_interval_narrowing": narrowing,
+                    "screen_interval_narrowing": narrowing, "narrowing_method": SCREEN,
+                    "least_interval_narrowing": np.nan,
                     "roi_now": model.roi[c],
                     "roi_lower_now": model.roi_lower[c], "roi_upper_now": model.roi_upper[c],
-                    "expected_roi_lower": model.roi[c]
-                    - (model.roi[c] - model.roi_lower[c]) * (1 - narrowing),
-                    "expected_roi_upper": model.roi[c]
-                    + (model.roi_upper[c] - model.roi[c]) * (1 - narrowing),
+                    **expected_interval(model.roi[c], model.roi_lower[c],
+                                        model.roi_upper[c], narrowing),
                     "spend_share": share[c], "window_spend": dark.spend,
                     "test_cost": cost, "cost_acceptable": bool(cost <= budget),
                     "score": share[c] * narrowing, "model_run_id": model.run_id,
@@ -429,22 +461,163 @@ def evaluate_designs(model: MixModel, panel: StorePanel, settings: ExperimentSet
 
 
 def rank_designs(frame: pd.DataFrame, min_narrowing: float = 0.0) -> pd.DataFrame:
-    """Rank 1..n per country: acceptable cost first, then the larger score, the cheaper test,
-    then channel, weeks and design (deterministic); rank 1 is recommended if its cost is
-    acceptable and it narrows the interval by at least `min_narrowing`."""
+    """Rank 1..n per country: acceptable cost first, then designs checked by refitting, then
+    the larger score, the cheaper test, then channel, weeks and design (deterministic); rank 1
+    is recommended if its cost is acceptable and it narrows the interval by at least
+    `min_narrowing`."""
     if frame.empty:
         return frame.assign(rank=pd.Series(dtype=int), recommended=pd.Series(dtype=bool))
     ordered = frame.assign(_unacceptable=~frame["cost_acceptable"].astype(bool),
+                           _unchecked=frame["narrowing_method"] != REFIT,
                            _score=-frame["score"].round(12))
-    ordered = ordered.sort_values(["country", "_unacceptable", "_score", "test_cost", "channel",
-                                   "weeks", "design"], kind="mergesort")
+    ordered = ordered.sort_values(["country", "_unacceptable", "_unchecked", "_score",
+                                   "test_cost", "channel", "weeks", "design"], kind="mergesort")
     ordered["rank"] = ordered.groupby("country").cumcount() + 1
     ordered["recommended"] = ((ordered["rank"] == 1) & ordered["cost_acceptable"]
                               & (ordered["expected_interval_narrowing"] >= min_narrowing))
-    return ordered.drop(columns=["_unacceptable", "_score"]).reset_index(drop=True)
+    return ordered.drop(columns=["_unacceptable", "_unchecked", "_score"]).reset_index(drop=True)
+
+
+# --- the screen checked by refitting the mix model --------------------------------------------
+
+Refit = Callable[[pd.DataFrame], "MMMFit"]  # lift tests -> the mix model refitted with them
+
+
+def simulated_results(model: MixModel, row: pd.Series, design: Design,
+                      settings: ExperimentSettings) -> pd.DataFrame:
+    """The lift_tests rows the design would report in the channel's most recent test window:
+    the model's own incremental revenue of the area there, moved by each of `refit_outcomes`
+    standard errors."""
+    c = model.channels.index(row["channel"])
+    weeks = int(row["weeks"])
+    s = dark_windows(model, c, weeks, settings)[-1]
+    expected = model.beta[c] * saturation_lost(model, c, s, weeks)[s: s + weeks].sum()
+    se = design.area_se(weeks)
+    return pd.DataFrame([{"channel": row["channel"], "start_date": model.weeks[s],
+                          "end_date": model.weeks[s] + pd.Timedelta(days=7 * weeks - 1),
+                          "incremental_revenue": expected + z * se,
+                          "spend": float(model.spend[s: s + weeks, c].sum()), "std_error": se,
+                          "measured_until": pd.NaT} for z in settings.refit_outcomes],
+                        columns=list(LIFT_TEST_COLUMNS))
+
+
+def interval_width(fit: MMMFit, channel: str) -> float:
+    i = list(fit.channels).index(channel)
+    return float(fit.roi_upper[i] - fit.roi_lower[i])
+
+
+def refit_candidates(frame: pd.DataFrame, channels: int) -> list[int]:
+    """Index labels of the best acceptable design (by the screen's rank) of each of the
+    `channels` best channels."""
+    acceptable = frame[frame["cost_acceptable"].astype(bool)].sort_values("rank")
+    return list(acceptable.drop_duplicates("channel").index[:channels])
+
+
+def check_by_refit(frame: pd.DataFrame, model: MixModel, found: list[Design], tests: pd.DataFrame,
+                   refit: Refit, settings: ExperimentSettings, log: Log = print,
+                   base: MMMFit | None = None) -> pd.DataFrame:
+    """The screen's best designs, checked the way the mix model will read the test: refit
+    with each simulated result added to `tests` and measure the channel's interval against
+    `base` (the refit without them). The expected narrowing becomes the median over the
+    results, the score uses the least (least_interval_narrowing); the screen's narrowing stays
+    as screen_interval_narrowing. Re-ranked (checked designs first)."""
+    labels = (refit_candidates(frame, settings.refit_channels) if settings.refit_outcomes
+              else [])
+    if not labels:
+        return frame
+    base = base if base is not None else refit(tests)
+    for number, label in enumerate(labels, start=1):
+        row = frame.loc[label]
+        log(f"experiment {model.country}: checking {row['channel']} {row['weeks']} weeks dark in "
+            f"{row['treated_share']:.0%} of revenue by refitting the mix model "
+            f"{len(settings.refit_outcomes)} times ({number}/{len(labels)})")
+        widths = [interval_width(refit(pd.concat([tests, result.to_frame().T],
+                                                 ignore_index=True)), row["channel"])
+                  for _, result in simulated_results(model, row, found[int(row["design"]) - 1],
+                                                     settings).iterrows()]
+        now = interval_width(base, row["channel"])
+        narrowings = 1.0 - np.asarray(widths) / now if now > 0 else np.zeros(len(widths))
+        narrowing = float(np.median(narrowings))
+        log(f"experiment {model.country}: {row['channel']}: interval narrowed "
+            + ", ".join(f"{n:.0%}" for n in narrowings) + f" (median {narrowing:.0%})")
+        frame.loc[label, ["expected_interval_narrowing", "narrowing_method"]] = [narrowing, REFIT]
+        frame.loc[label, "least_interval_narrowing"] = float(narrowings.min())
+        # Ranked by the least narrowing: a vague test's result one se high moves the
+        # channel's level up and its interval (which scales with the level) wider, and a
+        # marketer runs the test once.
+        frame.loc[label, "score"] = row["spend_share"] * float(narrowings.min())
+        for column, value in expected_interval(row["roi_now"], row["roi_lower_now"],
+                                               row["roi_upper_now"], narrowing).items():
+            frame.loc[label, column] = value
+    return rank_designs(frame.drop(columns=["rank", "recommended"]), settings.min_narrowing)
 
 
 # --- the warehouse entry point ----------------------------------------------------------------
+
+CHECKED_COLUMNS = ("expected_interval_narrowing", "narrowing_method", "least_interval_narrowing",
+                   "score", "expected_roi_lower", "expected_roi_upper")
+
+
+def _checked(bind: Bind, run_id: str, spec: MMMSpec, model: MixModel, found: list[Design],
+             frame: pd.DataFrame, settings: ExperimentSettings, log: Log) -> pd.DataFrame:
+    """check_by_refit on the mix model's own inputs, or the checks an earlier scoring run made
+    for the same mix-model run (they depend on nothing else); the screen alone, said in the log,
+    when the inputs cannot be read."""
+    earlier = earlier_checks(bind, run_id, model)
+    if not earlier.empty:
+        log(f"experiment {model.country}: reusing the refit checks of scoring run "
+            f"{earlier['run_id'].iloc[0]} (same mix model, run {model.run_id})")
+        return reuse_checks(frame, earlier, settings)
+    if settings.refit_channels <= 0 or not settings.refit_outcomes:
+        return frame
+    try:
+        data = _inputs_of(bind, spec, model)
+
+        def refit(tests: pd.DataFrame) -> MMMFit:
+            return MarketingMixModel(spec, log=_silent).fit(replace(data, lift_tests=tests)).fit_
+
+        return check_by_refit(frame, model, found, data.lift_tests, refit, settings, log)
+    except MMMInputError as exc:
+        log(f"experiment {model.country}: the screen's narrowing is kept unchecked: {exc}")
+        return frame
+
+
+def _silent(_: str) -> None:
+    pass
+
+
+def _inputs_of(bind: Bind, spec: MMMSpec, model: MixModel) -> MMMData:
+    """The mix model's inputs over the weeks it was fitted on (features may have grown since)."""
+    data = load_mmm_data(bind, spec, model.country)
+    first, last = model.weeks[0], model.weeks[-1]
+
+    def within(frame: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
+        return frame if frame.empty else frame.loc[first:last]
+
+    return replace(data, spend=within(data.spend), revenue=within(data.revenue),
+                   controls=within(data.controls))
+
+
+def earlier_checks(bind: Bind, run_id: str, model: MixModel) -> pd.DataFrame:
+    """The refit-checked rows of one other scoring run for the same mix-model run (any one:
+    the same model, panel and settings give the same checks)."""
+    target = table(TABLE)
+    rows = read_frame(bind, select(target).where(
+        target.c.country == model.country, target.c.model_run_id == model.run_id,
+        target.c.narrowing_method == REFIT, target.c.run_id != run_id))
+    return rows[rows["run_id"] == rows["run_id"].max()] if not rows.empty else rows
+
+
+def reuse_checks(frame: pd.DataFrame, earlier: pd.DataFrame, settings: ExperimentSettings
+                 ) -> pd.DataFrame:
+    """`frame` with the checked columns of the matching designs of `earlier`, re-ranked."""
+    key = ["channel", "weeks", "design", "treatment", "control"]
+    frame = frame.drop(columns=["rank", "recommended"]).set_index(key)
+    checked = earlier.set_index(key)[list(CHECKED_COLUMNS)]
+    checked = checked[checked.index.isin(frame.index)]
+    frame.loc[checked.index, list(CHECKED_COLUMNS)] = checked
+    return rank_designs(frame.reset_index(), settings.min_narrowing)
+
 
 
 @dataclass(frozen=True)
@@ -477,6 +650,7 @@ def recommend_experiments(engine: Engine, run_id: str,
     ml_experiment_recommendations; skipped (rows cleared, reason logged) without a mix model
     or a store panel."""
     settings = settings if settings is not None else ExperimentSettings()
+    spec = spec if spec is not None else load_spec()
     create_schema(engine)
     models = mix_models(engine, spec, log)
     frames, reasons = [], []
@@ -492,6 +666,9 @@ def recommend_experiments(engine: Engine, run_id: str,
             reasons.append(f"{model.country}: no two {panel.unit}s of one country to match, or "
                            f"no channel spent {min(settings.weeks)} weeks running")
             log(f"experiment {reasons[-1]}")
+        else:
+            frame = _checked(engine, run_id, spec, model, designs(panel, settings), frame,
+                             settings, log)
         frames.append(frame)
     frames = [f for f in frames if not f.empty]
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, Connection, Float, Integer, String, Table
 
+from .columns import add_missing_columns
 from .tables import metadata
 
-__all__ = ["EXPERIMENT_TABLES", "ml_experiment_recommendations"]
+__all__ = ["EXPERIMENT_TABLES", "add_experiment_refit_columns", "ml_experiment_recommendations"]
 
 ml_experiment_recommendations = Table(
     "ml_experiment_recommendations",
@@ -48,12 +49,24 @@ ml_experiment_recommendations = Table(
     Column("score", Float),  # spend_share x expected_interval_narrowing
     Column("cost_acceptable", Boolean),
     Column("model_run_id", String),  # the training run of the mix model evaluated
+    # how expected_interval_narrowing was found: "refit" (the mix model refitted with the
+    # test's simulated results) or "screen" (the Gaussian screen alone, kept beside it)
+    Column("narrowing_method", String),
+    Column("screen_interval_narrowing", Float),
+    Column("least_interval_narrowing", Float),  # refit: the least over the simulated results
 )
 
 
 def add_experiment_tables(conn: Connection) -> None:
     """ml_experiment_recommendations (the next experiment per mix model channel)"""
     # A new table only: create_all makes it after the migrations.
+
+
+def add_experiment_refit_columns(conn: Connection) -> None:
+    """ml_experiment_recommendations: how each expected narrowing was found (refit or screen)"""
+    add_missing_columns(conn, ml_experiment_recommendations,
+                        ["narrowing_method", "screen_interval_narrowing",
+                         "least_interval_narrowing"])
 
 
 EXPERIMENT_TABLES: tuple[str, ...] = ("ml_experiment_recommendations",)

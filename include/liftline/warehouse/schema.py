@@ -11,7 +11,7 @@ from .audit import guard_audit_log
 from .columns import add_missing_columns
 from .customer_tables import add_customer_columns
 from .engine import write_transaction
-from .experiment_tables import add_experiment_tables
+from .experiment_tables import add_experiment_refit_columns, add_experiment_tables
 from .forecast_tables import add_forecast_columns, add_forecast_measure
 from .model_tables import add_model_status_columns
 from .plan_tables import add_plan_tables
@@ -85,6 +85,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     10: add_experiment_tables,
     11: add_plan_tables,
     12: _v12_lift_test_post_period,
+    13: add_experiment_refit_columns,
 }
 
 # Arbitrary constant: serializes concurrent create_schema calls on one PostgreSQL database.

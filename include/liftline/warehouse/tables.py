@@ -26,7 +26,7 @@ from sqlalchemy.types import TypeEngine
 from liftline.contract import DATE, FLOAT, INT, SOURCES, STRING, TIMESTAMP, Source, source
 
 # Bump with a migration in schema.MIGRATIONS whenever an existing warehouse must change.
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 
 # Deterministic constraint and index names, so future migrations can refer to them.
 metadata = MetaData(

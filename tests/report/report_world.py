@@ -134,8 +134,18 @@ def _mmm() -> dict[str, list[dict]]:
          "current_spend": 1000.0, "recommended_spend": 700.0, "change_pct": -30.0,
          "current_response": 500.0, "recommended_response": 400.0},
     ]
+    experiment = {"country": "ALL", "weeks": 4, "treatment": "DE-R2", "control": "DE-R1",
+                  "model_run_id": "mmm-run", "mde": 12_000.0, "power": 0.47, "test_cost": 4_900.0,
+                  "roi_lower_now": 2.0, "roi_upper_now": 4.0, "narrowing_method": "refit"}
+    experiments = [  # the earlier scoring run's rows are the same; the report reads one run's
+        {**experiment, "run_id": run, "channel": "search", "design": 1, "rank": 1,
+         "recommended": True, "expected_interval_narrowing": 0.4,
+         "expected_roi_lower": 2.6, "expected_roi_upper": 3.8} for run in ("score-1", "score-2")
+    ] + [{**experiment, "run_id": "score-2", "channel": "tv", "design": 1, "rank": 2,
+          "recommended": False, "expected_interval_narrowing": 0.1,
+          "expected_roi_lower": 0.3, "expected_roi_upper": 0.7}]
     return {"ml_mmm_channel_results": channels, "ml_mmm_response_curves": curves,
-            "ml_budget_allocation": budget}
+            "ml_budget_allocation": budget, "ml_experiment_recommendations": experiments}
 
 
 def _customers() -> dict[str, list[dict]]:

@@ -96,6 +96,11 @@ def test_every_section_reads_its_rows(full_warehouse: Engine):
     assert "(ROI below 1): TV" in text["media"]
     assert "more to search (+30%); less to TV (-30%), for +600 of credited revenue" in \
         text["media"]
+    assert "Next experiment: take search dark for 4 weeks in DE-R2 (control DE-R1). Its ROI " \
+        "interval is expected to narrow 40% (checked by refitting the model), from 2.00–4.00 " \
+        "to 2.60–3.80; it detects 12k of lost revenue with 80% power, has 47% power" in \
+        text["media"]
+    assert text["media"].count("Next experiment") == 1
     # plan
     assert "Plan plan-20240701-13w-abc for the 13 weeks from 01 Jul 2024: margin 29.5k against " \
         "28k as usual, +1.5k (90% interval +1.2k to +1.8k); revenue +5k." in text["plan"]

@@ -12,12 +12,16 @@ designs (weeks dark x share of the area treated), the expected result of a **go-
   revenue (sd and AR(1) autocorrelation), summed over the dark weeks, plus the error of the
   pre-period baseline; divided by the treated share it is the error of the area's incremental
   revenue, the figure a `lift_tests` row carries.
-- the ROI interval after calibration: the mix model's calibration treats a test as one
-  observation of its channel's coefficient (evaluate.Calibration), so in ROI units the test's
-  precision is se(incremental) x ROI per unit of in-window incremental, and
-  1/var_post = 1/var_now + 1/var_test (var_now from the bootstrap interval read as normal).
-  expected_interval_narrowing = 1 - sd_post / sd_now; the expected interval keeps the current
-  one's centre and asymmetry.
+- the screen: the mix model's calibration treats a test as one observation of its channel's
+  coefficient, so in ROI units the test's precision is se(incremental) x ROI per unit of
+  in-window incremental, and 1/var_post = 1/var_now + 1/var_test (var_now from the bootstrap
+  interval read as normal); screen narrowing = 1 - sd_post / sd_now.
+- the check by refitting (check_by_refit): the screen is not how the model reads a test (its
+  calibration pulls a channel to its tests, and its interval scales with the level a test
+  moves it to), so the best design of the `refit_channels` best channels is checked: the mix
+  model is refitted with the test's simulated result (its own expectation in the channel's
+  most recent window, and one se either side) added to its lift tests.
+  expected_interval_narrowing = the median narrowing; least_interval_narrowing = the least.
 - mde = (z_{1-alpha/2} + z_power) x se (2.8 x se at 5% and 80%), in incremental revenue of the
   area over the window; power is that of detecting the model's own in-window incremental.
 - test_cost: revenue the treated units lose (in the window and carried over after it) by the
@@ -28,11 +32,12 @@ off in its window (evaluate.unit_lift), so a go-dark test is exactly what the mo
 a heavy-up measures a marginal return the likelihood has no term for, and its signal
 (the next dollars, past the bend of a saturating curve) is smaller for the same weeks.
 
-The recommendation, per fit: among the designs of acceptable cost, the one with the largest
-spend_share x expected_interval_narrowing (the share of the budget whose return becomes better
-known); ties go to the cheaper test; none when even that one narrows the interval by less than
-`min_narrowing` (5%: refitting alone moves a width about that much, so the test would not
-show). Every design is ranked (acceptable ones first).
+The recommendation, per fit: among the checked designs of acceptable cost, the one with the
+largest spend_share x least_interval_narrowing (the share of the budget whose return becomes
+better known, even when the one test's result comes in high); ties go to the cheaper test; none
+when its expected narrowing is under `min_narrowing` (5%: refitting alone moves an interval's
+width about that much, so the test would not show). Every design is ranked (acceptable ones
+first, then checked ones).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ acted on (not champion, or a weak fit)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -34,6 +34,8 @@ class MediaData:
     metrics: dict[str, Any] = field(default_factory=dict)  # the fit's registry metrics
     other_fits: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    # ml_experiment_recommendations of the fit shown, one scoring run's (empty: none scored)
+    experiments: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def gather_media(engine: Engine, as_of: date | None) -> MediaData:
@@ -59,7 +61,17 @@ def gather_media(engine: Engine, as_of: date | None) -> MediaData:
     curves = read_rows(engine, "ml_mmm_response_curves", *_fit_where(curves_t, key))
     budget = read_rows(engine, "ml_budget_allocation", *_fit_where(budget_t, key),
                        budget_t.c.scenario == SCENARIO)
-    return MediaData(key, channels, curves, budget, _fit_metrics(engine, key, as_of), others)
+    return MediaData(key, channels, curves, budget, _fit_metrics(engine, key, as_of), others,
+                     experiments=_experiments(engine, key))
+
+
+def _experiments(engine: Engine, key: dict[str, str]) -> pd.DataFrame:
+    """The next-experiment rows for this fit (its training run and country), of the newest
+    scoring run by name (a later scoring run of the same fit writes the same rows)."""
+    target = table("ml_experiment_recommendations")
+    rows = read_rows(engine, "ml_experiment_recommendations",
+                     target.c.model_run_id == key["run_id"], target.c.country == key["country"])
+    return rows[rows["run_id"] == rows["run_id"].max()] if not rows.empty else rows
 
 
 def _fit_where(target: Any, key: dict[str, str]) -> list[Any]:
@@ -101,10 +113,32 @@ def media_section(data: MediaData) -> Section:
         section.say(*_budget_sentences(data.budget))
         section.add(Plot("mmm_budget", _budget_figure(data.budget)))
         section.add(_budget_table(data))
+    if not data.experiments.empty:
+        section.say(_experiment_sentence(data.experiments))
     if data.other_fits:
         section.say(f"Shown: the {_fit_name(data.fit)} fit; also fitted: "
                                  f"{', '.join(data.other_fits)} (in ml_mmm_channel_results).")
     return section
+
+
+def _experiment_sentence(rows: pd.DataFrame) -> str:
+    """The recommended geo-holdout test, or why there is none."""
+    chosen = rows[rows["recommended"].astype(bool)]
+    if chosen.empty:
+        return ("Next experiment: none recommended. No go-dark test of acceptable cost would "
+                "narrow a channel's ROI interval enough to show (the designs are ranked in "
+                "ml_experiment_recommendations).")
+    r = chosen.iloc[0]
+    checked = " (checked by refitting the model)" if r.get("narrowing_method") == "refit" else ""
+    return (f"Next experiment: take {r['channel']} dark for {int(r['weeks'])} weeks in "
+            f"{r['treatment']} (control {r['control']}). Its ROI interval is expected to narrow "
+            f"{fmt.share(r['expected_interval_narrowing'])}{checked}, from "
+            f"{fmt.ratio(r['roi_lower_now'])}–{fmt.ratio(r['roi_upper_now'])} to "
+            f"{fmt.ratio(r['expected_roi_lower'])}–{fmt.ratio(r['expected_roi_upper'])}; it "
+            f"detects {fmt.money(r['mde'])} of lost revenue with 80% power, has "
+            f"{fmt.share(r['power'])} power against the model's own estimate, and costs "
+            f"about {fmt.money(r['test_cost'])} in lost revenue. Deliver its result as a "
+            f"lift_tests row and the next training calibrates on it.")
 
 
 def _spoken(data: MediaData) -> MediaData:
@@ -113,8 +147,8 @@ def _spoken(data: MediaData) -> MediaData:
         if frame.empty or "channel" not in frame:
             return frame
         return frame.assign(channel=frame["channel"].map(charts.pretty))
-    return MediaData(data.fit, named(data.channels), named(data.curves), named(data.budget),
-                     data.metrics, data.other_fits, data.missing)
+    return replace(data, channels=named(data.channels), curves=named(data.curves),
+                   budget=named(data.budget), experiments=named(data.experiments))
 
 
 def fit_banner(data: MediaData) -> str | None:

@@ -165,7 +165,7 @@ def test_a_test_that_would_not_show_is_not_recommended():
 # --- the screen checked by refitting ------------------------------------------------------------
 
 
-def test_simulated_results_are_the_models_own_window_one_se_either_side():
+def test_simulated_results_are_percentiles_of_the_models_own_window():
     model, settings = _model(), ExperimentSettings(max_cost_share=1.0)
     frame = evaluate_designs(model, _panel(), settings)
     row = frame[frame["channel"] == "tv"].iloc[0]
@@ -180,8 +180,9 @@ def test_simulated_results_are_the_models_own_window_one_se_either_side():
     off[s: s + weeks, 1] = 0.0
     lost = (model.saturation(model.spend) - model.saturation(off))[s: s + weeks, 1].sum()
     se = design.area_se(weeks)
+    z = [-1.281552, -0.524401, 0.0, 0.524401, 1.281552]  # the 10th, 30th, ... percentiles
     assert results["incremental_revenue"].tolist() == pytest.approx(
-        [model.beta[1] * lost + z * se for z in (-1, 0, 1)])
+        [model.beta[1] * lost + k * se for k in z])
     assert (results["std_error"] == se).all()
     assert (results["spend"] == model.spend[s: s + weeks, 1].sum()).all()
     assert (results["start_date"] == WEEKS[s]).all()
@@ -215,7 +216,7 @@ def test_the_refit_check_predicts_the_median_and_ranks_by_the_least():
     for channel in model.channels:
         row = frame[frame["channel"] == channel].iloc[0]
         results = simulated_results(model, row, found[int(row["design"]) - 1],
-                                    replace(settings, refit_outcomes=(0.0,)))
+                                    replace(settings, refit_quantiles=(0.5,)))
         expected[channel] = results["incremental_revenue"].item()
     # search's interval is steady whatever its test finds; tv's widens with a high result
     refit = _refit_that_reads_the_test(model, expected, {"search": 0.0, "tv": 50.0})
@@ -226,7 +227,7 @@ def test_the_refit_check_predicts_the_median_and_ranks_by_the_least():
     assert (first["narrowing_method"] == REFIT).all()
     assert first["expected_interval_narrowing"].tolist() == pytest.approx([0.5, 0.5])
     assert first.loc["search", "least_interval_narrowing"] == pytest.approx(0.5)
-    assert first.loc["tv", "least_interval_narrowing"] < 0  # one se high: wider than now
+    assert first.loc["tv", "least_interval_narrowing"] < 0  # a high result: wider than now
     assert checked.iloc[0]["channel"] == "search" and bool(checked.iloc[0]["recommended"])
     assert np.allclose(first["score"], first["spend_share"] * first["least_interval_narrowing"])
     # the screen's figure stays beside it, and unchecked designs rank after the checked
@@ -298,7 +299,7 @@ def test_the_table_is_rewritten_idempotently(warehouse):
     assert len(rows) == first.rows and rows["recommended"].sum() == 1
     assert set(rows["model_run_id"]) == {"train-1"}
     assert (rows["narrowing_method"] == REFIT).sum() == 1
-    assert sum("by refitting the mix model 3 times" in line for line in lines) == 1
+    assert sum("by refitting the mix model 5 times" in line for line in lines) == 1
     again = recommend_experiments(warehouse, "score-1", settings, spec, log=lines.append)
     assert again.rows == first.rows
     pd.testing.assert_frame_equal(_rows(warehouse, "score-1"), rows)

@@ -19,8 +19,8 @@ designs (weeks dark x share of the area treated), the expected result of a **go-
 - the check by refitting (check_by_refit): the screen is not how the model reads a test (its
   calibration pulls a channel to its tests, and its interval scales with the level a test
   moves it to), so the best design of the `refit_channels` best channels is checked: the mix
-  model is refitted with the test's simulated result (its own expectation in the channel's
-  most recent window, and one se either side) added to its lift tests.
+  model is refitted with the test's simulated result (the 10th, 30th, ..., 90th percentiles of
+  what it expects in the channel's most recent window) added to its lift tests.
   expected_interval_narrowing = the median narrowing; least_interval_narrowing = the least.
 - mde = (z_{1-alpha/2} + z_power) x se (2.8 x se at 5% and 80%), in incremental revenue of the
   area over the window; power is that of detecting the model's own in-window incremental.
@@ -95,9 +95,9 @@ class ExperimentSettings:
     alpha: float = 0.05  # two-sided
     power: float = 0.8
     refit_channels: int = 3  # the best design of this many channels is checked by refitting
-    # The simulated results of a checked design, in its standard errors from the model's own
-    # expectation: the result it expects and one either side (each one refit).
-    refit_outcomes: tuple[float, ...] = (-1.0, 0.0, 1.0)
+    # The simulated results of a checked design: these quantiles of the result the model
+    # expects (its own incremental, give or take the test's noise), each one refit.
+    refit_quantiles: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
 
     @property
     def detectable_multiplier(self) -> float:
@@ -491,8 +491,8 @@ Refit = Callable[[pd.DataFrame], "MMMFit"]  # lift tests -> the mix model refitt
 def simulated_results(model: MixModel, row: pd.Series, design: Design,
                       settings: ExperimentSettings) -> pd.DataFrame:
     """The lift_tests rows the design would report in the channel's most recent test window:
-    the model's own incremental revenue of the area there, moved by each of `refit_outcomes`
-    standard errors."""
+    the `refit_quantiles` of the model's own incremental revenue of the area there plus the
+    test's normal noise."""
     c = model.channels.index(row["channel"])
     weeks = int(row["weeks"])
     s = dark_windows(model, c, weeks, settings)[-1]
@@ -500,9 +500,9 @@ def simulated_results(model: MixModel, row: pd.Series, design: Design,
     se = design.area_se(weeks)
     return pd.DataFrame([{"channel": row["channel"], "start_date": model.weeks[s],
                           "end_date": model.weeks[s] + pd.Timedelta(days=7 * weeks - 1),
-                          "incremental_revenue": expected + z * se,
+                          "incremental_revenue": expected + float(norm.ppf(q)) * se,
                           "spend": float(model.spend[s: s + weeks, c].sum()), "std_error": se,
-                          "measured_until": pd.NaT} for z in settings.refit_outcomes],
+                          "measured_until": pd.NaT} for q in settings.refit_quantiles],
                         columns=list(LIFT_TEST_COLUMNS))
 
 
@@ -526,7 +526,7 @@ def check_by_refit(frame: pd.DataFrame, model: MixModel, found: list[Design], te
     `base` (the refit without them). The expected narrowing becomes the median over the
     results, the score uses the least (least_interval_narrowing); the screen's narrowing stays
     as screen_interval_narrowing. Re-ranked (checked designs first)."""
-    labels = (refit_candidates(frame, settings.refit_channels) if settings.refit_outcomes
+    labels = (refit_candidates(frame, settings.refit_channels) if settings.refit_quantiles
               else [])
     if not labels:
         return frame
@@ -535,7 +535,7 @@ def check_by_refit(frame: pd.DataFrame, model: MixModel, found: list[Design], te
         row = frame.loc[label]
         log(f"experiment {model.country}: checking {row['channel']} {row['weeks']} weeks dark in "
             f"{row['treated_share']:.0%} of revenue by refitting the mix model "
-            f"{len(settings.refit_outcomes)} times ({number}/{len(labels)})")
+            f"{len(settings.refit_quantiles)} times ({number}/{len(labels)})")
         widths = [interval_width(refit(pd.concat([tests, result.to_frame().T],
                                                  ignore_index=True)), row["channel"])
                   for _, result in simulated_results(model, row, found[int(row["design"]) - 1],
@@ -547,7 +547,7 @@ def check_by_refit(frame: pd.DataFrame, model: MixModel, found: list[Design], te
             + ", ".join(f"{n:.0%}" for n in narrowings) + f" (median {narrowing:.0%})")
         frame.loc[label, ["expected_interval_narrowing", "narrowing_method"]] = [narrowing, REFIT]
         frame.loc[label, "least_interval_narrowing"] = float(narrowings.min())
-        # Ranked by the least narrowing: a vague test's result one se high moves the
+        # Ranked by the least narrowing: a vague test's result that comes in high moves the
         # channel's level up and its interval (which scales with the level) wider, and a
         # marketer runs the test once.
         frame.loc[label, "score"] = row["spend_share"] * float(narrowings.min())
@@ -573,7 +573,7 @@ def _checked(bind: Bind, run_id: str, spec: MMMSpec, model: MixModel, found: lis
         log(f"experiment {model.country}: reusing the refit checks of scoring run "
             f"{earlier['run_id'].iloc[0]} (same mix model, run {model.run_id})")
         return reuse_checks(frame, earlier, settings)
-    if settings.refit_channels <= 0 or not settings.refit_outcomes:
+    if settings.refit_channels <= 0 or not settings.refit_quantiles:
         return frame
     try:
         data = _inputs_of(bind, spec, model)
@@ -622,7 +622,6 @@ def reuse_checks(frame: pd.DataFrame, earlier: pd.DataFrame, settings: Experimen
     checked = checked[checked.index.isin(frame.index)]
     frame.loc[checked.index, list(CHECKED_COLUMNS)] = checked
     return rank_designs(frame.reset_index(), settings.min_narrowing)
-
 
 
 @dataclass(frozen=True)

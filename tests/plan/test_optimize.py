@@ -214,3 +214,13 @@ def test_countries_sharing_a_response_still_get_a_plan_within_bounds():
     assert plan.media["spend"].sum() == pytest.approx(bau.media["spend"].sum())
     assert (evaluate_plan(SharedResponses(), request(), plan).margin
             > evaluate_plan(SharedResponses(), request(), bau).margin)
+
+
+@pytest.mark.parametrize("pattern", [{}, {("B1", 3): 5000.0}, {("A1", 0): 100.0, ("B1", 1): 3000.0}])
+def test_joint_is_never_worse_than_the_separate_plan(pattern):
+    responses, req, bau = ToyResponses(base_margin=pattern), request(), bau_plan()
+    joint = optimise_plan(responses, req, bau, candidates())
+    separate = optimise_plan(responses, req, bau, candidates(), mode="separate")
+    assert (evaluate_plan(responses, req, joint).margin
+            >= evaluate_plan(responses, req, separate).margin - 1e-6)
+    assert sum(note.startswith("joint from ") for note in joint.notes) == 2

@@ -28,8 +28,8 @@ store (which includes the same SKU). Increments do not depend on each other once
 overlap, so given the media the greedy choice is the best per store x category x week.
 
 Modes: `joint` alternates the two (promotions given media, media given promotions: media is worth
-more where promotions raise the base) until the margin stops improving, and never returns a plan
-worse than business as usual; `media_only` keeps business as usual's promotions; `promotions_only`
+more where promotions raise the base) until the margin stops improving, from business as usual
+and from the separate plan, and keeps the better: it never returns a plan worse than either; `media_only` keeps business as usual's promotions; `promotions_only`
 keeps its media; `separate` optimises media ignoring promotions and promotions ignoring media
 (each tool run on its own) and combines them.
 """
@@ -255,8 +255,7 @@ def optimise_plan(responses: Responses, request: PlanRequest, bau: Plan,
         chosen = problem.choose_promotions(problem.uplift_matrix(media))
         notes = ["promotions chosen given business as usual's media"]
     else:
-        media = problem.optimise_media(np.zeros_like(problem.base_weights), problem.reference)
-        chosen = problem.choose_promotions(np.zeros_like(problem.base_weights))
+        media, chosen = problem.separate()
         notes = ["media optimised ignoring promotions; promotions chosen ignoring media"]
     notes = [f"mode {mode}", *problem.notes, *notes,
              f"{problem.uplift_calls} media uplift evaluations",
@@ -610,11 +609,32 @@ class PlanProblem:
         uplift = self.uplift_matrix(spend)
         return float((weights * (1 + uplift)).sum() - spend.sum() - chosen["cost"].sum())
 
+    def separate(self) -> tuple[np.ndarray, pd.DataFrame]:
+        """Media optimised ignoring promotions, promotions chosen ignoring media."""
+        media = self.optimise_media(np.zeros_like(self.base_weights), self.reference)
+        return media, self.choose_promotions(np.zeros_like(self.base_weights))
+
     def joint(self, say: Callable[[str], None]) -> tuple[np.ndarray, pd.DataFrame, list[str]]:
-        """Coordinate ascent from business as usual; the best plan seen."""
-        best = (self.reference, self.bau_promotions)
-        best_margin = reference_margin = self.margin(*best)
-        spend, rounds, previous = self.reference, 0, None
+        """Coordinate ascent from business as usual and from the separate plan; the best plan
+        seen. Two starts, because each ascent stops at the first plan it cannot improve, and
+        the separate plan is the one a joint plan must beat."""
+        reference_margin = self.margin(self.reference, self.bau_promotions)
+        best, best_margin, notes = None, -np.inf, []
+        for name, start in (("business as usual", (self.reference, self.bau_promotions)),
+                            ("the separate plan", self.separate())):
+            plan, margin, rounds = self._ascend(*start, say)
+            notes.append(f"joint from {name}: {rounds} round(s), margin "
+                         f"{margin - reference_margin:+,.0f} against business as usual")
+            if margin > best_margin:
+                best, best_margin = plan, margin
+        return best[0], best[1], notes
+
+    def _ascend(self, spend: np.ndarray, chosen: pd.DataFrame, say: Callable[[str], None]
+                ) -> tuple[tuple[np.ndarray, pd.DataFrame], float, int]:
+        """Promotions given media, media given promotions, until the promotions repeat or the
+        margin stops improving; the best plan seen (the start included), its margin, rounds."""
+        best, best_margin = (spend, chosen), self.margin(spend, chosen)
+        rounds, previous = 0, None
         for rounds in range(1, JOINT_ROUNDS + 1):
             chosen = self.choose_promotions(self.uplift_matrix(spend))
             keys = set(map(tuple, chosen[PROMOTION_KEY].astype(str).to_numpy()))
@@ -629,9 +649,7 @@ class PlanProblem:
                 best, best_margin = (spend, chosen), margin
             if gained <= JOINT_TOLERANCE * max(abs(best_margin), 1.0):
                 break
-        notes = [f"joint: {rounds} round(s), margin {best_margin - reference_margin:+,.0f} "
-                 "against business as usual"]
-        return best[0], best[1], notes
+        return best, best_margin, rounds
 
     # -- helpers -------------------------------------------------------------------------------
 

@@ -29,9 +29,10 @@ overlap, so given the media the greedy choice is the best per store x category x
 
 Modes: `joint` alternates the two (promotions given media, media given promotions: media is worth
 more where promotions raise the base) until the margin stops improving, from business as usual
-and from the separate plan, and keeps the better: it never returns a plan worse than either; `media_only` keeps business as usual's promotions; `promotions_only`
-keeps its media; `separate` optimises media ignoring promotions and promotions ignoring media
-(each tool run on its own) and combines them.
+and from the separate plan, and keeps the better: it never returns a plan worse than either;
+`media_only` keeps business as usual's promotions; `promotions_only` keeps its media; `separate`
+optimises media ignoring promotions and promotions ignoring media (each tool run on its own) and
+combines them.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ From the warehouse: `fit_and_write_mmm(engine, run_id, country="ALL", segment="a
 """
 
 from .curves import ResponseCurve
-from .design import Design, MMMData, MMMInputError, build_design
+from .design import LIFT_TEST_COLUMNS, Design, MMMData, MMMInputError, build_design
 from .inputs import ALL_COUNTRIES, ALL_SEGMENTS, crm_last_touch, fit_keys, load_mmm_data
 from .model import MarketingMixModel, MMMFit
 from .optimizer import allocate_budget, target_efficiency
@@ -23,6 +23,7 @@ __all__ = [
     "Design",
     "GeometricAdstock",
     "HillSaturation",
+    "LIFT_TEST_COLUMNS",
     "MMMData",
     "MMMFit",
     "MMMInputError",

@@ -54,6 +54,7 @@ from liftline import registry
 from liftline.mmm import (
     ALL_COUNTRIES,
     ALL_SEGMENTS,
+    LIFT_TEST_COLUMNS,
     HillSaturation,
     MarketingMixModel,
     MMMData,
@@ -64,7 +65,6 @@ from liftline.mmm import (
     load_spec,
     make_adstock,
 )
-from liftline.mmm.design import LIFT_TEST_COLUMNS
 from liftline.warehouse import (
     create_schema,
     read_frame,

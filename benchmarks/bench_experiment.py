@@ -83,15 +83,12 @@ def simulate_test(row: pd.Series, design, panel, model, truth: pd.DataFrame,  # 
             "true_incremental_revenue": true_treated / design.treated_share}
 
 
-def width(fit, channel: str) -> float:  # noqa: ANN001
-    i = fit.channels.index(channel)
-    return float(fit.roi_upper[i] - fit.roi_lower[i])
-
-
 def relative_width(fit, channel: str) -> float:  # noqa: ANN001
     """The interval's width over its ROI: what a test that moves the ROI leaves of it."""
+    from liftline.plan.experiment import interval_width
+
     i = fit.channels.index(channel)
-    return width(fit, channel) / fit.roi[i] if fit.roi[i] > 0 else float("nan")
+    return interval_width(fit, channel) / fit.roi[i] if fit.roi[i] > 0 else float("nan")
 
 
 def bench_fit(engine, country: str, args, truth, media) -> list[dict]:  # noqa: ANN001
@@ -103,6 +100,7 @@ def bench_fit(engine, country: str, args, truth, media) -> list[dict]:  # noqa: 
         check_by_refit,
         designs,
         evaluate_designs,
+        interval_width,
         store_panel,
     )
 
@@ -152,9 +150,10 @@ def bench_fit(engine, country: str, args, truth, media) -> list[dict]:  # noqa: 
                 [data.lift_tests, pd.DataFrame([test])[data.lift_tests.columns.tolist()
                                                        or list(test)]], ignore_index=True))
             refit = MarketingMixModel(spec, log=_quiet).fit(refit_data).fit_
-            actual = 1.0 - width(refit, row.channel) / width(fit, row.channel)
+            actual = 1.0 - interval_width(refit, row.channel) / interval_width(fit, row.channel)
             relative = 1.0 - relative_width(refit, row.channel) / relative_width(fit, row.channel)
-            untouched += [abs(1.0 - width(refit, c) / width(fit, c)) for c in model.channels
+            untouched += [abs(1.0 - interval_width(refit, c) / interval_width(fit, c))
+                          for c in model.channels
                           if c not in (best.channel, other)]
             outcome |= {f"{label}_channel": row.channel,
                         f"{label}_predicted": row.expected_interval_narrowing,
